@@ -1,0 +1,3 @@
+from haconsole.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The cluster model: events from every source, the ClusterView fold, commands."""

@@ -1,0 +1,89 @@
+"""Commands flow down: the console creates them, the source that owns the node runs them.
+
+`destructive` marks the ones a remote operator must confirm and `--readonly` forbids.
+`lab_only` marks the ones that only make sense on a simulated or namespace lab.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class Command:
+    name: ClassVar[str] = "command"
+    destructive: ClassVar[bool] = True
+    lab_only: ClassVar[bool] = False
+    node: str
+
+    def describe(self) -> str:
+        return f"{self.name} on {self.node}"
+
+
+@dataclass(frozen=True)
+class StopService(Command):
+    name: ClassVar[str] = "stop-service"
+    service: str = "nginx"
+
+    def describe(self) -> str:
+        return f"stop {self.service} on {self.node}"
+
+
+@dataclass(frozen=True)
+class StartService(Command):
+    name: ClassVar[str] = "start-service"
+    destructive: ClassVar[bool] = False
+    service: str = "nginx"
+
+    def describe(self) -> str:
+        return f"start {self.service} on {self.node}"
+
+
+@dataclass(frozen=True)
+class RestartAgent(Command):
+    name: ClassVar[str] = "restart-agent"
+
+    def describe(self) -> str:
+        return f"restart the VRRP agent on {self.node}"
+
+
+@dataclass(frozen=True)
+class Failover(Command):
+    """The master of `instance` on `node` releases (priority 0) so the best backup takes over."""
+
+    name: ClassVar[str] = "failover"
+    instance: str = ""
+
+    def describe(self) -> str:
+        return f"fail over {self.instance} away from {self.node}"
+
+
+@dataclass(frozen=True)
+class KillNode(Command):
+    """Crash the node: no priority 0, backups wait Master_Down_Interval (lab only)."""
+
+    name: ClassVar[str] = "kill-node"
+    lab_only: ClassVar[bool] = True
+
+    def describe(self) -> str:
+        return f"kill {self.node} (crash)"
+
+
+@dataclass(frozen=True)
+class StartNode(Command):
+    name: ClassVar[str] = "start-node"
+    destructive: ClassVar[bool] = False
+    lab_only: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class PartitionNode(Command):
+    """Cut the node off the segment (or heal it): split-brain on demand (lab only)."""
+
+    name: ClassVar[str] = "partition"
+    lab_only: ClassVar[bool] = True
+    partitioned: bool = True
+
+    def describe(self) -> str:
+        return f"{'partition' if self.partitioned else 'heal'} {self.node}"

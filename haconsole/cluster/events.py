@@ -1,0 +1,222 @@
+"""One event model for every source.
+
+The console never knows where facts come from: the in-process lab, a haconsole agent
+(local or over SSH), a stock keepalived node read over SSH, or a passive capture all
+publish these events. `ClusterView` folds them into a snapshot.
+
+Every event carries `t` (wall-clock seconds since the epoch, as the source saw it) and
+`node` (the node's display name). Events are frozen values and serialise to JSON lines
+(`to_dict` / `from_dict`) so an agent can stream them over a socket or SSH.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+State = Literal["INIT", "BACKUP", "MASTER", "FAULT", "STOP"]
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: ClassVar[str] = "event"
+    t: float
+    node: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["kind"] = self.kind
+        return d
+
+
+@dataclass(frozen=True)
+class NodeSeen(Event):
+    """A source now has fresh facts about this node (connected, started)."""
+
+    kind: ClassVar[str] = "node_seen"
+    address: str = ""
+    agent: str = ""  # "haconsole" | "keepalived" | "lab"
+
+
+@dataclass(frozen=True)
+class NodeLost(Event):
+    """The source lost the node (crash, connection lost, process gone)."""
+
+    kind: ClassVar[str] = "node_lost"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class InstanceState(Event):
+    """A full snapshot of one instance: sent at start and whenever a source re-reads it."""
+
+    kind: ClassVar[str] = "instance_state"
+    instance: str = ""
+    vrid: int = 0
+    state: State = "INIT"
+    base_priority: int = 0
+    effective_priority: int = 0
+    interface: str = ""
+    version: int = 2
+    advert_int: float = 1.0
+    vips: tuple[str, ...] = ()
+    address: str = ""  # the instance's own source address
+    master_address: str = ""  # who the instance believes is master ("" = unknown)
+
+
+@dataclass(frozen=True)
+class Transition(Event):
+    """The instance changed state; `reason` says why in words an operator reads."""
+
+    kind: ClassVar[str] = "transition"
+    instance: str = ""
+    old: State = "INIT"
+    new: State = "INIT"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class AdvertSent(Event):
+    kind: ClassVar[str] = "advert_sent"
+    instance: str = ""
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class AdvertReceived(Event):
+    kind: ClassVar[str] = "advert_received"
+    instance: str = ""
+    source: str = ""
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class AdvertCounters(Event):
+    """Cumulative counters, for sources that only see totals (keepalived's JSON dump)."""
+
+    kind: ClassVar[str] = "advert_counters"
+    instance: str = ""
+    sent: int = 0
+    received: int = 0
+
+
+@dataclass(frozen=True)
+class PacketDropped(Event):
+    """A packet was counted and dropped; reason is keepalived's counter name."""
+
+    kind: ClassVar[str] = "packet_dropped"
+    instance: str = ""
+    source: str = ""
+    reason: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PriorityChange(Event):
+    kind: ClassVar[str] = "priority_change"
+    instance: str = ""
+    old: int = 0
+    new: int = 0
+    base: int = 0
+    cause: str = ""  # e.g. "chk_nginx failed (weight -20)"
+
+
+@dataclass(frozen=True)
+class TrackResult(Event):
+    """A tracked object (vrrp_script, process, interface, file) changed result."""
+
+    kind: ClassVar[str] = "track_result"
+    track: str = ""
+    ok: bool = True
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class VipAdded(Event):
+    kind: ClassVar[str] = "vip_added"
+    instance: str = ""
+    vip: str = ""
+
+
+@dataclass(frozen=True)
+class VipRemoved(Event):
+    kind: ClassVar[str] = "vip_removed"
+    instance: str = ""
+    vip: str = ""
+
+
+@dataclass(frozen=True)
+class ServiceState(Event):
+    """The guarded service (nginx) is up or down on the node."""
+
+    kind: ClassVar[str] = "service_state"
+    service: str = "nginx"
+    up: bool = True
+
+
+@dataclass(frozen=True)
+class LogLine(Event):
+    """One keepalived-format log line (without the timestamp prefix)."""
+
+    kind: ClassVar[str] = "log"
+    text: str = ""
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class SourceHealth(Event):
+    """How the source that reports on `node` is doing (connected, stale, error)."""
+
+    kind: ClassVar[str] = "source_health"
+    ok: bool = True
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CommandResult(Event):
+    """The outcome of a Command a source executed."""
+
+    kind: ClassVar[str] = "command_result"
+    command: str = ""
+    ok: bool = True
+    detail: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        NodeSeen,
+        NodeLost,
+        InstanceState,
+        Transition,
+        AdvertSent,
+        AdvertReceived,
+        AdvertCounters,
+        PacketDropped,
+        PriorityChange,
+        TrackResult,
+        VipAdded,
+        VipRemoved,
+        ServiceState,
+        LogLine,
+        SourceHealth,
+        CommandResult,
+    )
+}
+
+
+def event_from_dict(d: dict[str, Any]) -> Event:
+    """Rebuild an event from `to_dict` output; unknown kinds/fields raise ValueError."""
+    data = dict(d)
+    kind = data.pop("kind", None)
+    cls = EVENT_TYPES.get(str(kind))
+    if cls is None:
+        raise ValueError(f"unknown event kind {kind!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"{kind}: unknown fields {sorted(unknown)}")
+    if "vips" in data and isinstance(data["vips"], list):
+        data["vips"] = tuple(data["vips"])
+    return cls(**data)

@@ -1,0 +1,1 @@
+"""The asyncio runtime of one VRRP node."""

@@ -1,0 +1,1 @@
+"""keepalived compatibility: config parser, checks, log and dump formats."""

@@ -1,0 +1,1 @@
+"""The in-process lab: simulated nginx nodes on a memory segment."""

@@ -1,0 +1,1 @@
+"""Transports, VIP management and announcements (in-memory and real Linux)."""

@@ -1,0 +1,1 @@
+"""Sources: adapters that turn something real into cluster events and run commands."""

@@ -1,0 +1,32 @@
+"""What every source is: something that publishes cluster events and runs commands.
+
+The console holds a list of sources and never looks inside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from haconsole.cluster.commands import Command
+from haconsole.cluster.events import Event
+
+Publish = Callable[[Event], None]
+
+
+class Source(Protocol):
+    """A producer of `cluster.events` for one or more nodes."""
+
+    name: str
+
+    async def start(self, publish: Publish) -> None:
+        """Begin publishing events; returns once the source is running."""
+
+    async def execute(self, command: Command) -> tuple[bool, str]:
+        """Run a command; returns (ok, human-readable detail). Never raises for user errors."""
+
+    def supports(self, command: type[Command]) -> bool:
+        """Whether this source can run that kind of command."""
+
+    async def stop(self) -> None:
+        """Stop publishing and release everything the source holds."""

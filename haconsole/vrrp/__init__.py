@@ -1,0 +1,1 @@
+"""The sans-IO VRRP core: packet codec and instance state machine. No sockets, no clocks."""
