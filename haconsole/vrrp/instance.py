@@ -1,0 +1,581 @@
+"""One VRRP instance as a sans-IO state machine (RFC 5798 §6.4, RFC 3768 §6.4).
+
+Theory of operation
+-------------------
+Inputs are method calls that carry the current time `now` (float seconds, any epoch);
+outputs are lists of action values (haconsole.vrrp.actions) and `next_deadline()`. The
+runtime calls `on_timer(now)` at or after the deadline. Nothing here reads a clock, opens
+a socket or awaits: the same object runs in the lab, the agent and the simulator.
+
+States: INIT -> BACKUP | FAULT; BACKUP <-> MASTER; any -> FAULT -> BACKUP; any -> STOP.
+
+Timers, in integer microseconds as keepalived computes them (TIMER_HZ = 1e6):
+- RFC 5798 §6.1: Skew_Time = ((256 - Priority) * Master_Adver_Interval) / 256.
+  v3 (centiseconds): (256 - p) * cs * 625 // 16 µs.  v2 (RFC 3768): (256 - p) * 1e6 // 256 µs.
+- Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time. In v3 a backup learns
+  Master_Adver_Interval from the master's adverts (§6.4.2 "set Master_Adver_Interval to
+  Adver Interval contained in the ADVERTISEMENT"); v2 uses its own Advertisement_Interval.
+- Priority is the *effective* priority (base + applied track weights), as in keepalived.
+
+Backup (§6.4.2): a priority-0 advert sets the down timer to Skew_Time; an advert with
+priority >= ours, or any advert when preemption is off (nopreempt, a running
+preempt_delay, an operator's failover hold), restarts Master_Down_Interval; a lower
+priority advert is discarded *without* restarting the timer, so a preempting backup takes
+over one Master_Down_Interval after the last advert it accepted. Timer expiry ->
+"Receive advertisement timeout" -> MASTER.
+
+Master (§6.4.3): send an advert every Advertisement_Interval. A priority-0 advert makes us
+send one at once. A lower priority advert (or equal priority from a lower address) is
+answered at once with our own advert ("forcing new election", keepalived's behaviour) and
+gratuitous ARPs. A higher priority advert (or equal priority from a higher primary
+address) makes us BACKUP with the down timer restarted.
+
+Priority 255 (address owner) goes MASTER immediately at start and is never changed by
+tracking. An instance configured `state MASTER` waits one advert interval (plus the
+minimum skew) instead of Master_Down_Interval before claiming mastership.
+
+Tracking (keepalived semantics): a negative weight applies while a check fails, a positive
+one while it succeeds; effective priority is clamped to 1..254; a failing check with
+weight 0 puts the instance in FAULT; a weight-0 check that has not reported yet holds the
+instance in INIT. Checks that have not reported apply no weight.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from haconsole.config import Config, VirtualAddress, VrrpInstance
+from haconsole.vrrp import actions as act
+from haconsole.vrrp.packet import (
+    AUTH_AH,
+    AUTH_NONE,
+    AUTH_PASS,
+    MCAST_V4,
+    MCAST_V6,
+    Advert,
+    Expectation,
+    PacketError,
+    check,
+    decode,
+)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+INIT, BACKUP, MASTER, FAULT, STOP = "INIT", "BACKUP", "MASTER", "FAULT", "STOP"
+
+PRIO_OWNER = 255
+PRIO_STOP = 0
+US = 1_000_000
+
+STAT_NAMES = (
+    "advert_rcvd",
+    "advert_sent",
+    "become_master",
+    "release_master",
+    "packet_len_err",
+    "advert_interval_err",
+    "ip_ttl_err",
+    "invalid_type_rcvd",
+    "addr_list_err",
+    "invalid_authtype",
+    "authtype_mismatch",
+    "auth_failure",
+    "pri_zero_rcvd",
+    "pri_zero_sent",
+)
+
+# keepalived's log wording for a dropped packet, by counter; {d} is PacketError.detail.
+DROP_MESSAGES = {
+    "auth_failure": "received an invalid passwd!",
+    "ip_ttl_err": "{d}",
+    "advert_interval_err": "{d}",
+    "invalid_type_rcvd": "{d}",
+    "addr_list_err": "{d}",
+    "packet_len_err": "{d}",
+}
+
+
+def skew_time_us(version: int, master_adver_int_us: int, priority: int) -> int:
+    """RFC Skew_Time in µs, with keepalived's integer arithmetic."""
+    if version == 3:
+        return (256 - priority) * (master_adver_int_us // 10_000) * 625 // 16
+    return (256 - priority) * US // 256
+
+
+def master_down_us(version: int, master_adver_int_us: int, priority: int) -> int:
+    """RFC Master_Down_Interval in µs: 3 * Master_Adver_Interval + Skew_Time."""
+    return 3 * master_adver_int_us + skew_time_us(version, master_adver_int_us, priority)
+
+
+@dataclass(frozen=True)
+class TrackSpec:
+    """A tracked object as the instance sees it: a name, a weight and its current result."""
+
+    name: str
+    weight: int
+    reverse: bool = False
+    initially_failed: bool = False
+
+
+@dataclass
+class _Track:
+    spec: TrackSpec
+    ok: bool | None  # None: not reported yet (keepalived's script init state)
+
+    @property
+    def applied(self) -> int:
+        """The weight this track adds to the base priority now."""
+        if self.ok is None or self.spec.weight == 0:
+            return 0
+        ok = self.ok != self.spec.reverse
+        w = self.spec.weight
+        return w if (w > 0 and ok) or (w < 0 and not ok) else 0
+
+    @property
+    def faulted(self) -> bool:
+        return self.spec.weight == 0 and self.ok is not None and (self.ok == self.spec.reverse)
+
+    @property
+    def pending(self) -> bool:
+        return self.spec.weight == 0 and self.ok is None
+
+
+class Instance:
+    """One VRRP instance (a virtual router on one node). See the module docstring."""
+
+    def __init__(
+        self,
+        config: VrrpInstance,
+        address: IPAddress,
+        *,
+        tracks: Iterable[TrackSpec] = (),
+        log_detail: bool = True,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.vrid = config.virtual_router_id
+        self.version = config.version
+        self.interface = config.interface
+        self.base_priority = config.priority
+        self.log_detail = log_detail
+        self.address: IPAddress = config.unicast_src_ip or config.mcast_src_ip or address
+        self.adver_int_us = max(10_000, round(config.advert_int * US))
+        if self.version == 2:
+            self.adver_int_us = max(US, round(config.advert_int) * US)
+        self.master_adver_int_us = self.adver_int_us
+        self.vips: tuple[VirtualAddress, ...] = tuple(config.virtual_ipaddress)
+        self.all_vips: tuple[VirtualAddress, ...] = tuple(config.all_vips)
+        family = self.address.version
+        self._advert_addresses = tuple(
+            v.ip for v in config.virtual_ipaddress if v.ip.version == family
+        )
+        self.destinations: tuple[IPAddress, ...] = tuple(config.unicast_peer) or (
+            (MCAST_V4,) if family == 4 else (MCAST_V6,)
+        )
+        auth_type = {None: AUTH_NONE, "PASS": AUTH_PASS, "AH": AUTH_AH}[config.auth_type]
+        self._auth_data = b""
+        if self.version == 2 and auth_type == AUTH_PASS and config.auth_pass is not None:
+            self._auth_data = config.auth_pass.reveal().encode()[:8].ljust(8, b"\0")
+        elif self.version == 2 and auth_type == AUTH_NONE:
+            self._auth_data = bytes(8)
+        self._auth_type = auth_type if self.version == 2 else AUTH_NONE
+        self.expectation = Expectation(
+            version=self.version,
+            vrid=self.vrid,
+            advert_int_cs=self.adver_int_us // 10_000,
+            family=family,
+            auth_type=self._auth_type,
+            auth_pass=self._auth_data.rstrip(b"\0") if self._auth_type == AUTH_PASS else b"",
+            addresses=frozenset(self._advert_addresses),
+            unicast=bool(config.unicast_peer),
+        )
+        self.tracks: dict[str, _Track] = {
+            t.name: _Track(t, False if t.initially_failed else None) for t in tracks
+        }
+        self.state = INIT
+        self.effective_priority = self._compute_priority()
+        self.master_address: IPAddress | None = None
+        self.master_priority = 0
+        self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
+        self.last_transition: float | None = None
+        self._down_at: float | None = None
+        self._advert_at: float | None = None
+        self._garp_at: float | None = None
+        self._preempt_at: float | None = None
+        self._hold_until: float | None = None
+        self._started = False
+
+    # ----------------------------------------------------------------- derived values
+    @property
+    def skew_time(self) -> float:
+        return skew_time_us(self.version, self.master_adver_int_us, self.effective_priority) / US
+
+    @property
+    def master_down_interval(self) -> float:
+        return self._mdi_us() / US
+
+    def _mdi_us(self) -> int:
+        return master_down_us(self.version, self.master_adver_int_us, self.effective_priority)
+
+    def _compute_priority(self) -> int:
+        if self.base_priority == PRIO_OWNER:
+            return PRIO_OWNER
+        total = self.base_priority + sum(t.applied for t in self.tracks.values())
+        return min(max(total, 1), PRIO_OWNER - 1)
+
+    def _faults(self) -> list[str]:
+        return [name for name, t in self.tracks.items() if t.faulted]
+
+    def _pending(self) -> bool:
+        return any(t.pending for t in self.tracks.values())
+
+    def next_deadline(self) -> float | None:
+        """The earliest time at which on_timer has something to do, or None."""
+        times = [
+            t
+            for t in (
+                self._down_at if self.state == BACKUP else None,
+                self._advert_at if self.state == MASTER else None,
+                self._garp_at if self.state == MASTER else None,
+            )
+            if t is not None
+        ]
+        return min(times) if times else None
+
+    def make_advert(self, priority: int) -> Advert:
+        return Advert(
+            version=self.version,
+            vrid=self.vrid,
+            priority=priority,
+            advert_int_cs=self.adver_int_us // 10_000,
+            addresses=self._advert_addresses,
+            auth_type=self._auth_type,
+            auth_data=self._auth_data if self.version == 2 else b"",
+        )
+
+    # ----------------------------------------------------------------- small helpers
+    def _log(self, out: list[act.Action], message: str, *, detail: bool = False) -> None:
+        if detail and not self.log_detail:
+            return
+        out.append(act.Log(f"({self.name}) {message}"))
+
+    def _send(self, out: list[act.Action], priority: int) -> None:
+        self.stats["advert_sent"] += 1
+        if priority == PRIO_STOP:
+            self.stats["pri_zero_sent"] += 1
+        out.append(act.SendAdvert(self.make_advert(priority), self.address, self.destinations))
+
+    def _transition(self, out: list[act.Action], new: str, reason: str, now: float) -> None:
+        old, self.state = self.state, new
+        self.last_transition = now
+        out.append(act.Transition(old, new, reason))
+
+    def _announce(self, out: list[act.Action], repeat: int) -> None:
+        if not self.all_vips or repeat <= 0:
+            return
+        for vip in self.all_vips:
+            kind = "gratuitous ARPs" if vip.ip.version == 4 else "Unsolicited Neighbour Adverts"
+            self._log(out, f"Sending/queueing {kind} on {vip.dev or self.interface} for {vip}",
+                      detail=True)
+        out.append(act.Announce(self.all_vips, self.interface, repeat))
+
+    def _remove_vips(self, out: list[act.Action]) -> None:
+        self._log(out, "removing VIPs.", detail=True)
+        out.append(act.RemoveVips(self.all_vips, self.interface))
+
+    def _start_down_timer(self, now: float, us: int) -> None:
+        self._down_at = now + us / US
+
+    # ----------------------------------------------------------------- inputs
+    def start(self, now: float) -> list[act.Action]:
+        """Initialize: clean stale VIPs, then BACKUP (or FAULT / held in INIT by checks)."""
+        out: list[act.Action] = []
+        self._started = True
+        self._remove_vips(out)
+        self._leave_init(out, now)
+        return out
+
+    def _leave_init(self, out: list[act.Action], now: float) -> None:
+        faults = self._faults()
+        if faults:
+            self._log(out, "Entering FAULT STATE (init)")
+            self._transition(out, FAULT, f"{faults[0]} failed at startup", now)
+            return
+        if self._pending():
+            return
+        self._log(out, "Entering BACKUP STATE (init)")
+        self._transition(out, BACKUP, "init", now)
+        self._arm_backup_from_start(now)
+
+    def _arm_backup_from_start(self, now: float) -> None:
+        self.master_adver_int_us = self.adver_int_us
+        if self.base_priority == PRIO_OWNER:
+            self._start_down_timer(now, 1)
+        elif self.config.state == "MASTER":
+            skew_min = skew_time_us(self.version, self.master_adver_int_us, 255)
+            self._start_down_timer(now, self.master_adver_int_us + skew_min)
+        else:
+            self._start_down_timer(now, self._mdi_us())
+
+    def on_timer(self, now: float) -> list[act.Action]:
+        """Run every timer that is due at `now`."""
+        out: list[act.Action] = []
+        if self.state == BACKUP and self._down_at is not None and now >= self._down_at:
+            if self._hold_until is not None and now < self._hold_until:
+                self._down_at = self._hold_until
+            else:
+                self._hold_until = None
+                self._log(out, "Receive advertisement timeout")
+                reason = "advert timeout"
+                if self.master_priority == PRIO_STOP and self.master_address is not None:
+                    reason = f"priority 0 from {self.master_address}"
+                self._become_master(out, now, reason)
+                return out
+        if self.state == MASTER:
+            if self._advert_at is not None and now >= self._advert_at:
+                self._send(out, self.effective_priority)
+                self._advert_at = now + self.adver_int_us / US
+            if self._garp_at is not None and now >= self._garp_at:
+                self._garp_at = None
+                self._announce(out, self.config.garp_master_repeat)
+        return out
+
+    def _become_master(self, out: list[act.Action], now: float, reason: str) -> None:
+        self._send(out, self.effective_priority)  # advert first: the old master drops VIPs
+        self._log(out, "Entering MASTER STATE")
+        self.stats["become_master"] += 1
+        self._transition(out, MASTER, reason, now)
+        self.master_address = self.address
+        self.master_priority = self.effective_priority
+        self._down_at = None
+        self._preempt_at = None
+        self._advert_at = now + self.adver_int_us / US
+        self._log(out, "setting VIPs.", detail=True)
+        out.append(act.AddVips(self.all_vips, self.interface))
+        self._announce(out, self.config.garp_master_repeat)
+        delay = self.config.garp_master_delay
+        self._garp_at = now + delay if delay > 0 and self.all_vips else None
+
+    def _leave_master(self, out: list[act.Action], now: float, new: str, reason: str) -> None:
+        self._log(out, f"Entering {new} STATE")
+        self.stats["release_master"] += 1
+        self._advert_at = None
+        self._garp_at = None
+        if new == FAULT:
+            self._send(out, PRIO_STOP)
+            self._log(out, "sent 0 priority", detail=True)
+        self._remove_vips(out)
+        self._transition(out, new, reason, now)
+
+    def on_packet(
+        self, payload: bytes, src: IPAddress, dst: IPAddress, ttl: int, now: float
+    ) -> list[act.Action]:
+        """A raw VRRP payload for this instance's VRID arrived."""
+        try:
+            advert = decode(payload, src, dst)
+        except PacketError as err:
+            return self._dropped(src, err)
+        return self.on_advert(advert, src, now, ttl=ttl)
+
+    def _dropped(self, src: IPAddress, err: PacketError) -> list[act.Action]:
+        if err.reason in self.stats:
+            self.stats[err.reason] += 1
+        else:
+            self.stats[err.reason] = self.stats.get(err.reason, 0) + 1
+        out: list[act.Action] = [act.PacketDropped(src, err.reason, err.detail)]
+        template = DROP_MESSAGES.get(err.reason, "{d}")
+        self._log(out, template.format(d=err.detail or err.reason))
+        return out
+
+    def on_advert(
+        self, advert: Advert, src: IPAddress, now: float, *, ttl: int = 255
+    ) -> list[act.Action]:
+        """A decoded advert for this instance's VRID arrived from `src`."""
+        try:
+            check(advert, self.expectation, ttl=ttl)
+        except PacketError as err:
+            return self._dropped(src, err)
+        self.stats["advert_rcvd"] += 1
+        if advert.priority == PRIO_STOP:
+            self.stats["pri_zero_rcvd"] += 1
+        out: list[act.Action] = [act.AdvertAccepted(src, advert.priority)]
+        if self.state == BACKUP:
+            self._backup_rx(out, advert, src, now)
+        elif self.state == MASTER:
+            self._master_rx(out, advert, src, now)
+        return out
+
+    def _learn_master_interval(self, advert: Advert) -> None:
+        if self.version == 3 and advert.advert_int_cs > 0:
+            self.master_adver_int_us = advert.advert_int_cs * 10_000
+
+    def _backup_rx(self, out: list[act.Action], advert: Advert, src: IPAddress, now: float) -> None:
+        prio = advert.priority
+        held = self._hold_until is not None and now < self._hold_until
+        preempt_waiting = self.config.preempt_delay > 0 and (
+            self._preempt_at is None or self._preempt_at > now
+        )
+        if prio == PRIO_STOP:
+            self._log(out, "Backup received priority 0 advertisement", detail=True)
+            self.master_priority = PRIO_STOP
+            self._start_down_timer(now, skew_time_us(
+                self.version, self.master_adver_int_us, self.effective_priority))
+        elif self.config.nopreempt or held or prio >= self.effective_priority or preempt_waiting:
+            self._learn_master_interval(advert)
+            self._start_down_timer(now, self._mdi_us())
+            self.master_address, self.master_priority = src, prio
+            if self.config.preempt_delay > 0 and not held and not self.config.nopreempt:
+                self._track_preempt_delay(out, prio, now)
+        else:
+            self._log(out, f"received lower priority ({prio}) advert from {src} - discarding")
+            self.master_address, self.master_priority = src, prio
+
+    def _track_preempt_delay(self, out: list[act.Action], prio: int, now: float) -> None:
+        if prio >= self.effective_priority:
+            if self._preempt_at is not None:
+                self._log(out, "stop preempt delay", detail=True)
+                self._preempt_at = None
+        elif self._preempt_at is None:
+            delay_us = round(self.config.preempt_delay * US)
+            self._log(out, f"start preempt delay ({delay_us // US}.{delay_us % US:06d})",
+                      detail=True)
+            self._preempt_at = now + delay_us / US
+
+    def _master_rx(self, out: list[act.Action], advert: Advert, src: IPAddress, now: float) -> None:
+        prio, ours = advert.priority, self.effective_priority
+        cmp = _compare(src, self.address)
+        if prio == PRIO_STOP:
+            self._send(out, ours)
+            self._advert_at = now + self.adver_int_us / US
+            self._log(out, "Master received priority 0 message", detail=True)
+            return
+        if prio == ours and cmp == 0:
+            self._log(out, "WARNING - equal priority advert received from remote host "
+                           "with our IP address.")
+        if prio < ours or (prio == ours and cmp < 0):
+            forcing = "" if self.config.lower_prio_no_advert else ", forcing new election"
+            self._log(out, f"Received advert from {src} with lower priority {prio}, "
+                           f"ours {ours}{forcing}")
+            if not self.config.lower_prio_no_advert:
+                self._send(out, ours)
+                self._advert_at = now + self.adver_int_us / US
+            self._announce(out, self.config.garp_lower_prio_repeat)
+            return
+        if prio > ours:
+            self._log(out, f"Master received advert from {src} with higher priority {prio}, "
+                           f"ours {ours}")
+            reason = f"higher priority {prio} from {src} (ours {ours})"
+        else:
+            self._log(out, f"Master received advert from {src} with same priority {prio} "
+                           "but higher IP address than ours")
+            reason = f"same priority {prio} from higher address {src}"
+        self._learn_master_interval(advert)
+        self.master_address, self.master_priority = src, prio
+        self._leave_master(out, now, BACKUP, reason)
+        self._start_down_timer(now, self._mdi_us())
+
+    def set_track(self, name: str, ok: bool, now: float, cause: str = "") -> list[act.Action]:
+        """A tracked object reported a result; re-derive priority, FAULT and INIT holds."""
+        out: list[act.Action] = []
+        track = self.tracks.get(name)
+        if track is None or track.ok == ok:
+            return out
+        was_fault = bool(self._faults())
+        track.ok = ok
+        cause = cause or f"{name} {'succeeded' if ok else 'failed'}"
+        self._update_priority(out, now, f"{cause} (weight {track.spec.weight:+d})")
+        faults = self._faults()
+        if faults and self.state != FAULT and self.state != STOP:
+            self._enter_fault(out, now, f"{faults[0]} failed")
+        elif not faults and self.state == FAULT and was_fault and not self._pending():
+            self._log(out, "Entering BACKUP STATE")
+            self._transition(out, BACKUP, f"{name} recovered", now)
+            self._arm_backup_from_start(now)
+        elif self.state == INIT and not self._pending() and not faults and self._started:
+            self._leave_init(out, now)
+        return out
+
+    def _enter_fault(self, out: list[act.Action], now: float, reason: str) -> None:
+        if self.state == MASTER:
+            self._leave_master(out, now, FAULT, reason)
+        else:
+            self._log(out, "Entering FAULT STATE")
+            self._transition(out, FAULT, reason, now)
+        self._down_at = None
+
+    def _update_priority(self, out: list[act.Action], now: float, cause: str) -> None:
+        old = self.effective_priority
+        old_mdi = self._mdi_us()
+        new = self._compute_priority()
+        if new == old:
+            return
+        self.effective_priority = new
+        self._log(out, f"Changing effective priority from {old} to {new}")
+        out.append(act.PriorityChanged(old, new, cause))
+        if self.state == BACKUP and self._down_at is not None:
+            self._down_at += (self._mdi_us() - old_mdi) / US
+
+    def shutdown(self, now: float) -> list[act.Action]:
+        """Stop: a master sends priority 0 so backups take over after Skew_Time."""
+        out: list[act.Action] = []
+        if self.state == MASTER:
+            self._send(out, PRIO_STOP)
+            self._log(out, "sent 0 priority", detail=True)
+            self.stats["release_master"] += 1
+        self._remove_vips(out)
+        if self.state != STOP:
+            self._transition(out, STOP, "shutdown", now)
+        self._down_at = self._advert_at = self._garp_at = None
+        return out
+
+    def release(self, now: float, hold: float) -> list[act.Action]:
+        """Operator failover: a master sends priority 0 and stays BACKUP for `hold` seconds.
+
+        During the hold it accepts any advert, as if nopreempt, so the best backup takes
+        over after its Skew_Time and keeps the VIP; after the hold, normal preemption rules
+        apply again (a preempting higher-priority node will take the VIP back).
+        """
+        out: list[act.Action] = []
+        self._hold_until = now + hold
+        if self.state != MASTER:
+            return out
+        self._send(out, PRIO_STOP)
+        self._log(out, "sent 0 priority", detail=True)
+        self._leave_master(out, now, BACKUP, "released by operator (failover)")
+        self._start_down_timer(now, self._mdi_us())
+        return out
+
+
+def _compare(a: IPAddress, b: IPAddress) -> int:
+    """-1, 0, 1 comparing two addresses of the same family (0 across families)."""
+    if a.version != b.version:
+        return 0
+    return (int(a) > int(b)) - (int(a) < int(b))
+
+
+def track_specs(config: Config, inst: VrrpInstance) -> list[TrackSpec]:
+    """Resolve an instance's track_* references into TrackSpecs (keepalived's weights).
+
+    track_script: the per-reference weight overrides the vrrp_script's; track_interface
+    and track_process default to weight 0 (failure -> FAULT); track_file defaults to the
+    track_file block's weight.
+    """
+    specs: list[TrackSpec] = []
+    for ref in inst.track_script:
+        script = config.vrrp_scripts.get(ref.name)
+        weight = ref.weight if ref.weight is not None else (script.weight if script else 0)
+        reverse = ref.reverse or (script.weight_reverse if script else False)
+        specs.append(TrackSpec(ref.name, weight, reverse, bool(script and script.init_fail)))
+    for ref in inst.track_interface:
+        specs.append(TrackSpec(ref.name, ref.weight or 0, ref.reverse))
+    for ref in inst.track_process:
+        proc = config.track_processes.get(ref.name)
+        weight = ref.weight if ref.weight is not None else (proc.weight if proc else 0)
+        specs.append(TrackSpec(ref.name, weight, ref.reverse))
+    for ref in inst.track_file:
+        tfile = config.track_files.get(ref.name)
+        weight = ref.weight if ref.weight is not None else (tfile.weight if tfile else 1)
+        specs.append(TrackSpec(ref.name, weight, ref.reverse))
+    return specs
