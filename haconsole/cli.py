@@ -1,0 +1,110 @@
+"""Command-line entry points. Imports are lazy so that `haconsole --help` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _add_lab_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-n", "--nodes", type=int, default=None, help="number of nodes (default: 2)")
+    p.add_argument("--config", default=None, help="lab definition (TOML; default: the nginx pair)")
+    p.add_argument("--scenario", "--script", dest="scenario", default=None,
+                   help="timed steps, e.g. '5:stop nginx1; 15:start nginx1'")
+    p.add_argument("--text", action="store_true",
+                   help="print the merged keepalived-format logs instead of the console")
+    p.add_argument("--duration", type=float, default=None,
+                   help="stop after this many seconds (text mode)")
+    p.add_argument("--netns", action="store_true",
+                   help="real namespaces, real VRRP, real nginx (needs root)")
+    p.add_argument("--theme", default=None, help="colour theme (console)")
+    p.add_argument("--readonly", action="store_true", help="disable actions (console)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="haconsole",
+        description="A terminal operations console for VRRP high availability "
+                    "(keepalived + nginx). With no command: the console on an in-process lab.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    _add_lab_arguments(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    lab = sub.add_parser("lab", help="run a lab (in-process, or real namespaces with --netns)")
+    _add_lab_arguments(lab)
+
+    check = sub.add_parser("check", help="lint keepalived.conf files like `keepalived -t`")
+    try:
+        from haconsole.keepalived import check as check_mod
+
+        check_mod.add_arguments(check)
+    except (ImportError, AttributeError):
+        check.add_argument("files", nargs="*")
+
+    watch = sub.add_parser("watch", help="decode every VRRP advert (pcap file or interface)")
+    try:
+        from haconsole import watch as watch_mod
+
+        watch_mod.add_arguments(watch)
+    except (ImportError, AttributeError):
+        watch.add_argument("--read")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from haconsole import __version__
+
+        print(f"haconsole {__version__}")
+        return 0
+    command = args.command or "lab"
+    try:
+        if command == "lab":
+            return _run_lab(args)
+        if command == "check":
+            from haconsole.keepalived.check import main_check
+
+            return main_check(args)
+        if command == "watch":
+            from haconsole.watch import main_watch
+
+            return main_watch(args)
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {command!r}")
+    return 2
+
+
+def _run_lab(args: argparse.Namespace) -> int:
+    from haconsole.config import ConfigError
+    from haconsole.lab.definition import load_lab
+    from haconsole.lab.scenario import ScenarioError, parse_scenario
+
+    try:
+        definition = load_lab(args.config, nodes=args.nodes)
+        steps = parse_scenario(args.scenario) if args.scenario else []
+    except (ConfigError, ScenarioError) as err:
+        print(f"haconsole: {err}", file=sys.stderr)
+        return 2
+    if args.netns:
+        print("haconsole: lab --netns is not available yet", file=sys.stderr)
+        return 2
+    if args.text or not sys.stdout.isatty():
+        from haconsole.lab.textmode import run_text
+
+        return run_text(definition, steps, duration=args.duration)
+    try:
+        from haconsole.console.app import run_console
+    except ImportError:
+        from haconsole.lab.textmode import run_text
+
+        return run_text(definition, steps, duration=args.duration)
+    return run_console(definition, steps, theme=args.theme, readonly=args.readonly)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
