@@ -68,7 +68,8 @@ class LabDefinition:
 
     def config_for(self, node: LabNode) -> Config:
         """The keepalived configuration this node would run."""
-        cfg = Config(source=f"{self.source}#{node.name}", global_defs=GlobalDefs(router_id=node.name))
+        cfg = Config(source=f"{self.source}#{node.name}",
+                     global_defs=GlobalDefs(router_id=node.name))
         for check in self.checks.values():
             cfg.vrrp_scripts[check.name] = VrrpScript(
                 name=check.name, script=f"pidof {check.service}", interval=check.interval,
