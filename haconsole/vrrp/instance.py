@@ -377,7 +377,7 @@ class Instance:
             advert = decode(payload, src, dst)
         except PacketError as err:
             return self._dropped(src, err)
-        return self.on_advert(advert, src, now, ttl=ttl)
+        return self.on_advert(advert, src, now, ttl=ttl, dst=dst)
 
     def _dropped(self, src: IPAddress, err: PacketError) -> list[act.Action]:
         if err.reason in self.stats:
@@ -390,11 +390,12 @@ class Instance:
         return out
 
     def on_advert(
-        self, advert: Advert, src: IPAddress, now: float, *, ttl: int = 255
+        self, advert: Advert, src: IPAddress, now: float, *, ttl: int = 255,
+        dst: IPAddress | None = None,
     ) -> list[act.Action]:
-        """A decoded advert for this instance's VRID arrived from `src`."""
+        """A decoded advert for this instance's VRID arrived from `src` (to `dst`)."""
         try:
-            check(advert, self.expectation, ttl=ttl)
+            check(advert, self.expectation, ttl=ttl, src=src, dst=dst)
         except PacketError as err:
             return self._dropped(src, err)
         self.stats["advert_rcvd"] += 1
