@@ -71,7 +71,7 @@ class MemoryTransport:
         self.node = node
         self.interface = interface
         self.address = address
-        self.family = address.version
+        self.family: int = address.version
         self.receiver: Receiver | None = None
 
     def primary_address(self) -> IPAddress:
