@@ -23,14 +23,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from haconsole.cluster import commands as cmd  # noqa: E402
-from haconsole.cluster import events as ev  # noqa: E402
-from haconsole.config import Secret, VirtualAddress, VrrpInstance  # noqa: E402
-from haconsole.lab.definition import load_lab  # noqa: E402
-from haconsole.lab.lab import Lab  # noqa: E402
-from haconsole.vrrp.instance import master_down_us, skew_time_us  # noqa: E402
-from haconsole.vrrp.packet import MCAST_V4, MCAST_V6, Advert, decode, encode  # noqa: E402
-from haconsole.vrrp.sim import Simulation  # noqa: E402
+from haconsole.cluster import commands as cmd
+from haconsole.cluster import events as ev
+from haconsole.config import Secret, VirtualAddress, VrrpInstance
+from haconsole.lab.definition import load_lab
+from haconsole.lab.lab import Lab
+from haconsole.vrrp.instance import master_down_us, skew_time_us
+from haconsole.vrrp.packet import MCAST_V4, MCAST_V6, Advert, decode, encode
+from haconsole.vrrp.sim import Simulation
 
 
 def rate(fn: Callable[[], object], n: int) -> float:
