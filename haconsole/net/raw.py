@@ -1,0 +1,335 @@
+"""Raw VRRP sockets (IP protocol 112) on real Linux interfaces: IPv4 and IPv6.
+
+Why raw sockets and not scapy: the engine needs a non-blocking file descriptor it can hand
+to asyncio (`add_reader`), the kernel's multicast membership, and the received TTL/hop
+limit, all of which a plain `socket.socket(AF_INET, SOCK_RAW, 112)` gives directly.
+
+What keepalived does and we copy (vrrp.c / vrrp_scheduler.c):
+- one socket per interface and family shared by every instance there ("sockpool"),
+  demultiplexed by VRID above us (`Node._on_packet`);
+- bound to the interface (SO_BINDTODEVICE), member of 224.0.0.18 / ff02::12 on that
+  interface only, multicast loopback off;
+- TTL / hop limit 255 on send (RFC 3768 5.2.3, RFC 5798 5.1.1.3), TOS / traffic class
+  0xc0 (internetwork control), as on keepalived's wire;
+- the source address chosen per packet with IP_PKTINFO / IPV6_PKTINFO, so instances with
+  different `mcast_src_ip` / `unicast_src_ip` share the socket;
+- the received TTL / hop limit from IP_RECVTTL / IPV6_RECVHOPLIMIT (the engine rejects
+  multicast adverts whose TTL is not 255: they were routed).
+
+`open_transport` raises `RawSocketError` with a one-line, actionable message (missing
+CAP_NET_RAW, unknown interface, no address) instead of a bare OSError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import ipaddress
+import logging
+import socket
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from haconsole.net import netlink
+from haconsole.net.base import IPAddress, Received, Receiver
+from haconsole.vrrp.packet import MCAST_V4, MCAST_V6, VRRP_PROTO, VRRP_TTL
+
+log = logging.getLogger("haconsole.net.raw")
+
+# Linux socket option numbers the stdlib does not always export.
+SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+IP_RECVTTL = getattr(socket, "IP_RECVTTL", 12)
+IP_TTL = getattr(socket, "IP_TTL", 2)
+IP_MULTICAST_ALL = 49
+IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
+IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
+IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
+IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
+IPV6_TCLASS = getattr(socket, "IPV6_TCLASS", 67)
+IPTOS_PREC_INTERNETCONTROL = 0xC0
+
+_RECV_SIZE = 65535
+_CMSG_SIZE = socket.CMSG_SPACE(64) * 4
+
+
+class RawSocketError(Exception):
+    """A raw VRRP socket could not be set up; the message says what to do."""
+
+
+@dataclass
+class InterfaceInfo:
+    """What the transport needs to know about its interface."""
+
+    name: str
+    index: int
+    addresses4: list[ipaddress.IPv4Address] = field(default_factory=list)
+    link_local6: list[ipaddress.IPv6Address] = field(default_factory=list)
+    global6: list[ipaddress.IPv6Address] = field(default_factory=list)
+
+
+def interface_info(name: str) -> InterfaceInfo:
+    """Index and addresses of `name`, read via netlink (primary IPv4 address first)."""
+    return netlink.call(lambda ipr: _interface_info(ipr, name))
+
+
+def _interface_info(ipr: Any, name: str) -> InterfaceInfo:
+    links = ipr.link_lookup(ifname=name)
+    if not links:
+        raise RawSocketError(f"interface {name!r} does not exist")
+    info = InterfaceInfo(name, links[0])
+    secondaries: list[ipaddress.IPv4Address] = []
+    for msg in ipr.get_addr(index=info.index):
+        addr = ipaddress.ip_address(msg.get_attr("IFA_ADDRESS") or "0.0.0.0")
+        if isinstance(addr, ipaddress.IPv4Address):
+            # IFA_F_SECONDARY: VIPs in the primary's subnet; never the source address.
+            (secondaries if msg["flags"] & 0x01 else info.addresses4).append(addr)
+        elif addr.is_link_local:
+            info.link_local6.append(addr)
+        else:
+            info.global6.append(addr)
+    info.addresses4.extend(secondaries)
+    return info
+
+
+def _open_socket(family: int, info: InterfaceInfo) -> socket.socket:
+    af = socket.AF_INET if family == 4 else socket.AF_INET6
+    try:
+        sock = socket.socket(af, socket.SOCK_RAW, VRRP_PROTO)
+    except PermissionError:
+        raise RawSocketError(
+            "cannot open a raw VRRP socket: missing CAP_NET_RAW "
+            "(run as root or grant cap_net_raw,cap_net_admin)"
+        ) from None
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, info.name.encode())
+        if family == 4:
+            _setup_v4(sock, info)
+        else:
+            _setup_v6(sock, info)
+    except OSError as err:
+        sock.close()
+        if err.errno == errno.EPERM:
+            raise RawSocketError(
+                f"cannot bind the VRRP socket to {info.name}: missing CAP_NET_RAW"
+            ) from None
+        raise RawSocketError(
+            f"cannot set up the IPv{family} VRRP socket on {info.name}: {err.strerror}"
+        ) from None
+    return sock
+
+
+def _setup_v4(sock: socket.socket, info: InterfaceInfo) -> None:
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, VRRP_TTL)
+    sock.setsockopt(socket.IPPROTO_IP, IP_TTL, VRRP_TTL)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, IPTOS_PREC_INTERNETCONTROL)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+    sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+    with contextlib.suppress(OSError):  # only packets of groups joined on this socket
+        sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+    # struct ip_mreqn {imr_multiaddr, imr_address, imr_ifindex}: join on this link only.
+    mreqn = struct.pack("=4s4si", MCAST_V4.packed, bytes(4), info.index)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+
+
+def _setup_v6(sock: socket.socket, info: InterfaceInfo) -> None:
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, VRRP_TTL)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, VRRP_TTL)
+    sock.setsockopt(socket.IPPROTO_IPV6, IPV6_TCLASS, IPTOS_PREC_INTERNETCONTROL)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+    sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)
+    sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, info.index)
+    mreq = struct.pack("=16sI", MCAST_V6.packed, info.index)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+
+
+class RawTransport:
+    """One raw socket on one interface and family (implements net.base.Transport).
+
+    Shared by all instances there; `SocketPool` hands out one per (interface, family) and
+    closes it when the last user closes. Never blocks: a full send buffer drops the
+    packet (counted in `send_errors`) as a lost advert would be on the wire.
+    """
+
+    def __init__(self, interface: str, family: int, *,
+                 loop: asyncio.AbstractEventLoop | None = None,
+                 on_close: Callable[[RawTransport], None] | None = None) -> None:
+        self.interface = interface
+        self.family = family
+        self.info = interface_info(interface)
+        self._primary = self._pick_primary()
+        self.sock = _open_socket(family, self.info)
+        self.receiver: Receiver | None = None
+        self.sent = 0
+        self.received = 0
+        self.send_errors = 0
+        self.users = 0
+        self._on_close = on_close
+        self._own = {self._primary}
+        self._loop = loop or asyncio.get_running_loop()
+        self._loop.add_reader(self.sock.fileno(), self._readable)
+
+    def _pick_primary(self) -> IPAddress:
+        info = self.info
+        if self.family == 4:
+            if not info.addresses4:
+                raise RawSocketError(f"interface {info.name} has no IPv4 address")
+            return info.addresses4[0]
+        # RFC 5798 5.1.2.2: IPv6 adverts come from the interface's link-local address.
+        if not info.link_local6:
+            raise RawSocketError(
+                f"interface {info.name} has no IPv6 link-local address (yet: DAD?)"
+            )
+        return info.link_local6[0]
+
+    # ------------------------------------------------------------------ Transport
+    def primary_address(self) -> IPAddress:
+        return self._primary
+
+    def set_receiver(self, receiver: Receiver) -> None:
+        self.receiver = receiver
+
+    def send(self, payload: bytes, src: IPAddress, dst: IPAddress) -> None:
+        """Send one VRRP payload from `src` (via PKTINFO) to `dst`; never blocks."""
+        self._own.add(src)
+        try:
+            if self.family == 4:
+                # struct in_pktinfo {ipi_ifindex, ipi_spec_dst, ipi_addr}
+                pktinfo = struct.pack("=i4s4s", 0, src.packed, bytes(4))
+                self.sock.sendmsg([payload], [(socket.IPPROTO_IP, IP_PKTINFO, pktinfo)],
+                                  0, (str(dst), 0))
+            else:
+                # struct in6_pktinfo {ipi6_addr, ipi6_ifindex}
+                pktinfo = struct.pack("=16sI", src.packed, self.info.index)
+                self.sock.sendmsg([payload], [(socket.IPPROTO_IPV6, IPV6_PKTINFO, pktinfo)],
+                                  0, (str(dst), 0, 0, self.info.index))
+            self.sent += 1
+        except (BlockingIOError, InterruptedError):
+            self.send_errors += 1
+        except OSError as err:
+            self.send_errors += 1
+            if self.send_errors <= 3 or self.send_errors % 100 == 0:
+                log.warning("VRRP send on %s to %s failed: %s", self.interface, dst,
+                            err.strerror)
+
+    def close(self) -> None:
+        """Release one user; the socket closes with the last one."""
+        self.users -= 1
+        if self.users > 0:
+            return
+        if self.sock.fileno() >= 0:
+            with contextlib.suppress(ValueError, RuntimeError):
+                self._loop.remove_reader(self.sock.fileno())
+            self.sock.close()
+        self.receiver = None
+        if self._on_close is not None:
+            self._on_close(self)
+
+    # ------------------------------------------------------------------ receive
+    def _readable(self) -> None:
+        for _ in range(64):  # drain what is there, then let the loop breathe
+            try:
+                data, ancdata, _flags, addr = self.sock.recvmsg(_RECV_SIZE, _CMSG_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as err:
+                log.warning("VRRP receive on %s failed: %s", self.interface, err.strerror)
+                return
+            packet = self._parse(data, ancdata, addr)
+            if packet is None or packet.src in self._own:
+                continue
+            self.received += 1
+            if self.receiver is not None:
+                self.receiver(packet)
+
+    def _parse(self, data: bytes, ancdata: list[tuple[int, int, bytes]],
+               addr: tuple[object, ...]) -> Received | None:
+        if self.family == 4:
+            return parse_v4(data, ancdata, self.interface)
+        return parse_v6(data, ancdata, addr, self.interface)
+
+
+def parse_v4(data: bytes, ancdata: list[tuple[int, int, bytes]],
+             interface: str) -> Received | None:
+    """An IPv4 raw socket delivers the IP header: strip it, read src/dst (and TTL)."""
+    if len(data) < 20 or data[0] >> 4 != 4:
+        return None
+    ihl = (data[0] & 0x0F) * 4
+    ttl = data[8]
+    for level, kind, value in ancdata:
+        if level == socket.IPPROTO_IP and kind == IP_TTL and len(value) >= 4:
+            ttl = struct.unpack("=i", value[:4])[0]
+    src = ipaddress.IPv4Address(data[12:16])
+    dst = ipaddress.IPv4Address(data[16:20])
+    return Received(data[ihl:], src, dst, ttl, interface)
+
+
+def parse_v6(data: bytes, ancdata: list[tuple[int, int, bytes]], addr: tuple[object, ...],
+             interface: str) -> Received | None:
+    """An IPv6 raw socket delivers the payload only: src from the peer address, dst and
+    hop limit from ancillary data."""
+    hoplimit: int | None = None
+    dst: ipaddress.IPv6Address | None = None
+    for level, kind, value in ancdata:
+        if level != socket.IPPROTO_IPV6:
+            continue
+        if kind == IPV6_HOPLIMIT and len(value) >= 4:
+            hoplimit = struct.unpack("=i", value[:4])[0]
+        elif kind == IPV6_PKTINFO and len(value) >= 16:
+            dst = ipaddress.IPv6Address(value[:16])
+    if dst is None:
+        dst = MCAST_V6
+    host = str(addr[0]).split("%", 1)[0]
+    src = ipaddress.IPv6Address(host)
+    return Received(data, src, dst, hoplimit if hoplimit is not None else -1, interface)
+
+
+class SocketPool:
+    """keepalived's sockpool: one RawTransport per (interface, family), reference counted.
+
+    Pass `pool.transport_for` to `Node(transport_for=...)`.
+    """
+
+    def __init__(self) -> None:
+        self._transports: dict[tuple[str, int], RawTransport] = {}
+
+    def transport_for(self, interface: str, family: int) -> RawTransport:
+        key = (interface, family)
+        transport = self._transports.get(key)
+        if transport is None:
+            transport = RawTransport(interface, family, on_close=self._closed)
+            self._transports[key] = transport
+        transport.users += 1
+        return transport
+
+    def _closed(self, transport: RawTransport) -> None:
+        key = (transport.interface, transport.family)
+        if self._transports.get(key) is transport:
+            del self._transports[key]
+
+    def transports(self) -> list[RawTransport]:
+        return list(self._transports.values())
+
+    def close_all(self) -> None:
+        for transport in list(self._transports.values()):
+            transport.users = 1
+            transport.close()
+
+
+def check_raw_capability() -> str | None:
+    """None when this process may open raw VRRP sockets; else a one-line explanation."""
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, VRRP_PROTO)
+    except PermissionError:
+        return ("cannot open a raw VRRP socket: missing CAP_NET_RAW "
+                "(run as root or grant cap_net_raw,cap_net_admin)")
+    except OSError as err:
+        return f"cannot open a raw VRRP socket: {err.strerror}"
+    sock.close()
+    return None
