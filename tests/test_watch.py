@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrHopByHop
-from scapy.layers.l2 import ARP, CookedLinux, Ether
+from scapy.layers.l2 import ARP, CookedLinux, CookedLinuxV2, Dot1Q, Ether
+from scapy.layers.ppp import PPP
 from scapy.layers.vrrp import VRRP, VRRPv3
 from scapy.packet import Packet, Raw
 from scapy.utils import rdpcap, wrpcap, wrpcapng
@@ -211,17 +212,40 @@ def test_invalid_packets_in_json(crafted: Path, capsys: pytest.CaptureFixture[st
     assert objects[6]["ah"] is True
 
 
-def test_linux_cooked_capture_and_pcapng(tmp_path: Path) -> None:
-    advert = IP(src="192.0.2.11", dst="224.0.0.18", ttl=255) / _v2()
-    cooked = tmp_path / "any.pcap"
-    wrpcap(str(cooked), [CookedLinux(proto=0x0800) / advert])
-    ng = tmp_path / "capture.pcapng"
-    wrpcapng(str(ng), [_eth(advert)])
-    for path in (cooked, ng):
-        records: list[WatchRecord] = list(read_pcap(str(path)))
-        assert len(records) == 1 and records[0].valid, path
-        assert "vrid 51" in format_text(records[0])
-        assert json.loads(format_json(records[0]))["vrid"] == 51
+def _advert_v4() -> Packet:
+    return IP(src="192.0.2.11", dst="224.0.0.18", ttl=255) / _v2()
+
+
+@pytest.mark.parametrize(
+    ("name", "frame", "linktype"),
+    [
+        ("vlan", Ether() / Dot1Q(vlan=10) / Dot1Q(vlan=20) / _advert_v4(), None),
+        ("linux-sll", CookedLinux(proto=0x0800) / _advert_v4(), None),
+        ("linux-sll2", CookedLinuxV2(proto=0x0800) / _advert_v4(), None),
+        ("raw-ip", _advert_v4(), 101),
+        ("ppp-via-scapy", PPP(proto=0x0021) / _advert_v4(), None),
+    ],
+)
+def test_link_layers(tmp_path: Path, name: str, frame: Packet, linktype: int | None) -> None:
+    path = tmp_path / f"{name}.pcap"
+    wrpcap(str(path), [frame], linktype=linktype)
+    records = list(read_pcap(str(path)))
+    assert len(records) == 1 and records[0].valid, name
+    assert "vrid 51" in format_text(records[0])
+
+
+def test_pcapng(tmp_path: Path) -> None:
+    path = tmp_path / "capture.pcapng"
+    wrpcapng(str(path), [_eth(_advert_v4())])
+    records: list[WatchRecord] = list(read_pcap(str(path)))
+    assert len(records) == 1 and records[0].valid
+    assert json.loads(format_json(records[0]))["vrid"] == 51
+
+
+def test_timestamps_as_captured() -> None:
+    first = next(read_pcap(str(VECTORS)))
+    assert format_text(first).startswith("2026-11-22 15:22:02.118368 ")
+    assert first.time == pytest.approx(float(rdpcap(str(VECTORS))[0].time))
 
 
 # ---------------------------------------------------------------- errors: exit 2, one line
