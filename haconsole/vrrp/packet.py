@@ -185,6 +185,13 @@ def _pseudo_header(src: IPAddress, dst: IPAddress, length: int) -> bytes:
     return _PSEUDO6.pack(src.packed, dst.packed, length, VRRP_PROTO)
 
 
+@lru_cache(maxsize=1024)
+def _pseudo_sum(src: IPAddress, dst: IPAddress, length: int) -> int:
+    """The pseudo-header's share of a v3 checksum: the same for every advert an instance
+    sends or receives, so computed once per (src, dst, length)."""
+    return _sum16(_pseudo_header(src, dst, length))
+
+
 def _checksum_of(payload: bytes, version: int, src: IPAddress, dst: IPAddress) -> int:
     if version == 2:
         return internet_checksum(payload)
@@ -267,10 +274,10 @@ def encode(advert: Advert, src: IPAddress, dst: IPAddress) -> bytes:
     head = _HEADER.pack(version << 4 | ADVERT_TYPE, advert.vrid, advert.priority, count, word, 0)
     packet = head + body + trailer
     if version == 2:
-        cksum = internet_checksum(packet)
+        cksum = 0xFFFF - _fold(_sum16(packet), True)
     else:
         pseudo_dst: IPAddress = MCAST_V4 if advert.legacy_checksum and family == 4 else dst
-        cksum = internet_checksum(packet, _pseudo_header(src, pseudo_dst, len(packet)))
+        cksum = 0xFFFF - _fold(_pseudo_sum(src, pseudo_dst, len(packet)) + _sum16(packet), True)
     return packet[:6] + cksum.to_bytes(2, "big") + packet[8:]
 
 
@@ -321,13 +328,13 @@ def decode(
     if version == 2:
         ok = body_sum == 0
     else:
-        ok = (_sum16(_pseudo_header(src, dst, size)) + body_sum) % 0xFFFF == 0
+        ok = (_pseudo_sum(src, dst, size) + body_sum) % 0xFFFF == 0
         if (
             not ok
             and legacy_unicast_checksum
             and family == 4
             and not dst.is_multicast
-            and (_sum16(_pseudo_header(src, MCAST_V4, size)) + body_sum) % 0xFFFF == 0
+            and (_pseudo_sum(src, MCAST_V4, size) + body_sum) % 0xFFFF == 0
         ):
             ok = legacy = True
     if not ok:
