@@ -6,18 +6,13 @@ import asyncio
 import contextlib
 import signal
 import sys
-import time
 from typing import TextIO
 
 from haconsole.cluster import events as ev
+from haconsole.keepalived.log import format_console_time
 from haconsole.lab.definition import LabDefinition
 from haconsole.lab.lab import Lab
 from haconsole.lab.scenario import Step, play
-
-
-def format_console_time(t: float) -> str:
-    """keepalived's console timestamp (`Sun Nov 22 15:20:07 2026`)."""
-    return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(t))
 
 
 def render(event: ev.Event, width: int) -> str | None:
