@@ -54,6 +54,18 @@ async def test_lab_failover_command_moves_vip_within_skew_time(lab: Lab) -> None
     assert not ok and "not MASTER" in detail
 
 
+async def test_lab_halt_sends_priority_zero_and_boot_restarts(lab: Lab) -> None:
+    ok, detail = await lab.execute(cmd.StopAgent("nginx1"))
+    assert ok and "priority 0" in detail
+    assert await lab.wait_for(lambda: lab.masters("VI_1") == ["nginx2"], timeout=3)
+    texts = [e.text for e in lab.events if isinstance(e, ev.LogLine)]  # type: ignore[attr-defined]
+    assert "(VI_1) sent 0 priority" in texts
+    assert "(VI_1) Backup received priority 0 advertisement" in texts
+    ok, _ = await lab.execute(cmd.StartNode("nginx1"))
+    assert ok
+    assert await lab.wait_for(lambda: lab.masters("VI_1") == ["nginx1"], timeout=10)
+
+
 async def test_lab_kill_partition_and_errors(lab: Lab) -> None:
     ok, _ = await lab.execute(cmd.PartitionNode("nginx2", True))
     assert ok

@@ -49,6 +49,16 @@ class RestartAgent(Command):
 
 
 @dataclass(frozen=True)
+class StopAgent(Command):
+    """Stop the VRRP agent cleanly: masters send priority 0 (backups wait Skew_Time)."""
+
+    name: ClassVar[str] = "stop-agent"
+
+    def describe(self) -> str:
+        return f"stop the VRRP agent on {self.node}"
+
+
+@dataclass(frozen=True)
 class Failover(Command):
     """The master of `instance` on `node` releases (priority 0) so the best backup takes over."""
 

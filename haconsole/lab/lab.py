@@ -139,6 +139,11 @@ class Lab:
                 await host.node.stop()
             await host.start()
             return True, f"VRRP agent restarted on {host.name}"
+        if isinstance(command, cmd.StopAgent):
+            if host.node is None or not host.running:
+                return False, f"{host.name} is already down"
+            await host.node.stop()
+            return True, f"VRRP agent stopped on {host.name} (priority 0 sent)"
         if isinstance(command, cmd.Failover):
             if host.node is None or not host.running:
                 return False, f"{host.name} is not running"

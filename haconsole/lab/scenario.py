@@ -1,8 +1,8 @@
 """Timed scenarios for demos: `"5:stop nginx1; 15:start nginx1"` as a list of commands.
 
-Verbs: stop NODE / start NODE (its nginx), restart NODE (the VRRP agent), kill NODE (crash,
-no priority 0), boot NODE (start a killed node), partition NODE, heal NODE,
-failover NODE [INSTANCE].
+Verbs: stop NODE / start NODE (its nginx), restart NODE (the VRRP agent), halt NODE (stop
+the agent: priority 0), kill NODE (crash, no priority 0), boot NODE (start a stopped or
+killed node), partition NODE, heal NODE, failover NODE [INSTANCE].
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def parse_command(words: list[str]) -> cmd.Command:
         "start": cmd.StartService(node),
         "restart": cmd.RestartAgent(node),
         "kill": cmd.KillNode(node),
+        "halt": cmd.StopAgent(node),
         "boot": cmd.StartNode(node),
         "partition": cmd.PartitionNode(node, True),
         "heal": cmd.PartitionNode(node, False),

@@ -54,6 +54,7 @@ from haconsole.vrrp.packet import (
     AUTH_PASS,
     MCAST_V4,
     MCAST_V6,
+    UNCOUNTED_REASONS,
     Advert,
     Expectation,
     PacketError,
@@ -199,6 +200,7 @@ class Instance:
         self.master_address: IPAddress | None = None
         self.master_priority = 0
         self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
+        self.uncounted: dict[str, int] = {}
         self.last_transition: float | None = None
         self._down_at: float | None = None
         self._advert_at: float | None = None
@@ -380,10 +382,10 @@ class Instance:
         return self.on_advert(advert, src, now, ttl=ttl, dst=dst)
 
     def _dropped(self, src: IPAddress, err: PacketError) -> list[act.Action]:
-        if err.reason in self.stats:
-            self.stats[err.reason] += 1
-        else:
-            self.stats[err.reason] = self.stats.get(err.reason, 0) + 1
+        # keepalived's own stats skip a few reasons (UNCOUNTED_REASONS); we keep them apart
+        # so that a comparison with its JSON dump stays exact, yet nothing goes uncounted.
+        counters = self.uncounted if err.reason in UNCOUNTED_REASONS else self.stats
+        counters[err.reason] = counters.get(err.reason, 0) + 1
         out: list[act.Action] = [act.PacketDropped(src, err.reason, err.detail)]
         template = DROP_MESSAGES.get(err.reason, "{d}")
         self._log(out, template.format(d=err.detail or err.reason))
