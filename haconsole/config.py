@@ -124,6 +124,14 @@ class VrrpInstance:
     notify: str | None = None
     smtp_alert: bool = False
     line: int = 0
+    # Added for the keepalived.conf parser (keepalived's defaults):
+    file: str = ""  # the file (root or included) that defines the instance
+    strict_mode: bool = False
+    mcast_dst_ip: IPAddress | None = None
+    down_timer_adverts: int = 3
+    use_vmac: bool = False
+    dont_track_primary: bool = False
+    sync_group: str | None = None  # the vrrp_sync_group this instance belongs to
 
     @property
     def family(self) -> int:
@@ -146,6 +154,10 @@ class VrrpSyncGroup:
     notify_fault: str | None = None
     notify: str | None = None
     line: int = 0
+    track_interface: list[TrackRef] = field(default_factory=list)
+    track_script: list[TrackRef] = field(default_factory=list)
+    track_file: list[TrackRef] = field(default_factory=list)
+    track_process: list[TrackRef] = field(default_factory=list)
 
 
 @dataclass
@@ -155,6 +167,7 @@ class TrackFile:
     weight: int = 1
     init_file: int | None = None
     line: int = 0
+    reverse: bool = False
 
 
 @dataclass
@@ -166,6 +179,8 @@ class TrackProcess:
     quorum: int = 1
     delay: float = 0.0
     line: int = 0
+    reverse: bool = False
+    quorum_max: int | None = None  # None: no maximum
 
 
 @dataclass
@@ -177,6 +192,10 @@ class GlobalDefs:
     vrrp_garp_master_delay: float = 5.0
     vrrp_garp_master_repeat: int = 5
     vrrp_strict: bool = False
+    notification_email: list[str] = field(default_factory=list)
+    notification_email_from: str | None = None
+    smtp_server: str | None = None
+    smtp_connect_timeout: int = 30
 
 
 @dataclass
