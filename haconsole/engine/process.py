@@ -32,8 +32,20 @@ def _read(path: str) -> bytes | None:
         return None
 
 
+def _zombie(pid: int, proc: str) -> bool:
+    stat = _read(f"{proc}/{pid}/stat")
+    if stat is None:
+        return True
+    # "pid (comm) S ...": the state follows the last ')' (comm may contain one).
+    state = stat.rsplit(b")", 1)[-1].split()[:1]
+    return state in ([b"Z"], [b"X"], [])
+
+
 def matches(pid: int, process: str, proc: str = "/proc") -> bool:
-    """Whether `pid` runs `process` (comm or argv[0] basename)."""
+    """Whether `pid` runs `process` (comm or argv[0] basename) and is not dead (an
+    unreaped zombie still has its /proc entry and name)."""
+    if _zombie(pid, proc):
+        return False
     comm = _read(f"{proc}/{pid}/comm")
     if comm is not None and comm.rstrip(b"\n").decode(errors="replace") == process[:15]:
         return True
@@ -44,16 +56,31 @@ def matches(pid: int, process: str, proc: str = "/proc") -> bool:
     return os.path.basename(argv0.split(" ", 1)[0]) == process
 
 
-def find_processes(process: str, proc: str = "/proc") -> set[int]:
-    """PIDs of every process named `process` now."""
+def _netns(pid: int | str, proc: str) -> int | None:
+    try:
+        return os.stat(f"{proc}/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def find_processes(process: str, proc: str = "/proc", *, same_netns: bool = True) -> set[int]:
+    """PIDs of every live process named `process` now.
+
+    With `same_netns`, only processes in our network namespace count: a service in
+    another namespace (another lab node, a container) does not serve our VIPs.
+    """
     found: set[int] = set()
     try:
         names = os.listdir(proc)
     except OSError:
         return found
+    own = _netns("self", proc) if same_netns else None
     for entry in names:
-        if entry.isdigit() and matches(int(entry), process, proc):
-            found.add(int(entry))
+        if not entry.isdigit() or not matches(int(entry), process, proc):
+            continue
+        if own is not None and _netns(entry, proc) != own:
+            continue
+        found.add(int(entry))
     return found
 
 

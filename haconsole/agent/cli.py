@@ -1,0 +1,151 @@
+"""Command line of `haconsole agent` and `haconsole agent ctl` (wired into haconsole.cli).
+
+The flags are keepalived's where keepalived has one (`-f`, `-l`, `-D`, `-n`, `-p`,
+`-g/--log-file`, `-S`, `-G`), so an existing unit file or habit carries over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+from haconsole.agent.daemon import (
+    DEFAULT_CONTROL,
+    EXIT_FATAL,
+    Agent,
+    AgentError,
+    AgentOptions,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`haconsole agent [-f FILE] [-l] [-D] [-n] [-p PIDFILE] ...` and `agent ctl ...`."""
+    from haconsole.keepalived.log import add_log_arguments
+
+    parser.add_argument("-f", "--use-file", dest="config_file",
+                        default="/etc/keepalived/keepalived.conf",
+                        help="keepalived configuration file "
+                             "(default /etc/keepalived/keepalived.conf)")
+    add_log_arguments(parser)
+    parser.add_argument("-n", "--dont-fork", action="store_true",
+                        help="don't fork the daemon process (stay in the foreground)")
+    parser.add_argument("-p", "--pid", dest="pidfile", default=None,
+                        help="pidfile (default: none)")
+    parser.add_argument("--control", default=DEFAULT_CONTROL,
+                        help=f"control socket path (default {DEFAULT_CONTROL})")
+    parser.add_argument("--name", default=None,
+                        help="node name in events (default: router_id, else the hostname)")
+    parser.add_argument("--service", nargs=3, action="append", default=[],
+                        metavar=("NAME", "START", "STOP"),
+                        help="a service the console may stop/start, with its commands")
+    parser.add_argument("--failover-hold", type=float, default=60.0,
+                        help="seconds a released master stays backup (default 60)")
+    sub = parser.add_subparsers(dest="agent_command", metavar="ctl")
+    ctl = sub.add_parser("ctl", help="talk to a running agent through its control socket")
+    ctl.add_argument("--control", default=argparse.SUPPRESS,
+                     help=f"control socket path (default {DEFAULT_CONTROL})")
+    ctl.add_argument("--json", action="store_true", help="print raw JSON replies")
+    ctl.add_argument("--stream", action="store_true",
+                     help="bridge stdin/stdout to the control socket (JSON lines; for SSH)")
+    ctl.add_argument("action", nargs="?", default=None,
+                     choices=("status", "events", "failover", "stop-service", "start-service",
+                              "reload", "restart", "shutdown"))
+    ctl.add_argument("target", nargs="?", default=None,
+                     help="instance (failover) or service (stop-/start-service)")
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    from haconsole.keepalived.log import build_log_handlers, log_options_from_args
+
+    options = log_options_from_args(args)
+    handlers = build_log_handlers(options)
+    if not handlers:  # no console, no file, no syslog socket: keep errors visible
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.WARNING)
+        handlers = [handler]
+    root = logging.getLogger("haconsole")
+    root.setLevel(min(h.level for h in handlers))
+    root.propagate = False
+    for handler in handlers:
+        root.addHandler(handler)
+
+
+def _daemonize() -> None:
+    """The classic double fork: the agent survives its parent, with no terminal."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    os.chdir("/")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _write_pidfile(path: str) -> None:
+    p = Path(path)
+    if p.exists():
+        try:
+            old = int(p.read_text().strip())
+            os.kill(old, 0)
+        except (ValueError, ProcessLookupError):
+            pass
+        except PermissionError:
+            raise AgentError(f"daemon is already running (pid in {path})") from None
+        else:
+            raise AgentError(f"daemon is already running (pid {old} in {path})")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(f"{os.getpid()}\n")
+
+
+def main_agent(args: argparse.Namespace) -> int:
+    """Run the daemon, or the ctl client when `agent ctl` was given."""
+    if getattr(args, "agent_command", None) == "ctl":
+        from haconsole.agent.ctl import main_ctl
+
+        return main_ctl(args)
+    services = {name: (start, stop) for name, start, stop in args.service}
+    options = AgentOptions(config_file=args.config_file, control=args.control,
+                           node_name=args.name, services=services,
+                           failover_hold=args.failover_hold)
+    agent = Agent(options)
+    try:
+        agent.load()  # config errors are reported before forking, on the terminal
+    except AgentError as err:
+        print(f"haconsole agent: {err}", file=sys.stderr)
+        return err.code
+    if not args.dont_fork:
+        _daemonize()
+    _setup_logging(args)
+    try:
+        if args.pidfile:
+            _write_pidfile(args.pidfile)
+        try:
+            return asyncio.run(agent.run())
+        finally:
+            if args.pidfile:
+                with contextlib.suppress(OSError):
+                    os.unlink(args.pidfile)
+    except AgentError as err:
+        logging.getLogger("haconsole.agent").error("%s", err)
+        print(f"haconsole agent: {err}", file=sys.stderr)
+        return err.code
+    except KeyboardInterrupt:
+        return 0
+    except OSError as err:
+        print(f"haconsole agent: {err}", file=sys.stderr)
+        return EXIT_FATAL
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="haconsole agent",
+                                     description="the haconsole VRRP engine as a daemon")
+    add_arguments(parser)
+    return main_agent(parser.parse_args(argv))

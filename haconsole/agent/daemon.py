@@ -1,0 +1,565 @@
+"""`haconsole agent`: the engine as a daemon on real interfaces, a keepalived drop-in.
+
+It reads keepalived.conf with haconsole's keepalived parser, runs every instance on the
+real interfaces (raw VRRP sockets, netlink VIPs, GARP/NA), runs the trackers the file
+asks for (vrrp_script subprocesses, pidfd process tracking, netlink link state), calls
+notify scripts, logs in keepalived's forms, and serves a control socket.
+
+Control socket: a unix stream socket, mode 0600 (root's business only), one JSON object
+per line each way. Requests carry an optional `id` echoed in the reply:
+
+    {"id": 1, "cmd": "status"}            -> {"id": 1, "ok": true, "node": ..., "events": [...]}
+    {"id": 2, "cmd": "subscribe"}         -> reply, then {"event": {...}} lines forever
+    {"id": 3, "cmd": "failover", "instance": "VI_1"}   (no instance: every master here)
+    {"cmd": "stop-service", "service": "nginx"} / "start-service"
+    {"cmd": "reload"} / {"cmd": "restart"} / {"cmd": "shutdown"}
+
+Events are `cluster.events` as `to_dict()`; that is the one model every console source
+speaks, so an SSH session running `haconsole agent ctl --stream` carries them unchanged.
+
+Signals: SIGTERM/SIGINT -> masters send priority 0, VIPs removed, exit 0; SIGHUP ->
+reload (a bad config is logged and the running one kept). Exit codes are keepalived's,
+so a unit file's RestartPreventExitStatus works the same: 0 ok, 3 fatal, 4 config error,
+8 missing permission (CAP_NET_RAW / CAP_NET_ADMIN).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from haconsole.cluster import events as ev
+from haconsole.config import Config, TrackRef, VrrpInstance
+from haconsole.engine.node import Node, Tracker
+from haconsole.engine.notify import Notifier
+from haconsole.engine.process import ProcessTracker
+from haconsole.engine.scripts import ScriptError, run_script, script_argv, script_probe
+from haconsole.engine.trackers import CheckTracker
+
+log = logging.getLogger("haconsole.agent")
+
+EXIT_OK = 0
+EXIT_FATAL = 3
+EXIT_CONFIG = 4
+EXIT_MISSING_PERMISSION = 8
+
+DEFAULT_CONTROL = "/run/haconsole/agent.sock"
+CAP_NET_ADMIN = 12
+CAP_NET_RAW = 13
+QUEUE_SIZE = 20_000
+
+
+class AgentError(Exception):
+    """A startup problem, with the exit code a service manager should see."""
+
+    def __init__(self, message: str, code: int = EXIT_FATAL) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# ----------------------------------------------------------------------------- config
+def load_config(path: str) -> tuple[Config, list[str]]:
+    """Parse keepalived.conf with haconsole's parser: (config, error lines).
+
+    Warnings are returned too (prefixed "warning:") so they reach the log like
+    keepalived's; only errors make a config unusable.
+    """
+    from haconsole.keepalived import conf
+
+    parse = getattr(conf, "parse_file", None) or getattr(conf, "load", None)
+    if parse is None:
+        raise AgentError("the keepalived.conf parser is not available", EXIT_FATAL)
+    result = parse(path)
+    if isinstance(result, Config):
+        return result, []
+    lines: list[str] = []
+    fatal = bool(getattr(result, "fatal", False))
+    for finding in getattr(result, "findings", []):
+        text = finding.format() if hasattr(finding, "format") else str(finding)
+        if getattr(finding, "severity", "error") == "error":
+            fatal = True
+            lines.append(text)
+        elif getattr(finding, "severity", "") == "warning":
+            lines.append(text)
+    if fatal and not any(": error: " in line for line in lines):
+        lines.append(f"{path}: configuration cannot be run")
+    config = result.config
+    return config, lines if fatal else [f"warning: {line}" for line in lines]
+
+
+def is_error(lines: list[str]) -> bool:
+    return any(not line.startswith("warning: ") for line in lines)
+
+
+def with_primary_tracking(config: Config) -> Config:
+    """keepalived tracks each instance's own interface (down -> FAULT) unless told not
+    to; the core only knows explicit track_interface, so add the implicit one."""
+    instances: list[VrrpInstance] = []
+    for inst in config.vrrp_instances:
+        names = {ref.name for ref in inst.track_interface}
+        if inst.interface and inst.interface not in names:
+            inst = dataclasses.replace(
+                inst, track_interface=[*inst.track_interface, TrackRef(inst.interface)]
+            )
+        instances.append(inst)
+    return dataclasses.replace(config, vrrp_instances=instances)
+
+
+def build_trackers(config: Config) -> list[Tracker]:
+    """One tracker per tracked object the instances reference."""
+    from haconsole.agent.links import LinkTracker
+
+    used_scripts: set[str] = set()
+    used_procs: set[str] = set()
+    used_links: set[str] = set()
+    for inst in config.vrrp_instances:
+        used_scripts.update(ref.name for ref in inst.track_script)
+        used_procs.update(ref.name for ref in inst.track_process)
+        used_links.update(ref.name for ref in inst.track_interface)
+    trackers: list[Tracker] = []
+    user = config.global_defs.script_user
+    for name in sorted(used_scripts):
+        script = config.vrrp_scripts.get(name)
+        if script is None or not script.script:
+            continue
+        trackers.append(CheckTracker(
+            name, script_probe(script.script, user=script.user or user),
+            interval=script.interval, timeout=script.timeout, rise=script.rise,
+            fall=script.fall, init_fail=script.init_fail,
+        ))
+    for name in sorted(used_procs):
+        proc = config.track_processes.get(name)
+        if proc is None:
+            continue
+        trackers.append(ProcessTracker(name, proc.process or name, quorum=proc.quorum,
+                                       delay=proc.delay))
+    for name in sorted(used_links):
+        trackers.append(LinkTracker(name))
+    return trackers
+
+
+# ----------------------------------------------------------------------------- checks
+def _capabilities() -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def check_permissions() -> None:
+    """Raise AgentError(EXIT_MISSING_PERMISSION) with one line saying what is missing."""
+    caps = _capabilities()
+    missing = []
+    if caps is not None:
+        if not caps & (1 << CAP_NET_RAW):
+            missing.append("CAP_NET_RAW (raw VRRP sockets)")
+        if not caps & (1 << CAP_NET_ADMIN):
+            missing.append("CAP_NET_ADMIN (adding VIPs)")
+    if missing:
+        raise AgentError(
+            "missing " + " and ".join(missing)
+            + ": run as root or grant them (e.g. AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN)",
+            EXIT_MISSING_PERMISSION,
+        )
+    from haconsole.net.raw import check_raw_capability
+
+    problem = check_raw_capability()
+    if problem:
+        raise AgentError(problem, EXIT_MISSING_PERMISSION)
+
+
+# ----------------------------------------------------------------------------- agent
+@dataclass
+class AgentOptions:
+    config_file: str
+    control: str = DEFAULT_CONTROL
+    node_name: str | None = None
+    services: dict[str, tuple[str, str]] = field(default_factory=dict)
+    failover_hold: float = 60.0
+    check_permissions: bool = True
+
+
+class _Subscriber:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(QUEUE_SIZE)
+        self.dropped = 0
+
+
+class Agent:
+    """One daemon: a Node on real interfaces, its trackers, notify scripts, control socket."""
+
+    def __init__(self, options: AgentOptions, *,
+                 transport_for: Callable[[str, int], Any] | None = None,
+                 vips: Any = None) -> None:
+        self.options = options
+        self.config: Config | None = None
+        self.node: Node | None = None
+        self.notifier: Notifier | None = None
+        self.name = options.node_name or socket.gethostname()
+        self._transport_for = transport_for
+        self._vips = vips
+        self._pool: Any = None
+        self._server: asyncio.base_events.Server | None = None
+        self._subscribers: set[_Subscriber] = set()
+        self._stopping: asyncio.Event | None = None
+        self._lock: asyncio.Lock | None = None
+        self._service_of_track: dict[str, str] = {}
+        self.exit_code = EXIT_OK
+        self.started = time.time()
+
+    # ------------------------------------------------------------------ lifecycle
+    def load(self) -> Config:
+        """Parse and check the config; AgentError(EXIT_CONFIG) when it cannot be run."""
+        try:
+            config, lines = load_config(self.options.config_file)
+        except OSError as err:
+            raise AgentError(f"cannot read {self.options.config_file}: {err.strerror}",
+                             EXIT_CONFIG) from None
+        for line in lines:
+            log.warning("%s", line)
+        if is_error(lines):
+            raise AgentError(f"{self.options.config_file}: configuration errors, not starting",
+                             EXIT_CONFIG)
+        if not config.vrrp_instances:
+            raise AgentError(f"{self.options.config_file}: no vrrp_instance to run",
+                             EXIT_CONFIG)
+        if self.options.node_name is None and config.global_defs.router_id:
+            self.name = config.global_defs.router_id
+        return config
+
+    async def run(self, on_ready: Callable[[], None] | None = None) -> int:
+        """Run until SIGTERM/SIGINT/shutdown; returns the exit code."""
+        self._stopping = asyncio.Event()
+        self._lock = asyncio.Lock()
+        config = self.load()
+        if self.options.check_permissions:
+            check_permissions()
+        log.info("Starting haconsole agent %s on %s", _version(), self.name)
+        await self._start_control()
+        try:
+            await self._start_node(config)
+        except BaseException:
+            await self._close_control()
+            raise
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+        if on_ready is not None:
+            on_ready()
+        try:
+            await self._stopping.wait()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            await self._stop_node()
+            await self._close_control()
+            log.info("Stopped haconsole agent")
+        return self.exit_code
+
+    def request_stop(self) -> None:
+        if self._stopping is not None:
+            self._stopping.set()
+
+    async def _start_node(self, config: Config) -> None:
+        from haconsole.net.raw import RawSocketError, SocketPool
+        from haconsole.net.vips import NetlinkVips
+
+        run_config = with_primary_tracking(config)
+        if self._transport_for is None:
+            self._pool = SocketPool()
+            transport_for = self._pool.transport_for
+        else:
+            transport_for = self._transport_for
+        if self._vips is None:
+            self._vips = NetlinkVips()
+        announcer = getattr(self._vips, "announcer", None)
+        if announcer is not None:
+            for inst in config.vrrp_instances:
+                announcer.prepare(inst.all_vips, inst.interface)
+        self.notifier = Notifier(config, log_fn=log.info)
+        self._service_of_track = {
+            name: proc.process for name, proc in config.track_processes.items()
+            if proc.process in self.options.services
+        }
+        node = Node(self.name, run_config, transport_for=transport_for, vips=self._vips,
+                    publish=self.publish, trackers=build_trackers(run_config),
+                    failover_hold=self.options.failover_hold)
+        try:
+            await node.start()
+        except RawSocketError as err:
+            raise AgentError(str(err), EXIT_FATAL) from None
+        except ScriptError as err:
+            raise AgentError(str(err), EXIT_CONFIG) from None
+        self.config, self.node = config, node
+
+    async def _stop_node(self) -> None:
+        node, self.node = self.node, None
+        if node is not None:
+            await node.stop()
+        if self.notifier is not None:
+            await self.notifier.wait()
+
+    # ------------------------------------------------------------------ events
+    def publish(self, event: ev.Event) -> None:
+        """Every event of the node: to notify scripts and to every subscriber."""
+        if self.notifier is not None:
+            self.notifier.on_event(event)
+        if isinstance(event, ev.TrackResult) and event.track in self._service_of_track:
+            service = self._service_of_track[event.track]
+            self.publish(ev.ServiceState(event.t, event.node, service=service, up=event.ok))
+        if not self._subscribers:
+            return
+        data = event.to_dict()
+        for sub in self._subscribers:
+            try:
+                sub.queue.put_nowait(data)
+            except asyncio.QueueFull:
+                sub.dropped += 1
+
+    def snapshot(self) -> list[ev.Event]:
+        events: list[ev.Event] = [ev.NodeSeen(time.time(), self.name, agent="haconsole")]
+        if self.node is not None:
+            events.extend(self.node.snapshot())
+        events.extend(ev.ServiceState(time.time(), self.name, service=name, up=up)
+                      for name, up in self._service_states().items())
+        return events
+
+    def _service_states(self) -> dict[str, bool]:
+        states: dict[str, bool] = {}
+        if self.node is None:
+            return states
+        for tracker in self.node.trackers:
+            service = self._service_of_track.get(tracker.name)
+            ok = getattr(tracker, "ok", None)
+            if service is not None and ok is not None:
+                states[service] = bool(ok)
+        return states
+
+    def status(self) -> dict[str, Any]:
+        node = self.node
+        stats = {}
+        if node is not None:
+            stats = {name: dict(inst.stats) for name, inst in node.instances.items()}
+        return {
+            "node": self.name,
+            "pid": os.getpid(),
+            "config": self.options.config_file,
+            "uptime": round(time.time() - self.started, 3),
+            "events": [e.to_dict() for e in self.snapshot()],
+            "stats": stats,
+            "services": sorted(self.options.services),
+        }
+
+    # ------------------------------------------------------------------ commands
+    async def execute(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Run one control request; the reply never raises for user errors."""
+        cmd = str(request.get("cmd", ""))
+        try:
+            if cmd == "status":
+                return {"ok": True, **self.status()}
+            if cmd == "failover":
+                return self._failover(request.get("instance") or None)
+            if cmd in ("stop-service", "start-service"):
+                return await self._service(cmd, request.get("service") or None)
+            if cmd == "reload":
+                ok, detail = await self.reload()
+                return {"ok": ok, "detail": detail}
+            if cmd == "restart":
+                ok, detail = await self.reload(force=True)
+                return {"ok": ok, "detail": detail}
+            if cmd == "shutdown":
+                self.request_stop()
+                return {"ok": True, "detail": f"{self.name}: shutting down"}
+        except Exception as err:  # a bug must not kill the control connection
+            log.exception("control command %s failed", cmd)
+            return {"ok": False, "detail": f"{cmd}: internal error: {err}"}
+        return {"ok": False, "detail": f"unknown command {cmd!r}"}
+
+    def _failover(self, instance: str | None) -> dict[str, Any]:
+        node = self.node
+        if node is None:
+            return {"ok": False, "detail": f"{self.name} is not running"}
+        names = [instance] if instance else list(node.instances)
+        unknown = [n for n in names if n not in node.instances]
+        if unknown:
+            return {"ok": False, "detail": f"no instance {unknown[0]!r} on {self.name}"}
+        released = [n for n in names if node.release(n)]
+        if not released:
+            return {"ok": False, "detail": f"{self.name} is not MASTER of {', '.join(names)}"}
+        hold = self.options.failover_hold
+        return {"ok": True, "detail": f"{self.name} released {', '.join(released)} "
+                                      f"(priority 0 sent, holding backup {hold:g} s)"}
+
+    async def _service(self, cmd: str, service: str | None) -> dict[str, Any]:
+        services = self.options.services
+        if service is None and len(services) == 1:
+            service = next(iter(services))
+        if service is None or service not in services:
+            known = ", ".join(sorted(services)) or "none configured (--service)"
+            return {"ok": False, "detail": f"unknown service {service!r}; known: {known}"}
+        start, stop = services[service]
+        command = start if cmd == "start-service" else stop
+        try:
+            status = await asyncio.wait_for(run_script(script_argv(command)), 30)
+        except (asyncio.TimeoutError, TimeoutError):
+            return {"ok": False, "detail": f"{command!r} timed out after 30 s"}
+        except (OSError, ScriptError) as err:
+            return {"ok": False, "detail": f"cannot run {command!r}: {err}"}
+        up = cmd == "start-service"
+        verb = "started" if up else "stopped"
+        if status != 0:
+            return {"ok": False, "detail": f"{command!r} exited with status {status}"}
+        log.info("%s %s by operator", service, verb)
+        if service not in self._service_of_track.values():
+            self.publish(ev.ServiceState(time.time(), self.name, service=service, up=up))
+        return {"ok": True, "detail": f"{service} {verb} on {self.name}"}
+
+    async def reload(self, force: bool = False) -> tuple[bool, str]:
+        """Re-read the config; errors keep the running one. A changed config (or
+        `force`, the restart command) restarts the engine: masters hand over cleanly
+        with priority 0 and the new instances start as keepalived's would."""
+        assert self._lock is not None
+        async with self._lock:
+            log.info("Reloading")
+            try:
+                config = self.load()
+            except AgentError as err:
+                log.error("Reload failed, keeping the running configuration: %s", err)
+                return False, f"reload failed, running configuration kept: {err}"
+            if not force and config == self.config:
+                log.info("Reload: configuration unchanged")
+                return True, "configuration unchanged"
+            await self._stop_node()
+            try:
+                await self._start_node(config)
+            except AgentError as err:
+                log.error("Reload could not start the new configuration: %s", err)
+                self.exit_code = err.code
+                self.request_stop()
+                return False, str(err)
+            return True, "restarted" if force else "configuration reloaded"
+
+    # ------------------------------------------------------------------ control socket
+    async def _start_control(self) -> None:
+        path = Path(self.options.control)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.exists() or path.is_symlink():
+            if _socket_alive(path):
+                raise AgentError(f"another agent is listening on {path}", EXIT_FATAL)
+            path.unlink()
+        old = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(self._client, path=str(path),
+                                                           limit=1 << 20)
+        except OSError as err:
+            raise AgentError(f"cannot create control socket {path}: {err.strerror}") from None
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)
+
+    async def _close_control(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for sub in list(self._subscribers):
+                with contextlib.suppress(asyncio.QueueFull):
+                    sub.queue.put_nowait(None)
+            with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+            self._server = None
+            with contextlib.suppress(OSError):
+                os.unlink(self.options.control)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sub: _Subscriber | None = None
+        pump: asyncio.Task[None] | None = None
+        lock = asyncio.Lock()
+
+        async def send(obj: dict[str, Any]) -> None:
+            async with lock:
+                writer.write(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
+                await writer.drain()
+
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                try:
+                    request = json.loads(line)
+                    if not isinstance(request, dict):
+                        raise ValueError("not an object")
+                except ValueError as err:
+                    await send({"ok": False, "detail": f"bad request: {err}"})
+                    continue
+                rid = request.get("id")
+                if request.get("cmd") == "subscribe":
+                    if sub is None:
+                        sub = _Subscriber()
+                        for event in self.snapshot():
+                            sub.queue.put_nowait(event.to_dict())
+                        self._subscribers.add(sub)
+                        pump = asyncio.get_running_loop().create_task(self._pump(sub, send))
+                    await send({"id": rid, "ok": True, "node": self.name})
+                    continue
+                reply = await self.execute(request)
+                await send({"id": rid, **reply})
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            if sub is not None:
+                self._subscribers.discard(sub)
+            if pump is not None:
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                    await pump
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+    async def _pump(self, sub: _Subscriber, send: Callable[[dict[str, Any]], Any]) -> None:
+        while True:
+            data = await sub.queue.get()
+            if data is None:
+                return
+            if sub.dropped:
+                lost, sub.dropped = sub.dropped, 0
+                health = ev.SourceHealth(time.time(), self.name, ok=False,
+                                         detail=f"{lost} events dropped (slow reader)")
+                await send({"event": health.to_dict()})
+            await send({"event": data})
+
+
+def _socket_alive(path: Path) -> bool:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(0.5)
+        sock.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        sock.close()
+    return True
+
+
+def _version() -> str:
+    try:
+        from haconsole import __version__
+
+        return str(__version__)
+    except ImportError:
+        return "?"

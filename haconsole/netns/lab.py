@@ -1,0 +1,380 @@
+"""A real lab in network namespaces: nginx, VRRP engines and a client, on one machine.
+
+Why: the in-process lab proves the logic; this one proves the packets. Each node is a
+namespace with its own eth0 on a shared bridge, a real nginx serving a page that names
+the node, and either a haconsole agent or the Debian keepalived, both given the same
+generated keepalived.conf (except the nginx check: the agent tracks the process with
+pidfds, keepalived polls `pidof nginx` as the classic config does). A client namespace
+curls the VIP. Everything lives under one `hac-<pid>-<tag>-` prefix and one work
+directory, and `stop()` removes both, also after a failure half-way through `start()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from haconsole.config import Config, TrackProcess, TrackRef, VrrpInstance
+from haconsole.netns.confgen import render
+from haconsole.netns.topology import (
+    Topology,
+    cleanup_stale,
+    ns_pids,
+    run,
+    spawn,
+    stop_process,
+)
+
+Engine = Literal["haconsole", "keepalived"]
+REPO = Path(__file__).resolve().parent.parent.parent
+
+NGINX_CONF = """\
+daemon on;
+master_process on;
+worker_processes 1;
+user root;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/tmp;
+    proxy_temp_path {dir}/tmp;
+    fastcgi_temp_path {dir}/tmp;
+    uwsgi_temp_path {dir}/tmp;
+    scgi_temp_path {dir}/tmp;
+    server {{
+        listen 80 default_server;
+        listen [::]:80 default_server;
+        root {dir}/www;
+        location / {{ add_header X-Node {node}; }}
+    }}
+}}
+"""
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.05,
+             what: str = "condition") -> Any:
+    """Poll `predicate` until it returns something truthy; TimeoutError names `what`."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= end:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def process_tracked(config: Config, service: str = "nginx") -> Config:
+    """The agent's variant: `pidof SERVICE` scripts become event-driven track_process."""
+    procs = dict(config.track_processes)
+    renamed: dict[str, str] = {}
+    scripts = dict(config.vrrp_scripts)
+    for name, script in config.vrrp_scripts.items():
+        words = script.script.split()
+        if len(words) == 2 and words[0] in ("pidof", "/bin/pidof", "/usr/bin/pidof"):
+            procs[name] = TrackProcess(name=name, process=words[1], weight=script.weight)
+            renamed[name] = name
+            del scripts[name]
+    instances = []
+    for inst in config.vrrp_instances:
+        moved = [ref for ref in inst.track_script if ref.name in renamed]
+        kept = [ref for ref in inst.track_script if ref.name not in renamed]
+        instances.append(dataclasses.replace(
+            inst, track_script=kept,
+            track_process=[*inst.track_process, *(TrackRef(r.name, r.weight) for r in moved)]))
+    return dataclasses.replace(config, vrrp_scripts=scripts, track_processes=procs,
+                               vrrp_instances=instances)
+
+
+HTTP_CHECK = "/usr/bin/curl -s -o /dev/null -m 1 http://127.0.0.1/"
+
+
+def http_checked(config: Config) -> Config:
+    """keepalived's variant: `pidof nginx` sees every namespace's nginx (one pid
+    namespace), so keepalived nodes check their own nginx over HTTP instead."""
+    scripts = {}
+    for name, script in config.vrrp_scripts.items():
+        words = script.script.split()
+        if len(words) == 2 and words[0] in ("pidof", "/bin/pidof", "/usr/bin/pidof") \
+                and words[1] == "nginx":
+            script = dataclasses.replace(script, script=HTTP_CHECK)
+        scripts[name] = script
+    return dataclasses.replace(config, vrrp_scripts=scripts)
+
+
+@dataclass
+class LabNode:
+    name: str
+    config: Config
+    engine: Engine
+    dir: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def control(self) -> str:
+        return str(self.dir / "agent.sock")
+
+    @property
+    def log(self) -> Path:
+        return self.dir / f"{self.engine}.log"
+
+
+class NetnsLab:
+    """Build with node configs (in node order: addresses .11, .12, ...), then `start()`."""
+
+    def __init__(self, configs: dict[str, Config], *,
+                 engines: dict[str, Engine] | None = None, nginx: bool = True,
+                 client: bool = True, workdir: Path | None = None,
+                 agent_args: Iterable[str] = ()) -> None:
+        self.topology = Topology(list(configs), client=client)
+        self.nginx = nginx
+        self.agent_args = list(agent_args)
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=self.topology.prefix))
+        self.nodes: dict[str, LabNode] = {}
+        for name, config in configs.items():
+            engine: Engine = (engines or {}).get(name, "haconsole")
+            self.nodes[name] = LabNode(name, config, engine, self.workdir / name)
+        self.started = False
+
+    # ----------------------------------------------------------------- addresses
+    def ipv4(self, node: str) -> str:
+        return str(self.topology.hosts[node].ipv4)
+
+    def ns(self, node: str) -> str:
+        return self.topology.ns(node)
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self) -> NetnsLab:
+        """Build namespaces, start nginx and the engines; everything removed on failure."""
+        cleanup_stale()
+        try:
+            self.topology.build()
+            for node in self.nodes.values():
+                node.dir.mkdir(parents=True, exist_ok=True)
+                if self.nginx:
+                    self._write_nginx(node)
+                    self.start_nginx(node.name)
+            for node in self.nodes.values():
+                self.start_engine(node.name)
+            self.started = True
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop engines (SIGTERM), then remove every namespace and the work directory."""
+        for node in self.nodes.values():
+            if node.proc is not None:
+                stop_process(node.proc, timeout=5)
+                node.proc = None
+        self.topology.destroy()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> NetnsLab:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- nginx
+    def _write_nginx(self, node: LabNode) -> None:
+        (node.dir / "www").mkdir(exist_ok=True)
+        (node.dir / "tmp").mkdir(exist_ok=True)
+        (node.dir / "www" / "index.html").write_text(f"{node.name}\n")
+        (node.dir / "nginx.conf").write_text(NGINX_CONF.format(dir=node.dir, node=node.name))
+
+    def nginx_command(self, node: str, action: Literal["start", "stop"]) -> list[str]:
+        d = self.nodes[node].dir
+        base = ["nginx", "-p", str(d), "-c", str(d / "nginx.conf"), "-e",
+                str(d / "nginx-error.log")]
+        return base if action == "start" else [*base, "-s", "stop"]
+
+    def start_nginx(self, node: str) -> None:
+        run(self.nginx_command(node, "start"), ns=self.ns(node))
+        wait_for(lambda: self.nginx_pids(node), 5, what=f"nginx on {node}")
+
+    def nginx_pids(self, node: str) -> list[int]:
+        return [pid for pid in ns_pids(self.ns(node)) if _comm(pid) == "nginx"]
+
+    def kill_nginx(self, node: str, sig: int = signal.SIGKILL) -> float:
+        """Kill every nginx process of the node at once; returns the time (time.time())."""
+        pids = self.nginx_pids(node)
+        t = time.time()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        return t
+
+    # ----------------------------------------------------------------- engines
+    def engine_argv(self, node: LabNode) -> list[str]:
+        conf = node.dir / "keepalived.conf"
+        if node.engine == "keepalived":
+            return ["keepalived", "-n", "-l", "-D", "-G", "-P", "-f", str(conf),
+                    "-p", str(node.dir / "keepalived.pid"), "-r", str(node.dir / "vrrp.pid"),
+                    "-c", str(node.dir / "checkers.pid")]
+        argv = [sys.executable, "-m", "haconsole.agent", "-f", str(conf), "-n", "-l", "-D",
+                "-G", "--control", node.control, "-p", str(node.dir / "agent.pid"),
+                "--name", node.name]
+        if self.nginx:
+            argv += ["--service", "nginx", " ".join(self.nginx_command(node.name, "start")),
+                     " ".join(self.nginx_command(node.name, "stop"))]
+        return [*argv, *self.agent_args]
+
+    def config_text(self, node: LabNode) -> str:
+        config = node.config
+        config = process_tracked(config) if node.engine == "haconsole" \
+            else http_checked(config)
+        return render(config)
+
+    def start_engine(self, node_name: str, *, wait: bool = True) -> None:
+        node = self.nodes[node_name]
+        if node.proc is not None and node.proc.poll() is None:
+            return
+        (node.dir / "keepalived.conf").write_text(self.config_text(node))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO),
+                                                          env.get("PYTHONPATH", "")]))
+        with node.log.open("a") as f:
+            f.write(f"--- start {node.engine} {time.strftime('%H:%M:%S')}\n")
+        node.proc = spawn(self.ns(node_name), self.engine_argv(node), log=node.log, env=env)
+        if wait:
+            self.wait_engine_ready(node_name)
+
+    def wait_engine_ready(self, node_name: str, timeout: float = 15.0) -> None:
+        node = self.nodes[node_name]
+
+        def ready() -> bool:
+            if node.proc is not None and node.proc.poll() is not None:
+                raise RuntimeError(f"{node.engine} on {node_name} exited with "
+                                   f"{node.proc.returncode}:\n{self.log_text(node_name)[-2000:]}")
+            if node.engine == "haconsole":
+                return self.agent_status(node_name) is not None
+            return "Entering" in self.log_text(node_name).rsplit("--- start", 1)[-1]
+
+        wait_for(ready, timeout, what=f"{node.engine} on {node_name} to start")
+
+    def signal_engine(self, node_name: str, sig: int) -> float:
+        """Send `sig` to the engine (all keepalived processes for SIGKILL); returns when."""
+        node = self.nodes[node_name]
+        assert node.proc is not None
+        t = time.time()
+        if node.engine == "keepalived" and sig == signal.SIGKILL:
+            for pid in ns_pids(self.ns(node_name)):
+                if _comm(pid) == "keepalived":
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, sig)
+        else:
+            node.proc.send_signal(sig)
+        return t
+
+    def wait_engine_exit(self, node_name: str, timeout: float = 10.0) -> int | None:
+        node = self.nodes[node_name]
+        if node.proc is None:
+            return None
+        try:
+            code = node.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"{node.engine} on {node_name} did not exit") from None
+        node.proc = None
+        if node.engine == "keepalived":  # its VRRP child may outlive the parent briefly
+            wait_for(lambda: not [p for p in ns_pids(self.ns(node_name))
+                                  if _comm(p) == "keepalived"], timeout,
+                     what=f"keepalived children on {node_name}")
+        return code
+
+    # ----------------------------------------------------------------- observation
+    def log_text(self, node: str) -> str:
+        try:
+            return self.nodes[node].log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def agent_status(self, node: str) -> dict[str, Any] | None:
+        from haconsole.agent.ctl import CtlError, request
+
+        try:
+            return request(self.nodes[node].control, {"cmd": "status"}, timeout=2)
+        except (CtlError, OSError, ValueError):
+            return None
+
+    def agent_request(self, node: str, obj: dict[str, Any]) -> dict[str, Any]:
+        from haconsole.agent.ctl import request
+
+        return request(self.nodes[node].control, obj)
+
+    def states(self, node: str) -> dict[str, str]:
+        """Instance -> state: from the agent's status, or keepalived's last log lines."""
+        lab_node = self.nodes[node]
+        if lab_node.engine == "haconsole":
+            status = self.agent_status(node) or {}
+            return {e["instance"]: e["state"] for e in status.get("events", [])
+                    if e.get("kind") == "instance_state"}
+        from haconsole.keepalived.log import KeepalivedLogParser
+
+        parser = KeepalivedLogParser(node)
+        text = self.log_text(node).rsplit("--- start", 1)[-1]
+        parser.feed_lines(text.splitlines())
+        return {k: str(v) for k, v in parser.states.items()}
+
+    def holders(self, address: str) -> list[str]:
+        return [n for n in self.topology.holders(address) if n in self.nodes]
+
+    def curl(self, url: str, timeout: float = 2.0) -> str | None:
+        """GET `url` from the client namespace: the body, or None on failure."""
+        result = run(["curl", "-s", "-g", "-m", f"{timeout:g}", url],
+                     ns=self.topology.ns("client"), check=False, timeout=timeout + 5)
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    def wait_single_holder(self, address: str, timeout: float = 15.0,
+                           expect: str | None = None) -> str:
+        """Wait until exactly one node holds `address` (and it is `expect` if given)."""
+
+        def one() -> str | None:
+            holders = self.holders(address)
+            if len(holders) == 1 and (expect is None or holders[0] == expect):
+                return holders[0]
+            return None
+
+        return str(wait_for(one, timeout, what=f"{address} on exactly "
+                                               f"{expect or 'one node'}"))
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def lab_configs(definition: Any) -> dict[str, Config]:
+    """Configs per node from a `lab.definition.LabDefinition` (real `pidof` checks)."""
+    configs = {}
+    for node in definition.nodes:
+        config = definition.config_for(node)
+        config.global_defs.script_user = "root"
+        configs[node.name] = config
+    return configs
+
+
+def instance_names(config: Config) -> list[str]:
+    return [i.name for i in config.vrrp_instances]
+
+
+__all__ = ["LabNode", "NetnsLab", "VrrpInstance", "lab_configs", "process_tracked",
+           "wait_for"]
