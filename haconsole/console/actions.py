@@ -1,0 +1,93 @@
+"""What each key does, as data: the key, its label, and the Command it builds.
+
+Why separate from the App: the same table drives the bindings, the footer, the help
+screen and the command palette, and `build()` is tested without a terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from haconsole.cluster import commands as cmd
+from haconsole.cluster.view import ClusterView
+
+
+class NotPossible(Exception):
+    """The action cannot be built now; the message tells the operator why."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the operator points at: the selected row of the instances table."""
+
+    node: str
+    instance: str
+
+
+Builder = Callable[[ClusterView, Target, set[str]], cmd.Command]
+
+
+def _failover(view: ClusterView, target: Target, partitioned: set[str]) -> cmd.Command:
+    master = view.master_of(target.instance)
+    if master is None:
+        raise NotPossible(f"{target.instance} has no MASTER to fail over")
+    return cmd.Failover(master, target.instance)
+
+
+def _kill_or_boot(view: ClusterView, target: Target, partitioned: set[str]) -> cmd.Command:
+    node = view.nodes.get(target.node)
+    if node is not None and not node.up:
+        return cmd.StartNode(target.node)
+    return cmd.KillNode(target.node)
+
+
+def _partition(view: ClusterView, target: Target, partitioned: set[str]) -> cmd.Command:
+    return cmd.PartitionNode(target.node, target.node not in partitioned)
+
+
+@dataclass(frozen=True)
+class NodeAction:
+    key: str
+    action: str  # the App's action name (without `action_`)
+    label: str  # short, for the footer
+    help: str  # one line, for the help screen and the palette
+    build: Builder
+    kinds: tuple[type[cmd.Command], ...]  # the command types it may build
+
+    @property
+    def destructive(self) -> bool:
+        return any(k.destructive for k in self.kinds)
+
+    @property
+    def lab_only(self) -> bool:
+        return all(k.lab_only for k in self.kinds)
+
+
+ACTIONS: tuple[NodeAction, ...] = (
+    NodeAction("s", "stop_service", "stop nginx", "stop nginx on the selected node",
+               lambda v, t, p: cmd.StopService(t.node), (cmd.StopService,)),
+    NodeAction("S", "start_service", "start nginx", "start nginx on the selected node",
+               lambda v, t, p: cmd.StartService(t.node), (cmd.StartService,)),
+    NodeAction("r", "restart_agent", "restart", "restart the VRRP agent on the selected node",
+               lambda v, t, p: cmd.RestartAgent(t.node), (cmd.RestartAgent,)),
+    NodeAction("f", "failover", "failover",
+               "fail over the selected instance: its MASTER releases (priority 0)",
+               _failover, (cmd.Failover,)),
+    NodeAction("k", "kill", "kill", "kill the selected node hard, or boot it (lab)",
+               _kill_or_boot, (cmd.KillNode, cmd.StartNode)),
+    NodeAction("p", "partition", "partition",
+               "partition the selected node from the segment, or heal it (lab)",
+               _partition, (cmd.PartitionNode,)),
+)
+BY_ACTION = {a.action: a for a in ACTIONS}
+
+
+def allowed(command: cmd.Command, *, readonly: bool) -> bool:
+    """`--readonly` forbids destructive commands (see `Command.destructive`)."""
+    return not (readonly and command.destructive)
+
+
+def needs_confirmation(command: cmd.Command, *, confirm: bool) -> bool:
+    """Destructive commands are confirmed, except on a lab (confirm=False)."""
+    return confirm and command.destructive

@@ -1,0 +1,491 @@
+"""The Textual console: a ClusterView on screen, keys that send Commands to sources.
+
+Why it looks like this:
+- The console never touches sockets. Sources publish events into a queue; a timer folds
+  the queue into the ClusterView ten times a second and repaints once, so a burst of
+  thousands of events costs one frame, and nothing blocks the UI.
+- Commands run in workers; each reports done / failed in the log and in a toast.
+- Which source runs a command is learnt from the events: the source that reports a node
+  owns it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.theme import Theme
+from textual.widgets import Footer, Input, Static
+
+from haconsole.cluster import commands as cmd
+from haconsole.cluster import events as ev
+from haconsole.cluster.view import ClusterView, CommandIssued
+from haconsole.console.actions import (
+    ACTIONS,
+    BY_ACTION,
+    NotPossible,
+    Target,
+    allowed,
+    needs_confirmation,
+)
+from haconsole.console.format import LogFilter
+from haconsole.console.screens import ConfirmScreen, HelpScreen
+from haconsole.console.themes import (
+    DEFAULT_THEME,
+    ConsoleTheme,
+    Palette,
+    ThemeError,
+    load_theme_file,
+    load_themes,
+    palette_for,
+)
+from haconsole.console.widgets.banner import AlarmBanner
+from haconsole.console.widgets.instances import InstancesTable
+from haconsole.console.widgets.log import LogPanel
+from haconsole.console.widgets.panels import TransitionsPanel, VipPanel
+
+if TYPE_CHECKING:
+    from haconsole.lab.definition import LabDefinition
+    from haconsole.lab.scenario import Step
+    from haconsole.sources.base import Source
+
+REFRESH_HZ = 10.0
+STOP_TIMEOUT = 3.0
+
+
+class FilterInput(Input):
+    """The `/` filter box: Esc clears the filter and hides it."""
+
+    BINDINGS = [Binding("escape", "clear_filter", "clear filter", show=False)]
+
+    def action_clear_filter(self) -> None:
+        self.value = ""
+        app = self.app
+        if isinstance(app, HAConsoleApp):
+            app.close_filter()
+
+
+class HAConsoleApp(App[int]):
+    """The operations console over a list of sources (see the module docstring)."""
+
+    CSS_PATH = "console.tcss"
+    TITLE = "haconsole"
+    BINDINGS = [
+        *(Binding(a.key, a.action, a.label) for a in ACTIONS),
+        Binding("slash", "filter", "filter"),
+        Binding("space", "pause_log", "pause log", show=False),
+        Binding("t", "next_theme", "theme"),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(
+        self,
+        sources: Sequence[Source] = (),
+        *,
+        cluster: str = "cluster",
+        kind: str = "",
+        theme: str | None = None,
+        readonly: bool = False,
+        confirm: bool = True,
+        steps: Sequence[Step] = (),
+        view: ClusterView | None = None,
+        clock: Callable[[], float] = time.time,
+        themes: dict[str, ConsoleTheme] | None = None,
+        refresh_hz: float = REFRESH_HZ,
+    ) -> None:
+        self.console_themes = dict(themes) if themes is not None else load_themes()
+        super().__init__()
+        self.sources = list(sources)
+        self.cluster = cluster
+        self.kind = kind
+        self.readonly = readonly
+        self.confirm = confirm
+        self.steps = list(steps)
+        self.view = view or ClusterView()
+        self.clock = clock
+        self.refresh_hz = refresh_hz
+        self.toasts: list[tuple[str, str]] = []  # (severity, message), newest last
+        self.applied = 0  # events folded so far (benchmarks read it)
+        self._queue: list[ev.Event | CommandIssued] = []
+        self._owners: dict[str, Source] = {}
+        self._results: set[tuple[str, str]] = set()
+        self._partitioned: set[str] = set()
+        self._node_colours: dict[str, int] = {}
+        self._last_full = float("-inf")
+        self._rewrite_log = False
+        self._scenario: asyncio.Task[None] | None = None
+        self._stopped = False
+        for ct in self.console_themes.values():
+            self.register_theme(ct.theme)
+        name = theme or DEFAULT_THEME
+        if name not in self.available_themes:
+            name = next(iter(self.console_themes), "textual-dark")
+        self.theme = name
+        self.palette = self._palette_for(self.current_theme)
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield Static(id="topbar")
+        yield AlarmBanner(id="banner")
+        yield InstancesTable(id="instances")
+        with Horizontal(id="middle"):
+            yield VipPanel(id="vips")
+            yield TransitionsPanel(id="transitions")
+        with Vertical(id="logbox"):
+            yield FilterInput(placeholder="filter the log: node:nginx1  instance:VI_1  words…",
+                              id="filter")
+            yield LogPanel(id="log")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(InstancesTable)
+        table.border_title = "Instances"
+        table.node_colour = self.node_colour
+        self.query_one(VipPanel).border_title = "VIPs & nodes"
+        self.query_one(TransitionsPanel).border_title = "Failovers & transitions"
+        self.query_one(LogPanel).border_title = "Log"
+        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        table.focus()
+        self.set_interval(1.0 / self.refresh_hz, self.tick)
+        self.call_after_refresh(self.tick)
+        if self.sources:
+            self.run_worker(self._start_sources(), group="sources", exit_on_error=False)
+
+    # ------------------------------------------------------------------ sources
+    def _publisher(self, source: Source) -> Callable[[ev.Event], None]:
+        def publish(event: ev.Event) -> None:
+            self._owners[event.node] = source
+            if isinstance(event, ev.CommandResult):
+                self._results.add((event.node, event.command))
+            self._queue.append(event)
+
+        return publish
+
+    async def _start_sources(self) -> None:
+        for source in self.sources:
+            try:
+                await source.start(self._publisher(source))
+            except Exception as err:  # a source failing must not kill the UI
+                self._toast("error", f"{source.name}: cannot start: {err}")
+        if self.steps:
+            from haconsole.lab.scenario import play
+
+            self._scenario = asyncio.create_task(play(self.run_scripted, self.steps))
+
+    async def stop_sources(self) -> None:
+        """Stop the scenario and every source (each bounded in time)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._scenario is not None:
+            self._scenario.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._scenario
+        for source in self.sources:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(source.stop(), STOP_TIMEOUT)
+
+    def owner(self, node: str) -> Source | None:
+        source = self._owners.get(node)
+        if source is None and len(self.sources) == 1:
+            return self.sources[0]
+        return source
+
+    # ------------------------------------------------------------------ the batch
+    def tick(self) -> None:
+        """Fold the queued events, then repaint what changed (at most once per tick)."""
+        items, self._queue = self._queue, []
+        if items:
+            self.view.apply_all(items)
+            self.applied += len(items)
+        now = self.clock()
+        full = abs(now - self._last_full) >= 1.0
+        if not items and not full and not self._rewrite_log:
+            return
+        if full:
+            self._last_full = now
+        self.render_view(now, full=full)
+
+    def render_view(self, now: float, *, full: bool) -> None:
+        view, palette = self.view, self.palette
+        self.query_one(InstancesTable).refresh_from(view, now, palette, full=full)
+        self.query_one(AlarmBanner).refresh_from(view, now, palette)
+        self.query_one(VipPanel).refresh_from(view, now, palette, self.node_colour)
+        self.query_one(TransitionsPanel).refresh_from(view, now, palette, self.node_colour)
+        self.query_one(LogPanel).refresh_from(view, palette, self.node_colour,
+                                              rewrite=self._rewrite_log)
+        self._rewrite_log = False
+        self._update_topbar(now)
+
+    def _update_topbar(self, now: float) -> None:
+        view, palette = self.view, self.palette
+        groups = len(view.groups())
+        idle = not view.last_t or now - view.last_t > 5
+        sep = ("  │  ", palette.muted)
+        text = Text.assemble(
+            (" haconsole ", f"bold {palette.accent}"), sep, (self.cluster, "bold"),
+            (f" ({self.kind})" if self.kind else "", palette.muted), sep,
+            f"{len(view.nodes)} node{'s' * (len(view.nodes) != 1)} · "
+            f"{groups} instance{'s' * (groups != 1)} · {len(view.vips)} VIP"
+            f"{'s' * (len(view.vips) != 1)}", sep, ("theme ", palette.muted), self.theme,
+        )
+        if self.readonly:
+            text.append_text(Text.assemble(sep, ("READ-ONLY", f"bold {palette.warning}")))
+        text.append_text(Text.assemble(sep, ("○ idle", palette.muted) if idle
+                                       else ("● live", palette.success)))
+        self.query_one("#topbar", Static).update(text)
+
+    def node_colour(self, node: str) -> str:
+        index = self._node_colours.setdefault(node, len(self._node_colours))
+        return self.palette.node(index)
+
+    # ------------------------------------------------------------------ themes
+    def _palette_for(self, theme: Theme) -> Palette:
+        own = self.console_themes.get(theme.name)
+        return own.palette if own is not None else palette_for(theme)
+
+    def _on_theme_changed(self, theme: Theme) -> None:
+        self.palette = self._palette_for(theme)
+        self.view.dirty.update(self.view.instances)
+        self._rewrite_log = True
+        self.render_view(self.clock(), full=True)
+
+    def action_next_theme(self) -> None:
+        names = list(self.console_themes) or list(self.available_themes)
+        index = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(index + 1) % len(names)]
+        self._toast("information", f"theme: {self.theme}")
+
+    # ------------------------------------------------------------------ actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide what this console may not do: destructive keys when read-only, lab keys
+        when no source can run them."""
+        spec = BY_ACTION.get(action)
+        if spec is None:
+            return True
+        if self.readonly and spec.destructive:
+            return False
+        return not self.sources or any(s.supports(k) for s in self.sources for k in spec.kinds)
+
+    def hidden_actions(self) -> set[str]:
+        return {a.action for a in ACTIONS if not self.check_action(a.action, ())}
+
+    def selected(self) -> Target | None:
+        key = self.query_one(InstancesTable).selected
+        return Target(*key) if key else None
+
+    def _node_action(self, name: str) -> None:
+        target = self.selected()
+        if target is None:
+            self._toast("warning", "no instance selected yet")
+            return
+        try:
+            command = BY_ACTION[name].build(self.view, target, self._partitioned)
+        except NotPossible as err:
+            self._toast("error", str(err))
+            return
+        self.request(command)
+
+    def action_stop_service(self) -> None:
+        self._node_action("stop_service")
+
+    def action_start_service(self) -> None:
+        self._node_action("start_service")
+
+    def action_restart_agent(self) -> None:
+        self._node_action("restart_agent")
+
+    def action_failover(self) -> None:
+        self._node_action("failover")
+
+    def action_kill(self) -> None:
+        self._node_action("kill")
+
+    def action_partition(self) -> None:
+        self._node_action("partition")
+
+    def request(self, command: cmd.Command) -> None:
+        """Check, confirm if needed, then run a command in a worker."""
+        if not allowed(command, readonly=self.readonly):
+            self._toast("warning", f"read-only console: cannot {command.describe()}")
+            return
+        source = self.owner(command.node)
+        if source is None:
+            self._toast("error", f"{command.describe()}: no source reports {command.node}")
+            return
+        if not source.supports(type(command)):
+            self._toast("error", f"{command.describe()}: {source.name} cannot do that")
+            return
+        if needs_confirmation(command, confirm=self.confirm):
+            question = f"{command.describe()[:1].upper()}{command.describe()[1:]}?"
+            detail = f"{source.name} will run it on {command.node}."
+            self.push_screen(ConfirmScreen(question, detail),
+                             partial(self._confirmed, source, command))
+            return
+        self._launch(source, command)
+
+    def _confirmed(self, source: Source, command: cmd.Command, yes: bool | None) -> None:
+        if yes:
+            self._launch(source, command)
+        else:
+            self._toast("information", f"cancelled: {command.describe()}")
+
+    def _launch(self, source: Source, command: cmd.Command) -> None:
+        self._queue.append(CommandIssued(self.clock(), command.node, command.describe()))
+        self.run_worker(self._execute(source, command), group="commands", exit_on_error=False)
+
+    async def run_scripted(self, command: cmd.Command) -> tuple[bool, str]:
+        """A scenario step: no confirmation (the operator wrote the script)."""
+        source = self.owner(command.node)
+        if source is None:
+            return False, f"no source reports {command.node}"
+        self._queue.append(CommandIssued(self.clock(), command.node, command.describe()))
+        return await self._execute(source, command)
+
+    async def _execute(self, source: Source, command: cmd.Command) -> tuple[bool, str]:
+        what = command.describe()
+        try:
+            ok, detail = await source.execute(command)
+        except Exception as err:  # report, never crash the console
+            ok, detail = False, f"{type(err).__name__}: {err}"
+        key = (command.node, what)
+        if key in self._results:
+            self._results.discard(key)
+        else:  # the source did not report it as an event: log it ourselves
+            self._queue.append(ev.CommandResult(self.clock(), command.node, command=what,
+                                                ok=ok, detail=detail))
+        if ok and isinstance(command, cmd.PartitionNode):
+            if command.partitioned:
+                self._partitioned.add(command.node)
+            else:
+                self._partitioned.discard(command.node)
+        if ok:
+            self._toast("information", f"{what}: done — {detail}")
+        else:
+            self._toast("error", f"{what}: failed — {detail}")
+        return ok, detail
+
+    def _toast(self, severity: str, message: str) -> None:
+        self.toasts.append((severity, message))
+        self.notify(message, severity=severity, timeout=4)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ log filter
+    def action_filter(self) -> None:
+        box = self.query_one(FilterInput)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.set_filter(event.value)
+            if not event.value.strip():
+                self.close_filter()
+            else:
+                self.query_one(InstancesTable).focus()
+
+    def set_filter(self, text: str) -> None:
+        log = self.query_one(LogPanel)
+        log.log_filter = LogFilter.parse(text)
+        self._update_log_title()
+        self._rewrite_log = True
+        self.tick()
+
+    def close_filter(self) -> None:
+        self.set_filter("")
+        box = self.query_one(FilterInput)
+        box.display = False
+        self.query_one(InstancesTable).focus()
+
+    def action_pause_log(self) -> None:
+        log = self.query_one(LogPanel)
+        log.set_paused(not log.paused)
+        self._update_log_title()
+
+    def _update_log_title(self) -> None:
+        log = self.query_one(LogPanel)
+        text = self.query_one(FilterInput).value.strip()
+        title = "Log"
+        if text:
+            title += f" · filter: {text}"
+        log.border_title = title
+        log.border_subtitle = "‖ paused (space resumes)" if log.paused else ""
+
+    # ------------------------------------------------------------------ help, palette, quit
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(readonly=self.readonly, confirm=self.confirm,
+                                        hidden=self.hidden_actions()))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Next theme", "cycle the console's colour themes",
+                            self.action_next_theme)
+        yield SystemCommand("Filter the log", "node:NAME instance:NAME and words",
+                            self.action_filter)
+        yield SystemCommand("Help", "keys, states and alarms", self.action_help)
+        yield from self._command_entries()
+
+    def _command_entries(self) -> Iterable[SystemCommand]:
+        hidden = self.hidden_actions()
+        seen: set[str] = set()
+        for (node, instance) in list(self.view.instances):
+            for spec in ACTIONS:
+                if spec.action in hidden:
+                    continue
+                try:
+                    command = spec.build(self.view, Target(node, instance), self._partitioned)
+                except NotPossible:
+                    continue
+                what = command.describe()
+                if what in seen:
+                    continue
+                seen.add(what)
+                yield SystemCommand(what[:1].upper() + what[1:], spec.help,
+                                    partial(self.request, command))
+
+    async def action_quit(self) -> None:
+        await self.stop_sources()
+        self.exit(0)
+
+
+def run_console(definition: LabDefinition, steps: Sequence[Step], *, theme: str | None = None,
+                readonly: bool = False) -> int:
+    """`haconsole` / `haconsole lab`: the console on the in-process lab (no confirmation:
+    it is a lab). Returns the process exit status."""
+    from haconsole.lab.lab import Lab
+
+    try:
+        themes = load_themes()
+        if theme and theme.endswith(".toml"):
+            extra = load_theme_file(theme)
+            themes[extra.theme.name] = extra
+            theme = extra.theme.name
+    except ThemeError as err:
+        print(f"haconsole: {err}", file=sys.stderr)
+        return 2
+    if theme and theme not in themes:
+        from textual.theme import BUILTIN_THEMES
+
+        if theme not in BUILTIN_THEMES:
+            print(f"haconsole: unknown theme {theme!r} (themes: {', '.join(themes)}; "
+                  "or a path to a .toml file)", file=sys.stderr)
+            return 2
+    app = HAConsoleApp([Lab(definition)], cluster=definition.name, kind="lab", theme=theme,
+                       readonly=readonly, confirm=False, steps=steps, themes=themes)
+    result = app.run()
+    return result or 0

@@ -1,0 +1,120 @@
+"""Modal screens: the `?` help and the confirmation asked before destructive commands.
+
+Why modal: both must be answered or dismissed before anything else happens, and the
+main screen stays visible (dimmed) behind them so the operator keeps context.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from haconsole.console.actions import ACTIONS
+from haconsole.console.format import STATE_GLYPHS, priority_text
+
+GENERAL_KEYS = (
+    ("↑ ↓", "select an instance (the action keys act on the selected row)"),
+    ("/", "filter the log: node:NAME instance:NAME and words (Enter keeps, Esc clears)"),
+    ("space", "pause / resume following the log"),
+    ("t", "next colour theme"),
+    ("ctrl+p", "command palette: every action on every node"),
+    ("?", "this help"),
+    ("q", "quit"),
+)
+ALARMS = (
+    ("split brain", "two MASTERs for one VRID, or one VIP on two nodes"),
+    ("flapping", "3 or more MASTER transitions of one instance in 60 s"),
+    ("no master", "no MASTER for longer than Master_Down_Interval"),
+    ("priority inversion", "a BACKUP outranks the MASTER for longer than Master_Down_Interval"),
+    ("stale source", "a source reports trouble, or a node sent nothing for 10 s"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key, the state glyphs and what each alarm means."""
+
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss_help", "close", show=False)]
+
+    def __init__(self, *, readonly: bool, confirm: bool, hidden: set[str]) -> None:
+        super().__init__()
+        self.readonly = readonly
+        self.confirm = confirm
+        self.hidden = hidden
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box") as box:
+            box.border_title = "haconsole — keys"
+            box.border_subtitle = "esc to close"
+            yield Static(self._keys(), id="help-keys")
+            yield Static(self._legend(), id="help-legend")
+
+    def _keys(self) -> Table:
+        table = Table(box=None, show_header=False, pad_edge=False, expand=True)
+        table.add_column("key", style="bold", no_wrap=True, width=8)
+        table.add_column("what")
+        for action in ACTIONS:
+            if action.action in self.hidden:
+                continue
+            note = ""
+            if action.destructive and self.confirm:
+                note = "  (asks to confirm)"
+            table.add_row(action.key, Text(action.help + note))
+        if self.readonly:
+            table.add_row("", Text("read-only console: destructive actions are disabled",
+                                   style="italic"))
+        for key, what in GENERAL_KEYS:
+            table.add_row(key, what)
+        return table
+
+    def _legend(self) -> Table:
+        table = Table(box=None, show_header=False, pad_edge=False, expand=True)
+        table.add_column("k", style="bold", no_wrap=True, width=20)
+        table.add_column("v")
+        states = "  ".join(f"{g} {s}" for s, g in STATE_GLYPHS.items())
+        table.add_row("states", states)
+        table.add_row("priority", f"base  weights = effective, e.g. {priority_text(100, 80)}")
+        table.add_row("stopwatch", "cause → new MASTER's first advert, → VIP present (ms)")
+        for name, what in ALARMS:
+            table.add_row(name, what)
+        return table
+
+    def action_dismiss_help(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Ask before a destructive command; `y` / Enter confirms, `n` / Esc cancels."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "yes"),
+        Binding("n,escape", "answer(False)", "no"),
+    ]
+
+    def __init__(self, question: str, detail: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box") as box:
+            box.border_title = "confirm"
+            yield Static(Text(self.question, style="bold"), id="confirm-question")
+            if self.detail:
+                yield Static(self.detail, id="confirm-detail")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Yes (y)", id="yes", variant="error")
+                yield Button("No (n)", id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

@@ -1,0 +1,92 @@
+"""`python -m haconsole.console.screenshots OUTDIR`: the README's SVGs, from the real app.
+
+Why scripted scenes: the console is driven headless on the deterministic lab
+(`console.demo`: the real VRRP core on a virtual clock, a fixed wall clock, UTC), so the
+images are regenerated identically by `make screenshots` and never drawn by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from haconsole.console.app import HAConsoleApp
+from haconsole.console.demo import SCENES, Scene
+
+SIZE = (120, 36)
+
+
+@dataclass(frozen=True)
+class Shot:
+    file: str
+    scene: str
+    title: str
+    theme: str = "dark"
+    keys: tuple[str, ...] = ()
+
+
+SHOTS = (
+    Shot("overview.svg", "overview", "haconsole — the nginx pair, steady state"),
+    Shot("failover.svg", "failover", "haconsole — nginx stopped on nginx1: failover stopwatch"),
+    Shot("help.svg", "overview", "haconsole — keys (?)", keys=("question_mark",)),
+    Shot("log-filter.svg", "failover", "haconsole — log filtered with /",
+         keys=("slash", *"instance:VI_1 master", "enter")),
+    Shot("light.svg", "failover", "haconsole — light theme", theme="light"),
+    Shot("high-contrast.svg", "failover", "haconsole — high-contrast theme",
+         theme="high-contrast"),
+    Shot("split-brain.svg", "split-brain", "haconsole — nginx2 partitioned: split brain"),
+)
+
+
+def fixed_timezone() -> None:
+    """Render clock times in UTC so that images do not depend on where they are made."""
+    os.environ["TZ"] = "UTC"
+    if hasattr(time, "tzset"):
+        time.tzset()
+
+
+def scene_app(scene: Scene, *, theme: str = "dark") -> HAConsoleApp:
+    """The real console on a scripted scene: no sources, the view pre-folded, time fixed."""
+    return HAConsoleApp([], cluster="nginx pair", kind="lab", theme=theme, confirm=False,
+                        view=scene.view(), clock=lambda: scene.now)
+
+
+async def capture(shot: Shot, size: tuple[int, int] = SIZE) -> str:
+    app = scene_app(SCENES[shot.scene], theme=shot.theme)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        for key in shot.keys:
+            await pilot.press(key)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+        return app.export_screenshot(title=shot.title)
+
+
+async def write_all(outdir: Path, shots: Sequence[Shot] = SHOTS) -> list[Path]:
+    outdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for shot in shots:
+        path = outdir / shot.file
+        path.write_text(await capture(shot), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        print("usage: python -m haconsole.console.screenshots OUTDIR", file=sys.stderr)
+        return 2
+    fixed_timezone()
+    for path in asyncio.run(write_all(Path(args[0]))):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The console's widgets; each renders part of a ClusterView and nothing else."""

@@ -1,0 +1,144 @@
+"""The instances table: one row per (node, instance), updated in place.
+
+Why in place: rebuilding a DataTable loses the cursor the operator's keys act on, and
+costs far more than touching the few cells that changed. State-like columns change only
+for rows the view marked dirty; rate and age columns refresh once a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from haconsole.cluster.view import ClusterView, InstanceKey, InstanceView
+from haconsole.console.format import (
+    STATE_GLYPHS,
+    age,
+    priority_text,
+    rate,
+    signed,
+    sparkline,
+)
+from haconsole.console.themes import Palette
+
+COLUMNS = (("node", "Node"), ("instance", "Instance"), ("state", "State"),
+           ("priority", "Priority"), ("adverts", "Adverts/s"), ("activity", "Activity"),
+           ("vips", "VIPs held"), ("last", "Last change · why"))
+SPARK_WIDTH = 12
+
+
+def row_key(key: InstanceKey) -> str:
+    return f"{key[0]}/{key[1]}"
+
+
+class InstancesTable(DataTable[Text]):
+    """Rows keyed `node/instance`; `selected` is what the action keys act on."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True,
+                         cursor_foreground_priority="renderable", id=id)
+        self.node_colour: Callable[[str], str] = lambda node: ""
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    @property
+    def selected(self) -> InstanceKey | None:
+        if self.row_count == 0:
+            return None
+        try:
+            cell = self.coordinate_to_cell_key(self.cursor_coordinate)
+        except Exception:  # no valid cursor yet
+            return None
+        value = cell.row_key.value or ""
+        node, _, instance = value.partition("/")
+        return (node, instance)
+
+    def select(self, key: InstanceKey) -> bool:
+        """Move the cursor to a row; False when there is no such row."""
+        try:
+            index = self.get_row_index(row_key(key))
+        except Exception:  # RowDoesNotExist
+            return False
+        self.move_cursor(row=index)
+        return True
+
+    def refresh_from(self, view: ClusterView, now: float, palette: Palette, *,
+                     full: bool) -> None:
+        """Apply the view: dirty rows in full, and every row's live columns when `full`."""
+        added = False
+        for key in sorted(view.dirty):
+            inst = view.instances.get(key)
+            if inst is None:
+                continue
+            cells = [*self._state_cells(view, inst, palette),
+                     *self._live_cells(view, inst, now, palette),
+                     self._vips_cell(view, inst, palette), self._last_cell(inst, now, palette)]
+            rk = row_key(key)
+            if rk in self.rows:
+                for (col, _), cell in zip(COLUMNS, cells, strict=True):
+                    self.update_cell(rk, col, cell, update_width=True)
+            else:
+                self.add_row(*cells, key=rk)
+                added = True
+        view.dirty.clear()
+        if full:
+            live_cols = [c for c, _ in COLUMNS[4:6]] + ["last"]
+            for key, inst in view.instances.items():
+                rk = row_key(key)
+                if rk not in self.rows:
+                    continue
+                adverts, activity = self._live_cells(view, inst, now, palette)
+                self.update_cell(rk, live_cols[0], adverts)
+                self.update_cell(rk, live_cols[1], activity)
+                self.update_cell(rk, live_cols[2], self._last_cell(inst, now, palette))
+        if added:
+            selected = self.selected
+            self.sort("instance", "node", key=lambda cols: tuple(c.plain for c in cols))
+            if selected is not None:
+                self.select(selected)
+
+    def _state_cells(self, view: ClusterView, inst: InstanceView,
+                     palette: Palette) -> list[Text]:
+        colour = self.node_colour(inst.node)
+        state = "LOST" if inst.lost else inst.state
+        style = palette.state(state)
+        label = f"{STATE_GLYPHS.get(state, '?')} {state}"
+        state_cell = Text(label, style=f"bold {style}" if state == "MASTER" else style)
+        prio = Text(priority_text(inst.base_priority, inst.effective_priority))
+        if inst.weight:
+            prio = Text.assemble(str(inst.base_priority), " ",
+                                 (signed(inst.weight), palette.warning if inst.weight < 0
+                                  else palette.success),
+                                 " = ", (str(inst.effective_priority), "bold"))
+        return [Text(inst.node, style=f"bold {colour}"), Text(inst.name), state_cell, prio]
+
+    @staticmethod
+    def _vips_cell(view: ClusterView, inst: InstanceView, palette: Palette) -> Text:
+        held = sorted(v.vip for v in view.vips.values()
+                      if inst.node in v.holders and v.instance == inst.name)
+        if not held:
+            return Text("—", style=palette.muted)
+        return Text(", ".join(held), style=palette.state("MASTER"))
+
+    def _live_cells(self, view: ClusterView, inst: InstanceView, now: float,
+                    palette: Palette) -> list[Text]:
+        sent, recv = view.advert_rates(inst.key, now)
+        series = view.advert_series(inst.key, now, SPARK_WIDTH)
+        adverts = Text.assemble((f"↑{rate(sent):<4}", palette.foreground if sent else
+                                 palette.muted), " ",
+                                (f"↓{rate(recv):<4}", palette.foreground if recv else
+                                 palette.muted))
+        spark = Text(sparkline(series).ljust(SPARK_WIDTH),
+                     style=palette.state("MASTER") if inst.live_master else palette.accent)
+        return [adverts, spark]
+
+    def _last_cell(self, inst: InstanceView, now: float, palette: Palette) -> Text:
+        rec = inst.last_transition
+        if rec is None:
+            return Text("—", style=palette.muted)
+        return Text.assemble((f"{age(now - rec.t):>6} ", palette.muted),
+                             (rec.new, palette.state(rec.new)), (f" · {rec.reason}", palette.muted))

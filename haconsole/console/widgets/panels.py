@@ -1,0 +1,144 @@
+"""Read-only panels: VIP owners, the transitions timeline with the failover stopwatch.
+
+Why Static + Rich tables: these panels are small and re-rendered whole at most ten times
+a second; a Rich renderable is cheaper and simpler than a widget per line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from haconsole.cluster.view import ClusterView, FailoverRecord
+from haconsole.console.format import age, clock, millis
+from haconsole.console.themes import Palette
+
+NodeColour = Callable[[str], str]
+
+
+class VipPanel(Static):
+    """Each VIP: its owner, since when, and who held it before."""
+
+    def refresh_from(self, view: ClusterView, now: float, palette: Palette,
+                     node_colour: NodeColour) -> None:
+        self.update(render_vips(view, now, palette, node_colour))
+
+
+def render_vips(view: ClusterView, now: float, palette: Palette,
+                node_colour: NodeColour) -> RenderableType:
+    if not view.vips and not view.nodes:
+        return Text("waiting for the first events…", style=palette.muted)
+    table = Table(box=None, expand=True, pad_edge=False, show_edge=False,
+                  header_style=f"bold {palette.muted}")
+    widest = max(len(v) for v in view.vips) if view.vips else 3
+    owners = [sorted(v.holders) for v in view.vips.values()]
+    owner_width = max([5, *(len(" + ".join(o)) + 2 for o in owners)])
+    table.add_column("VIP", no_wrap=True, min_width=widest)
+    table.add_column("Owner", no_wrap=True, min_width=owner_width)
+    table.add_column("Since", no_wrap=True)
+    table.add_column("Previous", no_wrap=True)
+    for vip in sorted(view.vips.values(), key=lambda v: (v.instance, v.vip)):
+        if len(vip.holders) > 1:
+            owner = Text("✖ " + " + ".join(sorted(vip.holders)), style=f"bold {palette.error}")
+        elif vip.owner:
+            owner = Text(vip.owner, style=f"bold {node_colour(vip.owner)}")
+        else:
+            owner = Text("✖ none", style=f"bold {palette.error}")
+        since = Text(f"{clock(vip.since)} ({age(now - vip.since)})" if vip.since else "—",
+                     style=palette.muted)
+        prev = Text(vip.previous_owner or "—",
+                    style=node_colour(vip.previous_owner) if vip.previous_owner
+                    else palette.muted)
+        table.add_row(Text(vip.vip, style="bold"), owner, since, prev)
+    return Group(table, Text(""), render_nodes(view, palette, node_colour))
+
+
+def render_nodes(view: ClusterView, palette: Palette, node_colour: NodeColour) -> Table:
+    """Per node: reachable or lost, its services, its checks: the causes behind priorities."""
+    table = Table(box=None, expand=True, pad_edge=False, show_edge=False,
+                  header_style=f"bold {palette.muted}")
+    table.add_column("Node", no_wrap=True)
+    table.add_column("Agent", no_wrap=True)
+    table.add_column("Services", no_wrap=True)
+    table.add_column("Checks", no_wrap=True, overflow="ellipsis")
+    for node in view.nodes.values():
+        if node.up and node.health_ok:
+            agent = Text("● up", style=palette.success)
+        elif node.up:
+            agent = Text("▲ " + (node.health_detail or "unhealthy"), style=palette.warning)
+        else:
+            agent = Text("✖ " + (node.lost_reason or "lost"), style=f"bold {palette.error}")
+        services = Text()
+        for name, up in sorted(node.services.items()):
+            services.append(f"{'✔' if up else '✖'} {name} ",
+                            style=palette.success if up else f"bold {palette.error}")
+        checks = Text()
+        for name, ok in sorted(node.tracks.items()):
+            checks.append(f"{'✔' if ok else '✖'} {name} ",
+                          style=palette.muted if ok else f"bold {palette.warning}")
+        table.add_row(Text(node.name, style=f"bold {node_colour(node.name)}"), agent,
+                      services or Text("—", style=palette.muted),
+                      checks or Text("—", style=palette.muted))
+    return table
+
+
+class TransitionsPanel(Static):
+    """The failover stopwatch on top, then state changes, newest first."""
+
+    def refresh_from(self, view: ClusterView, now: float, palette: Palette,
+                     node_colour: NodeColour, rows: int = 40) -> None:
+        self.update(render_transitions(view, now, palette, node_colour, rows))
+
+
+def render_stopwatch(rec: FailoverRecord | None, now: float, palette: Palette,
+                     node_colour: NodeColour) -> RenderableType:
+    if rec is None:
+        return Text("◷ no failover yet", style=palette.muted)
+    head = Text.assemble(("◷ ", palette.accent), (f"{rec.instance} ", "bold"),
+                         (rec.old_master, f"bold {node_colour(rec.old_master)}"), " → ")
+    if rec.new_master:
+        head.append(rec.new_master, style=f"bold {node_colour(rec.new_master)}")
+    else:
+        elapsed = age(now - rec.cause_t) if rec.cause_t is not None else "?"
+        head.append(f"electing… {elapsed}", style=f"bold {palette.warning}")
+    cause = Text.assemble(("   cause  ", palette.muted), rec.cause or "?")
+    if rec.cause_t is not None:
+        cause.append(f"  at {clock(rec.cause_t, ms=True)}", style=palette.muted)
+    figures = Text.assemble(
+        ("   advert ", palette.muted), (millis(rec.advert_ms), f"bold {palette.accent}"),
+        ("   VIP ", palette.muted), (millis(rec.vip_ms), f"bold {palette.accent}"),
+        ("   elected ", palette.muted), (millis(rec.elected_ms), palette.foreground))
+    return Group(head, cause, figures)
+
+
+def render_transitions(view: ClusterView, now: float, palette: Palette,
+                       node_colour: NodeColour, rows: int = 40) -> RenderableType:
+    parts: list[RenderableType] = [
+        render_stopwatch(view.current_failover(), now, palette, node_colour)]
+    done = [f for f in view.failovers if f is not view.current_failover()]
+    for rec in list(reversed(done))[:3]:
+        parts.append(Text.assemble(
+            ("   earlier ", palette.muted), (f"{rec.instance} ", ""),
+            (rec.old_master, node_colour(rec.old_master)), "→",
+            (rec.new_master, node_colour(rec.new_master)), "  ",
+            (f"advert {millis(rec.advert_ms)} · VIP {millis(rec.vip_ms)}", palette.accent),
+            (f"  {rec.cause}", palette.muted), overflow="ellipsis", no_wrap=True))
+    table = Table(box=None, expand=True, pad_edge=False, show_edge=False, show_header=False)
+    table.add_column("time", no_wrap=True, style=palette.muted)
+    table.add_column("node", no_wrap=True)
+    table.add_column("instance", no_wrap=True)
+    table.add_column("change", no_wrap=True)
+    table.add_column("reason", ratio=1, no_wrap=True, overflow="ellipsis", style=palette.muted)
+    for change in list(reversed(view.transitions))[:rows]:
+        table.add_row(clock(change.t, ms=True),
+                      Text(change.node, style=node_colour(change.node)), change.instance,
+                      Text.assemble((change.old, palette.state(change.old)), " → ",
+                                    (change.new, f"bold {palette.state(change.new)}")),
+                      change.reason)
+    parts.append(Text(""))
+    parts.append(table)
+    return Group(*parts)
