@@ -191,6 +191,7 @@ class AgentOptions:
     services: dict[str, tuple[str, str]] = field(default_factory=dict)
     failover_hold: float = 60.0
     check_permissions: bool = True
+    track_primary: bool = True  # keepalived's implicit tracking of each instance's NIC
 
 
 class _Subscriber:
@@ -279,7 +280,7 @@ class Agent:
         from haconsole.net.raw import RawSocketError, SocketPool
         from haconsole.net.vips import NetlinkVips
 
-        run_config = with_primary_tracking(config)
+        run_config = with_primary_tracking(config) if self.options.track_primary else config
         if self._transport_for is None:
             self._pool = SocketPool()
             transport_for = self._pool.transport_for

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import ipaddress
 import os
 import shutil
 import signal
@@ -158,8 +159,9 @@ class NetnsLab:
         return self.topology.ns(node)
 
     # ----------------------------------------------------------------- lifecycle
-    def start(self) -> NetnsLab:
-        """Build namespaces, start nginx and the engines; everything removed on failure."""
+    def start(self, engines: Iterable[str] | None = None) -> NetnsLab:
+        """Build namespaces, start nginx and the engines (all, or those named, in that
+        order); everything is removed again on failure."""
         cleanup_stale()
         try:
             self.topology.build()
@@ -168,8 +170,8 @@ class NetnsLab:
                 if self.nginx:
                     self._write_nginx(node)
                     self.start_nginx(node.name)
-            for node in self.nodes.values():
-                self.start_engine(node.name)
+            for name in (self.nodes if engines is None else engines):
+                self.start_engine(name)
             self.started = True
         except BaseException:
             self.stop()
@@ -376,5 +378,48 @@ def instance_names(config: Config) -> list[str]:
     return [i.name for i in config.vrrp_instances]
 
 
-__all__ = ["LabNode", "NetnsLab", "VrrpInstance", "lab_configs", "process_tracked",
-           "wait_for"]
+VIP4 = "192.0.2.170"
+VIP6 = "2001:db8::170"
+
+
+def pair_configs(*, version: int = 2, family: int = 4, auth_pass: str | None = "lab-pass",
+                 passwords: tuple[str, ...] | None = None, unicast: bool = False,
+                 nopreempt: bool = False, advert_int: float = 1.0, check_nginx: bool = True,
+                 priorities: tuple[int, ...] = (100, 90), vrid: int = 100,
+                 names: tuple[str, ...] = ("nginx1", "nginx2"),
+                 first_host: int = 11) -> dict[str, Config]:
+    """The classic nginx pair (or N nodes) in one of the shapes operators use:
+    VRRPv2 + PASS, VRRPv3 IPv4 or IPv6, unicast, nopreempt (both BACKUP). The first node
+    is `state MASTER` (unless nopreempt) so elections take one advert interval."""
+    from haconsole.config import GlobalDefs, Secret, VirtualAddress, VrrpScript
+
+    addresses = [ipaddress.IPv4Address(f"192.0.2.{first_host + i}") for i in range(len(names))]
+    configs: dict[str, Config] = {}
+    for i, name in enumerate(names):
+        password = (passwords[i] if passwords else auth_pass) if version == 2 else None
+        vip = f"{VIP4}/24" if family == 4 else f"{VIP6}/64"
+        inst = VrrpInstance(
+            name="VI_1", interface="eth0", virtual_router_id=vrid,
+            state="MASTER" if i == 0 and not nopreempt else "BACKUP",
+            priority=priorities[i], advert_int=advert_int, version=version,
+            nopreempt=nopreempt,
+            auth_type="PASS" if password else None,
+            auth_pass=Secret(password) if password else None,
+            virtual_ipaddress=[VirtualAddress(ipaddress.ip_interface(vip))],
+            track_script=[TrackRef("chk_nginx")] if check_nginx else [],
+        )
+        if unicast:
+            inst.unicast_src_ip = addresses[i]
+            inst.unicast_peer = [a for j, a in enumerate(addresses) if j != i]
+        config = Config(source=f"<pair {name}>",
+                        global_defs=GlobalDefs(router_id=name, script_user="root"),
+                        vrrp_instances=[inst])
+        if check_nginx:
+            config.vrrp_scripts["chk_nginx"] = VrrpScript(
+                name="chk_nginx", script="pidof nginx", interval=1, weight=-20)
+        configs[name] = config
+    return configs
+
+
+__all__ = ["VIP4", "VIP6", "LabNode", "NetnsLab", "lab_configs", "pair_configs",
+           "process_tracked", "wait_for"]
