@@ -75,6 +75,17 @@ def _setup_logging(args: argparse.Namespace) -> None:
         root.addHandler(handler)
 
 
+def _log_to_files(message: str) -> None:
+    """An error for the log file / syslog, not again on the terminal we print it to."""
+    record = logging.LogRecord("haconsole.agent", logging.ERROR, __file__, 0, message, None,
+                               None)
+    for handler in logging.getLogger("haconsole").handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+                handler, logging.FileHandler):
+            continue
+        handler.handle(record)
+
+
 def _daemonize() -> None:
     """The classic double fork: the agent survives its parent, with no terminal."""
     if os.fork() > 0:
@@ -134,7 +145,7 @@ def main_agent(args: argparse.Namespace) -> int:
                 with contextlib.suppress(OSError):
                     os.unlink(args.pidfile)
     except AgentError as err:
-        logging.getLogger("haconsole.agent").error("%s", err)
+        _log_to_files(f"haconsole agent: {err}")
         print(f"haconsole agent: {err}", file=sys.stderr)
         return err.code
     except KeyboardInterrupt:

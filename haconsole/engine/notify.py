@@ -36,7 +36,7 @@ def notify_commands(inst: VrrpInstance, state: str, priority: int) -> list[list[
     if specific:
         out.append(script_argv(specific))
     if inst.notify:
-        out.append([*script_argv(inst.notify), "INSTANCE", inst.name, state, str(priority)])
+        out.append(script_argv(inst.notify, ["INSTANCE", inst.name, state, str(priority)]))
     return out
 
 

@@ -16,7 +16,7 @@ import os
 import pwd
 import shlex
 import signal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from haconsole.engine.trackers import Probe
 
@@ -27,17 +27,20 @@ class ScriptError(Exception):
     """The script string cannot be run (unknown user, empty command)."""
 
 
-def script_argv(script: str) -> list[str]:
-    """The argv keepalived would exec; `/bin/sh -c script` when it needs a shell."""
+def script_argv(script: str, args: Sequence[str] = ()) -> list[str]:
+    """The argv keepalived would exec, with `args` appended; `/bin/sh -c script` when
+    the string needs a shell (then `args` reach the command as its "$@")."""
     text = script.strip()
     if not text:
         raise ScriptError("empty script")
-    if any(c in SHELL_CHARS for c in text):
-        return ["/bin/sh", "-c", text]
-    try:
-        return shlex.split(text)
-    except ValueError:  # an unbalanced quote: let the shell report it
-        return ["/bin/sh", "-c", text]
+    if not any(c in SHELL_CHARS for c in text):
+        try:
+            return [*shlex.split(text), *args]
+        except ValueError:  # an unbalanced quote: let the shell report it
+            pass
+    if args:
+        return ["/bin/sh", "-c", f'{text} "$@"', "sh", *args]
+    return ["/bin/sh", "-c", text]
 
 
 def _user_ids(user: str | None) -> tuple[int, int] | None:

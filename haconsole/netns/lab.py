@@ -300,6 +300,54 @@ class NetnsLab:
                      what=f"keepalived children on {node_name}")
         return code
 
+    # ----------------------------------------------------------------- commands
+    def execute(self, command: Any) -> tuple[bool, str]:
+        """Run a console/scenario `cluster.commands` command on the real lab."""
+        from haconsole.cluster import commands as cmd
+
+        name = command.node
+        if name not in self.nodes:
+            return False, f"no node named {name!r} in this lab"
+        proc = self.nodes[name].proc
+        running = proc is not None and proc.poll() is None
+        if isinstance(command, cmd.StopService):
+            run(self.nginx_command(name, "stop"), ns=self.ns(name), check=False)
+            return True, f"nginx stopped on {name}"
+        if isinstance(command, cmd.StartService):
+            self.start_nginx(name)
+            return True, f"nginx started on {name}"
+        if isinstance(command, cmd.StopAgent | cmd.KillNode | cmd.RestartAgent):
+            if not running:
+                return False, f"the engine on {name} is not running"
+            sig = signal.SIGKILL if isinstance(command, cmd.KillNode) else signal.SIGTERM
+            self.signal_engine(name, sig)
+            self.wait_engine_exit(name)
+            if isinstance(command, cmd.RestartAgent):
+                self.start_engine(name)
+                return True, f"{self.nodes[name].engine} restarted on {name}"
+            return True, f"{self.nodes[name].engine} on {name} " + (
+                "killed (no priority 0)" if sig == signal.SIGKILL else "stopped")
+        if isinstance(command, cmd.StartNode):
+            self.start_engine(name)
+            return True, f"{self.nodes[name].engine} started on {name}"
+        if isinstance(command, cmd.PartitionNode):
+            self.topology.partition(name, command.partitioned)
+            return True, f"{name} {'partitioned' if command.partitioned else 'healed'}"
+        if isinstance(command, cmd.Failover):
+            if self.nodes[name].engine != "haconsole":
+                return False, f"{name} runs keepalived: no failover command"
+            reply = self.agent_request(name, {"cmd": "failover",
+                                              "instance": command.instance or None})
+            return bool(reply.get("ok")), str(reply.get("detail", ""))
+        return False, f"the netns lab cannot run {command.name}"
+
+    def sources(self) -> list[Any]:
+        """Console sources for the haconsole nodes (their control sockets)."""
+        from haconsole.sources.agent import AgentSource
+
+        return [AgentSource(n.name, n.control) for n in self.nodes.values()
+                if n.engine == "haconsole"]
+
     # ----------------------------------------------------------------- observation
     def log_text(self, node: str) -> str:
         try:
