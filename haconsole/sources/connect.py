@@ -1,0 +1,201 @@
+"""`haconsole connect inventory.toml`: every node of the inventory, live, over SSH.
+
+Builds one `SshFleet` (a `Source` for the whole inventory: keepalived nodes and
+haconsole agents side by side) and hands it to the console. The fleet routes each
+command to the node it names and shares one `FleetState`, so a keepalived failover
+on one node can wait for another node to become MASTER.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import inspect
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from haconsole.cluster import commands as cmd
+from haconsole.cluster import events as ev
+from haconsole.config import ConfigError
+from haconsole.sources.agent_ssh import AgentSshNode
+from haconsole.sources.base import Publish
+from haconsole.sources.inventory import Inventory, load_inventory
+from haconsole.sources.keepalived_ssh import KeepalivedSshNode
+from haconsole.sources.ssh import FleetState, SshOptions
+
+__all__ = ["SshFleet", "add_arguments", "build_fleet", "main_connect"]
+
+RemoteNode = KeepalivedSshNode | AgentSshNode
+
+
+class SshFleet:
+    """All nodes of an inventory as one `Source`; each node connects on its own."""
+
+    def __init__(self, inventory: Inventory, options: SshOptions | None = None, *,
+                 readonly: bool = False, failover_timeout: float = 15.0) -> None:
+        self.inventory = inventory
+        self.name = inventory.name or "ssh"
+        self.readonly = readonly
+        self.options = options or SshOptions(known_hosts=inventory.known_hosts,
+                                             ssh_config=inventory.ssh_config)
+        self.state = FleetState()
+        self.nodes: dict[str, RemoteNode] = {}
+        for spec in inventory.nodes:
+            if spec.kind == "haconsole":
+                self.nodes[spec.name] = AgentSshNode(spec, self.options, fleet=self.state)
+            else:
+                self.nodes[spec.name] = KeepalivedSshNode(
+                    spec, self.options, fleet=self.state, failover_timeout=failover_timeout)
+
+    async def start(self, publish: Publish) -> None:
+        """Start every node's connection task; returns at once (nodes connect in parallel)."""
+        for node in self.nodes.values():
+            await node.start(publish)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(node.stop() for node in self.nodes.values()))
+
+    def supports(self, command: type[cmd.Command]) -> bool:
+        if self.readonly and command.destructive:
+            return False
+        return any(node.supports(command) for node in self.nodes.values())
+
+    def warning(self, command: cmd.Command) -> str:
+        """What to tell the operator before confirming `command` ("" if nothing)."""
+        node = self.nodes.get(command.node)
+        return node.warning(command) if node is not None else ""
+
+    async def execute(self, command: cmd.Command) -> tuple[bool, str]:
+        if self.readonly and command.destructive:
+            return False, f"read-only: {command.describe()} is not allowed (--readonly)"
+        node = self.nodes.get(command.node)
+        if node is None:
+            return False, f"no node named {command.node!r} in {self.inventory.path}"
+        if not node.supports(type(command)):
+            return False, f"{command.node} cannot run {command.name}"
+        return await node.execute(command)
+
+    def connected(self) -> list[str]:
+        return [name for name, node in self.nodes.items()
+                if node.link is not None and node.link.conn is not None]
+
+
+def build_fleet(inventory: Inventory, *, readonly: bool = False,
+                accept_new_host_keys: bool = False,
+                options: SshOptions | None = None) -> SshFleet:
+    """The fleet `haconsole connect` runs, with the command line's choices applied."""
+    opts = options or SshOptions(known_hosts=inventory.known_hosts,
+                                 ssh_config=inventory.ssh_config)
+    opts.accept_new_host_keys = opts.accept_new_host_keys or accept_new_host_keys
+    return SshFleet(inventory, opts, readonly=readonly)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inventory", help="inventory TOML (see configs/inventory.example.toml)")
+    parser.add_argument("--readonly", action="store_true",
+                        help="watch only: no action that changes a node")
+    parser.add_argument("--accept-new-host-keys", action="store_true",
+                        help="trust and record host keys of hosts not yet in known_hosts "
+                             "(a changed key is still refused)")
+    parser.add_argument("--text", action="store_true",
+                        help="print the merged logs instead of the console")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="stop after this many seconds (text mode)")
+    parser.add_argument("--theme", default=None, help="colour theme (console)")
+
+
+def console_entry() -> Callable[..., int] | None:
+    """The console's function that runs the app on a list of sources, if it has one."""
+    try:
+        from haconsole.console import app
+    except ImportError:
+        return None
+    for name in ("run_sources", "run_remote", "run_console"):
+        fn = getattr(app, name, None)
+        if fn is None:
+            continue
+        params = inspect.signature(fn).parameters
+        if name != "run_console" or "sources" in params:
+            return fn  # type: ignore[no-any-return]
+    return None
+
+
+def main_connect(args: argparse.Namespace) -> int:
+    """`haconsole connect`: exit 2 on a bad inventory, else run the console (or text)."""
+    try:
+        inventory = load_inventory(args.inventory)
+    except ConfigError as err:
+        print(f"haconsole: {err}", file=sys.stderr)
+        return 2
+    fleet = build_fleet(inventory, readonly=args.readonly,
+                        accept_new_host_keys=args.accept_new_host_keys)
+    entry = None if getattr(args, "text", False) or not sys.stdout.isatty() else \
+        console_entry()
+    if entry is None:
+        asyncio.run(run_text(fleet, duration=getattr(args, "duration", None), out=sys.stdout))
+        return 0
+    kwargs: dict[str, Any] = {"readonly": args.readonly,
+                              "title": inventory.name or inventory.path}
+    params = inspect.signature(entry).parameters
+    if "theme" in params:
+        kwargs["theme"] = getattr(args, "theme", None)
+    kwargs = {k: v for k, v in kwargs.items() if k in params}
+    if "sources" in params:
+        return entry(sources=[fleet], **kwargs)
+    return entry([fleet], **kwargs)
+
+
+def render(event: ev.Event, width: int) -> str | None:
+    """Text mode: the lab's line format plus connection health."""
+    from haconsole.lab.textmode import render as lab_render
+
+    line = lab_render(event, width)
+    if line is not None:
+        return line
+    if isinstance(event, ev.SourceHealth | ev.Transition | ev.VipAdded | ev.VipRemoved):
+        from haconsole.keepalived.log import format_console_time
+
+        prefix = f"{event.node:<{width}} | {format_console_time(event.t)}: [haconsole] "
+        if isinstance(event, ev.SourceHealth):
+            return prefix + ("" if event.ok else "STALE ") + event.detail
+        if isinstance(event, ev.Transition):
+            return prefix + f"{event.instance} {event.old} -> {event.new} ({event.reason})"
+        verb = "holds" if isinstance(event, ev.VipAdded) else "released"
+        return prefix + f"{verb} VIP {event.vip} ({event.instance})"
+    return None
+
+
+async def run_text(fleet: SshFleet, *, duration: float | None, out: TextIO,
+                   stop: asyncio.Event | None = None) -> None:
+    """Print the fleet's events as lines until interrupted (or `duration` passes)."""
+    width = max((len(n) for n in fleet.nodes), default=4)
+
+    def publish(event: ev.Event) -> None:
+        line = render(event, width)
+        if line is not None:
+            print(line, file=out, flush=True)
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await fleet.start(publish)
+    try:
+        with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+            await asyncio.wait_for(stop.wait(), duration)
+    finally:
+        await fleet.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - manual use
+    parser = argparse.ArgumentParser(prog="haconsole connect")
+    add_arguments(parser)
+    return main_connect(parser.parse_args(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
