@@ -209,6 +209,20 @@ class Topology:
         run(["bridge", "-n", self.bridge_ns, "link", "set", "dev", h.port, "state",
              "0" if cut else "3"])
 
+    def drop_adverts(self, every: int | None) -> None:
+        """Drop every `every`-th VRRP packet crossing the bridge (5: 20 % loss, never two
+        in a row); None stops. nftables in the bridge namespace: this kernel may lack
+        sch_netem, and a counter, unlike random loss, makes "no transition" certain
+        (random 20 % loses 3 adverts in a row, a takeover, in ~40 % of 60 s runs)."""
+        run(["nft", "delete", "table", "bridge", "hacloss"], ns=self.bridge_ns, check=False)
+        if every:
+            rules = ("table bridge hacloss {\n chain forward {\n"
+                     "  type filter hook forward priority 0; policy accept;\n"
+                     f"  ether type ip ip protocol 112 numgen inc mod {every} 0 drop\n"
+                     f"  ether type ip6 ip6 nexthdr 112 numgen inc mod {every} 0 drop\n"
+                     " }\n}\n")
+            run(["nft", "-f", "-"], ns=self.bridge_ns, input=rules)
+
     def netem(self, spec: Sequence[str] | None) -> None:
         """Apply a netem spec (e.g. ["loss", "20%"]) on every bridge port; None clears."""
         for h in self.hosts.values():
