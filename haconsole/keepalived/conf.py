@@ -408,7 +408,7 @@ def _split_top_commas(text: str) -> list[str]:
     return parts
 
 
-_DEF_NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)[ \t]*=")
+_DEF_NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)=")
 _USE_DEF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)(?=[ \t,)]|$))")
 
 
@@ -1040,7 +1040,7 @@ class _Builder:
         self.cur_track_file: TrackFile | None = None
         self.processes: list[TrackProcess] = []
         self.process_names: dict[str, str | None] = {}
-        self.non_existent_interface = False
+        self.non_existent_interface: _Line | None = None
 
     # -- small helpers -----------------------------------------------------------------
     def report(self, level: str, message: str, severity: Severity | None = None) -> None:
@@ -1065,7 +1065,7 @@ class _Builder:
             return True, True
         if self.g.dynamic_interfaces:
             return True, False
-        self.non_existent_interface = True
+        self.non_existent_interface = self.non_existent_interface or self.s.line
         return False, False
 
     def user_exists(self, name: str) -> bool:
@@ -1079,7 +1079,11 @@ class _Builder:
 
     def notify_script(self, words: list[str]) -> list[str] | None:
         """notify_script_init(): the command re-read with quotes and escapes."""
-        full, _ = _words_quoted(self.here.text)
+        full, missing = _words_quoted(self.here.text)
+        if missing:
+            self.report(UNMATCHED_QUOTE, f"String '{self.here.text}': missing terminating "
+                        f"{missing}")
+            return None
         if len(full) < 2:
             return None
         args, _ = _words_quoted(full[1])
@@ -1611,10 +1615,10 @@ class _Builder:
             i += 1
         brd = self._broadcast(address, opts.get("brd"), brd_sign)
         if address.version == 6:
-            if "scope" in opts:
+            if opts.get("scope") not in (None, "global", "0"):
                 self.report(GENERAL_ERROR, f"Cannot specify scope for IPv6 addresses ({vec[0]})"
                             " - ignoring scope")
-                opts.pop("scope")
+            opts.pop("scope", None)
             if "label" in opts:
                 self.report(GENERAL_ERROR, f"Cannot specify label for IPv6 addresses ({vec[0]})"
                             " - ignoring label")
@@ -2797,11 +2801,11 @@ class _Completion:
         self.root_file = root_file
         self.stopped = False
 
-    def say(self, level: str, message: str, where: _Inst | _Group | None = None,
+    def say(self, level: str, message: str, where: _Inst | _Group | _Script | None = None,
             severity: Severity | None = None) -> None:
         if self.stopped:
             return
-        if isinstance(where, (_Inst, _Group)):
+        if isinstance(where, (_Inst, _Group, _Script)):
             file, line = where.file, where.cfg.line
         else:
             file, line = self.root_file, 0
@@ -2835,11 +2839,12 @@ class _Completion:
             flags |= f
             name = script.cfg.name
             if f & SC_INHIBIT:
-                self.say(GENERAL_ERROR, f"Disabling track script {name} due to insecure")
+                self.say(GENERAL_ERROR, f"Disabling track script {name} due to insecure",
+                         script)
                 insecure.add(name)
             elif f & SC_NOTFOUND:
                 self.say(GENERAL_ERROR, f"Disabling track script {name} since not "
-                         "found/accessible")
+                         "found/accessible", script)
                 insecure.add(name)
             elif not f & (SC_EXECUTABLE | SC_SYSTEM):
                 insecure.add(name)
@@ -2856,8 +2861,9 @@ class _Completion:
         self.b.scripts = [s for s in self.b.scripts if s.cfg.name not in insecure]
         if not secure and flags & SC_ISSCRIPT:
             extra = " There are insecure scripts." if flags & SC_INSECURE else ""
+            first = self.b.scripts[0] if self.b.scripts else self.b.instances[0]
             self.say(SECURITY_ERROR, "SECURITY VIOLATION - scripts are being executed but "
-                     f"script_security not enabled.{extra}")
+                     f"script_security not enabled.{extra}", first)
 
     # -- instances ------------------------------------------------------------------------
     def min_cfg(self, inst: _Inst) -> bool:
@@ -3270,9 +3276,10 @@ def _unsupported(stream: _Stream, findings: _Findings) -> None:
 
 
 def _complete(builder: _Builder, findings: _Findings, root: str) -> None:
-    if builder.non_existent_interface:
-        findings.add(Finding(root, 0, "error", "Non-existent interface specified in "
-                             "configuration", "keepalived", BAD_IF, ka_line=False))
+    where = builder.non_existent_interface
+    if where is not None:
+        findings.add(Finding(where.file, where.number, "error", "Non-existent interface "
+                             "specified in configuration", "keepalived", BAD_IF, ka_line=False))
         completion = _Completion(builder, findings.add, root)
         completion.stop()
         completion.run()

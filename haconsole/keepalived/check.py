@@ -1,0 +1,597 @@
+"""`haconsole check FILE [FILE ...]`: keepalived -t's verdicts, then what it never says.
+
+One file per node. Each file gets keepalived 2.2.7's own findings (haconsole.keepalived.conf)
+plus a little lint; with several files the nodes are compared the way a VRRP segment will
+compare them at run time: same VRID, version, advert_int, authentication and VIPs, distinct
+priorities, consistent nopreempt, unicast peers that point at each other, and tracked checks
+whose weight can actually move the VIP. `--what-if` runs the real state machine on a virtual
+clock to answer "if this fails, who takes over, and when?".
+
+Output: `FILE:LINE: error|warning|info: message` per finding (or `--json`); exit status 1
+when any finding is an error, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from haconsole.config import Config, TrackRef, VrrpInstance
+from haconsole.keepalived.conf import Environment, Finding, ParseResult, Severity, parse_file
+
+if TYPE_CHECKING:
+    from haconsole.vrrp.sim import Simulation
+
+PRIO_OWNER = 255
+
+
+@dataclass
+class Node:
+    """One node's config: the file it came from and what the parser made of it."""
+
+    path: str
+    result: ParseResult
+
+    @property
+    def config(self) -> Config:
+        return self.result.config
+
+    @property
+    def label(self) -> str:
+        return os.path.basename(self.path)
+
+
+@dataclass
+class Report:
+    nodes: list[Node]
+    findings: list[Finding]
+    what_if: list[WhatIfRow] | None = None
+
+    @property
+    def errors(self) -> int:
+        return sum(f.severity == "error" for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.severity == "warning" for f in self.findings)
+
+    @property
+    def exit_status(self) -> int:
+        return 1 if self.errors else 0
+
+
+@dataclass(frozen=True)
+class WhatIfRow:
+    """One line of the what-if table."""
+
+    instance: str
+    node: str
+    event: str
+    master_before: str
+    master_after: str
+    vip_moves_after: float | None  # seconds from the event; None: the VIP does not move
+    note: str = ""
+
+
+# --------------------------------------------------------------------------------------
+# CLI entry points (called by haconsole.cli)
+# --------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `haconsole check`."""
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="keepalived.conf files, one per node of the same cluster")
+    parser.add_argument("--json", action="store_true", help="print the findings as JSON")
+    parser.add_argument("--what-if", action="store_true", dest="what_if",
+                        help="simulate each check failing and each node dying or stopping")
+    parser.add_argument("--local", action="store_true",
+                        help="also check interfaces, scripts and users against this machine,"
+                             " as keepalived -t run here would")
+    parser.add_argument("--config-id", metavar="ID",
+                        help="the node name that `@ID` config lines match (keepalived -i)")
+
+
+def main_check(args: argparse.Namespace) -> int:
+    """Run the checks the parsed arguments ask for; print; return the exit status."""
+    env = Environment.local() if getattr(args, "local", False) else Environment()
+    config_id = getattr(args, "config_id", None)
+    if config_id is not None:
+        env = Environment(env.interfaces, env.check_scripts, env.check_users, config_id)
+    report = check_files(list(args.files), env, what_if=bool(getattr(args, "what_if", False)))
+    if getattr(args, "json", False):
+        print(format_json(report))
+    else:
+        text = format_text(report)
+        if text:
+            print(text)
+        print(summary(report), file=sys.stderr)
+    return report.exit_status
+
+
+def check_files(paths: Sequence[str], env: Environment | None = None, *,
+                what_if: bool = False) -> Report:
+    """Parse every file, lint each one, compare them as nodes of one cluster."""
+    nodes = [Node(path, parse_file(path, env)) for path in paths]
+    findings: list[Finding] = []
+    for node in nodes:
+        findings.extend(node.result.findings)
+        findings.extend(lint(node))
+    if len(nodes) > 1:
+        findings.extend(cross_node(nodes))
+    table = what_if_table([(n.label, n.config) for n in nodes]) if what_if else None
+    if table is not None:
+        findings.extend(_trap_findings_from_table(nodes, table))
+    return Report(nodes, _unique(findings), table)
+
+
+def _unique(findings: Iterable[Finding]) -> list[Finding]:
+    seen: set[tuple[str, int, str]] = set()
+    out: list[Finding] = []
+    for f in findings:
+        key = (f.file, f.line, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------
+
+
+def format_text(report: Report) -> str:
+    lines = [_printable(f.format()) for f in report.findings]
+    if report.what_if is not None:
+        lines.append(format_what_if(report.what_if))
+    return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """Bytes that are not UTF-8 (binary files) shown as \\xNN, never a crash."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def summary(report: Report) -> str:
+    files = len(report.nodes)
+    return (f"haconsole check: {files} file{'s' * (files != 1)}, {report.errors} "
+            f"error{'s' * (report.errors != 1)}, {report.warnings} "
+            f"warning{'s' * (report.warnings != 1)}")
+
+
+def format_json(report: Report) -> str:
+    doc: dict[str, object] = {
+        "files": [n.path for n in report.nodes],
+        "errors": report.errors,
+        "warnings": report.warnings,
+        "findings": [
+            {k: _printable(v) if isinstance(v, str) else v for k, v in f.as_dict().items()}
+            for f in report.findings
+        ],
+    }
+    if report.what_if is not None:
+        doc["what_if"] = [row.__dict__ for row in report.what_if]
+    return json.dumps(doc, indent=2)
+
+
+def format_what_if(rows: list[WhatIfRow]) -> str:
+    """The what-if answers as an aligned text table."""
+    head = ("instance", "node", "if", "master before", "master after", "VIP moves after", "")
+    body = [
+        (r.instance, r.node, r.event, r.master_before, r.master_after,
+         "never" if r.vip_moves_after is None else f"{r.vip_moves_after:.3f} s", r.note)
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+    out = ["what-if (virtual clock, keepalived timers):"]
+    for row in [head, *body]:
+        cells = (cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+        out.append(("  " + "  ".join(cells)).rstrip())
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------
+# One node: advice keepalived does not give
+# --------------------------------------------------------------------------------------
+
+
+def lint(node: Node) -> list[Finding]:
+    """Single-file advice (origin "haconsole"): traps keepalived accepts silently."""
+    out: list[Finding] = []
+    for inst in node.config.vrrp_instances:
+        out.extend(_lint_instance(node, inst))
+    return out
+
+
+def _lint_instance(node: Node, inst: VrrpInstance) -> list[Finding]:
+    out: list[Finding] = []
+    if inst.nopreempt and _negative_tracks(node.config, inst):
+        out.append(_advice(node, inst, "warning",
+                           f"{inst.name}: nopreempt with a negative track weight: a lower "
+                           "priority never makes a nopreempt backup take over; only a FAULT "
+                           "(weight 0) or the master's death moves the VIP"))
+    return out
+
+
+def _advice(node: Node, inst: VrrpInstance, severity: Severity, message: str) -> Finding:
+    return Finding(inst.file or node.path, inst.line, severity, message, "haconsole", None)
+
+
+# --------------------------------------------------------------------------------------
+# Several nodes: the segment's view
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Member:
+    node: Node
+    inst: VrrpInstance
+
+
+@dataclass
+class _Group:
+    name: str
+    members: list[_Member] = field(default_factory=list)
+
+
+def _groups(nodes: list[Node]) -> list[_Group]:
+    """Instances with the same name on different nodes form one virtual router."""
+    groups: dict[str, _Group] = {}
+    for node in nodes:
+        for inst in node.config.vrrp_instances:
+            groups.setdefault(inst.name, _Group(inst.name)).members.append(_Member(node, inst))
+    return list(groups.values())
+
+
+def cross_node(nodes: list[Node]) -> list[Finding]:
+    """Compare the nodes' instances: what must match, what must differ."""
+    out: list[Finding] = []
+    for group in _groups(nodes):
+        present = {m.node.path for m in group.members}
+        if len(present) < len(nodes):
+            missing = [n.label for n in nodes if n.path not in present]
+            m = group.members[0]
+            out.append(_advice(m.node, m.inst, "info",
+                               f"{group.name}: not defined in {', '.join(missing)}"))
+        if len(group.members) < 2:
+            continue
+        first = group.members[0]
+        for other in group.members[1:]:
+            out.extend(_must_match(first, other))
+            out.extend(_unicast_pair(first, other))
+        out.extend(_priorities(group))
+        out.extend(_nopreempt(group))
+        out.extend(_weight_traps(group))
+    out.extend(_vrid_reuse(nodes))
+    return out
+
+
+def _say(member: _Member, severity: Severity, message: str) -> Finding:
+    return _advice(member.node, member.inst, severity, message)
+
+
+def _must_match(a: _Member, b: _Member) -> list[Finding]:
+    """Settings a VRRP advert carries: a mismatch makes the nodes ignore each other."""
+    out: list[Finding] = []
+    x, y, where = a.inst, b.inst, a.node.label
+    name = y.name
+    if x.virtual_router_id != y.virtual_router_id:
+        out.append(_say(b, "error", f"{name}: virtual_router_id {y.virtual_router_id} here but "
+                        f"{x.virtual_router_id} in {where}: the nodes are different routers"))
+    if x.version != y.version:
+        out.append(_say(b, "error", f"{name}: VRRP version {y.version} here but {x.version} "
+                        f"in {where}: the nodes drop each other's adverts"))
+    if x.advert_int != y.advert_int:
+        out.append(_say(b, "error", f"{name}: advert_int {y.advert_int:g}s here but "
+                        f"{x.advert_int:g}s in {where}: adverts are rejected "
+                        "(advert_interval_err)"))
+    if _auth(x) != _auth(y):
+        what = "auth_type" if x.auth_type != y.auth_type else "auth_pass"
+        out.append(_say(b, "error", f"{name}: authentication ({what}) differs from {where}: "
+                        "adverts fail authentication (auth_failure)"))
+    vips_x, vips_y = _vip_set(x), _vip_set(y)
+    if vips_x != vips_y:
+        extra = ", ".join(sorted(vips_y - vips_x)) or "-"
+        missing = ", ".join(sorted(vips_x - vips_y)) or "-"
+        out.append(_say(b, "error", f"{name}: virtual_ipaddress differs from {where} (only "
+                        f"here: {extra}; only there: {missing}): adverts fail the address "
+                        "check (addr_list_err)"))
+    if bool(x.unicast_peer) != bool(y.unicast_peer):
+        mode = "unicast" if y.unicast_peer else "multicast"
+        other = "unicast" if x.unicast_peer else "multicast"
+        out.append(_say(b, "error", f"{name}: {mode} here but {other} in {where}: the nodes "
+                        "never hear each other"))
+    return out
+
+
+def _auth(inst: VrrpInstance) -> tuple[str | None, str | None]:
+    if inst.version != 2 or inst.auth_type is None:
+        return None, None
+    secret = inst.auth_pass.reveal() if inst.auth_pass is not None else None
+    return inst.auth_type, secret
+
+
+def _vip_set(inst: VrrpInstance) -> set[str]:
+    return {str(v.address.ip) for v in inst.virtual_ipaddress}
+
+
+def _unicast_pair(a: _Member, b: _Member) -> list[Finding]:
+    """Each node's unicast_peer list must name the other's unicast_src_ip."""
+    out: list[Finding] = []
+    for me, peer in ((a, b), (b, a)):
+        if not me.inst.unicast_peer or not peer.inst.unicast_peer:
+            continue
+        src = peer.inst.unicast_src_ip or peer.inst.mcast_src_ip
+        if src is None:
+            out.append(_say(peer, "info", f"{peer.inst.name}: no unicast_src_ip, so "
+                            f"{me.node.label}'s unicast_peer cannot be checked against this "
+                            "node"))
+        elif src not in me.inst.unicast_peer:
+            out.append(_say(me, "error", f"{me.inst.name}: unicast_peer does not list "
+                            f"{src} ({peer.node.label}'s unicast_src_ip): its adverts are "
+                            "never sent there"))
+    return out
+
+
+def _priorities(group: _Group) -> list[Finding]:
+    out: list[Finding] = []
+    by_prio: dict[int, list[_Member]] = {}
+    for m in group.members:
+        by_prio.setdefault(m.inst.priority, []).append(m)
+    for prio, members in by_prio.items():
+        if len(members) > 1:
+            labels = ", ".join(m.node.label for m in members)
+            out.append(_say(members[-1], "warning", f"{group.name}: priority {prio} on "
+                            f"several nodes ({labels}): ties are broken by the higher IP "
+                            "address"))
+    owners = [m for m in group.members if m.inst.priority == PRIO_OWNER]
+    if len(owners) > 1:
+        out.append(_say(owners[-1], "error", f"{group.name}: priority 255 (address owner) on"
+                        " more than one node"))
+    return out
+
+
+def _nopreempt(group: _Group) -> list[Finding]:
+    """A non-preempting pair: every node state BACKUP with nopreempt."""
+    flagged = [m for m in group.members if m.inst.nopreempt]
+    if not flagged:
+        masters = [m for m in group.members if m.inst.state == "MASTER"]
+        if len(masters) > 1:
+            return [_say(masters[-1], "warning", f"{group.name}: state MASTER on "
+                         f"{len(masters)} nodes; only the highest priority keeps it")]
+        return []
+    out: list[Finding] = []
+    for m in group.members:
+        if not m.inst.nopreempt:
+            out.append(_say(m, "warning", f"{group.name}: nopreempt on "
+                            f"{', '.join(f.node.label for f in flagged)} but not here: this "
+                            "node preempts anyway"))
+    return out
+
+
+def _vrid_reuse(nodes: list[Node]) -> list[Finding]:
+    """One VRID on one interface is one virtual router: two names for it is a clash."""
+    seen: dict[tuple[str, int, int], _Member] = {}
+    out: list[Finding] = []
+    for node in nodes:
+        for inst in node.config.vrrp_instances:
+            if not inst.virtual_router_id or inst.unicast_peer:
+                continue
+            key = (inst.interface, inst.virtual_router_id, inst.family)
+            first = seen.setdefault(key, _Member(node, inst))
+            if first.inst.name != inst.name and first.node is not node:
+                out.append(_advice(node, inst, "error",
+                                   f"{inst.name}: VRID {inst.virtual_router_id} on "
+                                   f"{inst.interface} is also {first.inst.name} in "
+                                   f"{first.node.label}: the two instances will fight over "
+                                   "one virtual router"))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Tracked checks that cannot move the VIP (static, exact for priorities)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Weighted:
+    kind: str
+    name: str
+    weight: int
+
+
+def _tracks(config: Config, inst: VrrpInstance) -> list[_Weighted]:
+    """Every tracked object with the weight keepalived applies (reverse ones left out)."""
+    out: list[_Weighted] = []
+
+    def add(kind: str, refs: list[TrackRef], default: dict[str, int]) -> None:
+        for ref in refs:
+            if ref.reverse:
+                continue
+            weight = ref.weight if ref.weight is not None else default.get(ref.name, 0)
+            out.append(_Weighted(kind, ref.name, weight))
+
+    add("script", inst.track_script, {n: s.weight for n, s in config.vrrp_scripts.items()})
+    add("interface", inst.track_interface, {})
+    add("file", inst.track_file, {n: f.weight for n, f in config.track_files.items()})
+    add("process", inst.track_process,
+        {n: p.weight for n, p in config.track_processes.items()})
+    return out
+
+
+def _negative_tracks(config: Config, inst: VrrpInstance) -> list[_Weighted]:
+    return [t for t in _tracks(config, inst) if t.weight < 0]
+
+
+def _healthy(config: Config, inst: VrrpInstance) -> int:
+    """Effective priority with every check passing (positive weights applied)."""
+    if inst.priority == PRIO_OWNER:
+        return PRIO_OWNER
+    bonus = sum(t.weight for t in _tracks(config, inst) if t.weight > 0)
+    return max(1, min(254, inst.priority + bonus))
+
+
+def _weight_traps(group: _Group) -> list[Finding]:
+    """If the master's check fails, does anyone outrank it? (RFC: strictly higher only.)"""
+    healthy = {id(m): _healthy(m.node.config, m.inst) for m in group.members}
+    master = max(group.members, key=lambda m: healthy[id(m)])
+    others = [m for m in group.members if m is not master]
+    if not others or master.inst.priority == PRIO_OWNER:
+        return []
+    best = max(others, key=lambda m: healthy[id(m)])
+    out: list[Finding] = []
+    for track in _tracks(master.node.config, master.inst):
+        if track.weight == 0:
+            continue
+        failed = max(1, min(254, healthy[id(master)] - abs(track.weight)))
+        if failed <= healthy[id(best)]:
+            continue
+        out.append(_say(master, "warning", _trap_message(group.name, master, best, track,
+                                                         healthy[id(master)], failed,
+                                                         healthy[id(best)])))
+    return out
+
+
+def _trap_message(name: str, master: _Member, best: _Member, track: _Weighted, before: int,
+                  after: int, rival: int) -> str:
+    need = before - rival
+    return (f"{name}: if {track.kind} {track.name} fails on {master.node.label}, its priority "
+            f"drops {before} -> {after}, still above {best.node.label}'s {rival}: the VIP does"
+            f" not move. Use a weight of at least {need + 1} in size (or 0 for FAULT)")
+
+
+# --------------------------------------------------------------------------------------
+# What-if: the real state machine on a virtual clock
+# --------------------------------------------------------------------------------------
+
+
+def what_if_table(nodes: list[tuple[str, Config]]) -> list[WhatIfRow]:
+    """For every instance of the nodes: each tracked check failing on each node, each node
+    crashing, each node stopping cleanly -> who is master after, when the VIP moves.
+
+    Uses the sans-IO core (haconsole.vrrp) on its virtual clock, so the timings are the
+    RFC/keepalived timers, exactly. Returns [] when the core is not available.
+    """
+    try:
+        from haconsole.vrrp import sim as _sim  # noqa: F401
+    except ImportError:
+        return []
+    rows: list[WhatIfRow] = []
+    names: dict[str, list[tuple[str, Config, VrrpInstance]]] = {}
+    for label, config in nodes:
+        for inst in config.vrrp_instances:
+            if inst.virtual_router_id:
+                names.setdefault(inst.name, []).append((label, config, inst))
+    for name, members in names.items():
+        rows.extend(_Scenario(name, members).rows())
+    return rows
+
+
+class _Scenario:
+    """The what-if runs of one virtual router (one instance name across the nodes)."""
+
+    def __init__(self, name: str, members: list[tuple[str, Config, VrrpInstance]]) -> None:
+        self.name = name
+        self.members = members
+        advert = max(inst.advert_int for _, _, inst in members)
+        self.settle = 5 * advert + 5.0
+        self.horizon = 10 * advert + 5.0
+
+    def fresh(self) -> Simulation:
+        """A segment with every node started, every check passing, the election done."""
+        from haconsole.vrrp.instance import track_specs
+        from haconsole.vrrp.sim import Simulation
+
+        sim = Simulation()
+        for n, (label, config, inst) in enumerate(self.members):
+            address = f"fe80::{n + 1:x}" if inst.family == 6 else f"192.0.2.{200 + n % 50}"
+            sim.add_node(label, address, [inst], {inst.name: track_specs(config, inst)})
+        sim.start_all()
+        for label, config, inst in self.members:
+            for spec in track_specs(config, inst):
+                sim.set_track(label, spec.name, True)
+        sim.run_until(self.settle)
+        return sim
+
+    def master(self, sim: Simulation) -> str:
+        vrid = self.members[0][2].virtual_router_id
+        masters = sim.masters(vrid)
+        if not masters:
+            return "none"
+        return masters[0] if len(masters) == 1 else "split: " + ", ".join(masters)
+
+    def rows(self) -> list[WhatIfRow]:
+        from haconsole.vrrp.instance import track_specs
+
+        out: list[WhatIfRow] = []
+        for label, config, inst in self.members:
+            for spec in track_specs(config, inst):
+                detect, what = _detection(config, spec.name)
+                note = f"+ up to {detect:g} s for the {what} to notice" if detect else ""
+                out.append(self.run(label, f"check {spec.name} fails",
+                                    _fail(label, spec.name), note))
+            out.append(self.run(label, "node dies", _crash(label)))
+            out.append(self.run(label, "node stops cleanly", _stop(label)))
+        return out
+
+    def run(self, label: str, event: str, action: Callable[[Simulation], None],
+            note: str = "") -> WhatIfRow:
+        sim = self.fresh()
+        before = self.master(sim)
+        t0 = sim.now
+        action(sim)
+        sim.run_until(t0 + self.horizon)
+        after = self.master(sim)
+        moved = next((r.t - t0 for r in sim.records
+                      if r.t >= t0 and r.what == "vip_add" and r.node != before), None)
+        if moved is None and before != label:
+            note = "not the master: nothing changes"
+        return WhatIfRow(self.name, label, event, before, after, moved, note)
+
+
+def _fail(node: str, track: str) -> Callable[[Simulation], None]:
+    return lambda sim: sim.set_track(node, track, False)
+
+
+def _crash(node: str) -> Callable[[Simulation], None]:
+    return lambda sim: sim.crash(node)
+
+
+def _stop(node: str) -> Callable[[Simulation], None]:
+    return lambda sim: sim.stop(node)
+
+
+def _detection(config: Config, track: str) -> tuple[float, str]:
+    """How long keepalived takes to notice a failure of this tracked object (worst case)."""
+    script = config.vrrp_scripts.get(track)
+    if script is not None:
+        return script.interval * max(script.fall, 1), "script"
+    proc = config.track_processes.get(track)
+    if proc is not None:
+        return proc.delay, "process"
+    return 0.0, ""
+
+
+def _trap_findings_from_table(nodes: list[Node], rows: list[WhatIfRow]) -> list[Finding]:
+    """Simulated confirmation of a trap: the check fails on the master, nothing moves."""
+    by_label = {n.label: n for n in nodes}
+    out: list[Finding] = []
+    for row in rows:
+        node = by_label.get(row.node)
+        if node is None or not row.event.startswith("check ") or row.vip_moves_after is not None:
+            continue
+        if row.master_before != row.node:
+            continue
+        inst = next((i for i in node.config.vrrp_instances if i.name == row.instance), None)
+        if inst is None:
+            continue
+        out.append(Finding(inst.file or node.path, inst.line, "warning",
+                           f"{row.instance}: what-if: {row.event} on {row.node} leaves it "
+                           "master; the VIP does not move", "haconsole", None))
+    return out
