@@ -26,7 +26,7 @@ from haconsole.sources.inventory import Inventory, load_inventory
 from haconsole.sources.keepalived_ssh import KeepalivedSshNode
 from haconsole.sources.ssh import FleetState, SshOptions
 
-__all__ = ["SshFleet", "add_arguments", "build_fleet", "main_connect"]
+__all__ = ["SshFleet", "add_arguments", "build_fleet", "main_connect", "make_console"]
 
 RemoteNode = KeepalivedSshNode | AgentSshNode
 
@@ -113,14 +113,24 @@ def console_entry() -> Callable[..., int] | None:
         from haconsole.console import app
     except ImportError:
         return None
-    for name in ("run_sources", "run_remote", "run_console"):
+    for name in ("run_sources", "run_remote"):
         fn = getattr(app, name, None)
-        if fn is None:
-            continue
-        params = inspect.signature(fn).parameters
-        if name != "run_console" or "sources" in params:
+        if fn is not None:
             return fn  # type: ignore[no-any-return]
     return None
+
+
+def make_console(fleet: SshFleet, *, readonly: bool = False, theme: str | None = None) -> Any:
+    """The console app on the fleet (None when the console cannot be imported).
+
+    Uses the console's public `HAConsoleApp(sources, ...)`; remote commands are confirmed.
+    """
+    try:
+        from haconsole.console.app import HAConsoleApp
+    except ImportError:
+        return None
+    return HAConsoleApp([fleet], cluster=fleet.name, kind="ssh", theme=theme,
+                        readonly=readonly, confirm=True)
 
 
 def main_connect(args: argparse.Namespace) -> int:
@@ -132,20 +142,19 @@ def main_connect(args: argparse.Namespace) -> int:
         return 2
     fleet = build_fleet(inventory, readonly=args.readonly,
                         accept_new_host_keys=args.accept_new_host_keys)
-    entry = None if getattr(args, "text", False) or not sys.stdout.isatty() else \
-        console_entry()
-    if entry is None:
+    theme = getattr(args, "theme", None)
+    text = getattr(args, "text", False) or not sys.stdout.isatty()
+    entry = None if text else console_entry()
+    if entry is not None:
+        kwargs: dict[str, Any] = {"readonly": args.readonly, "theme": theme,
+                                  "cluster": fleet.name, "kind": "ssh"}
+        params = inspect.signature(entry).parameters
+        return entry([fleet], **{k: v for k, v in kwargs.items() if k in params})
+    app = None if text else make_console(fleet, readonly=args.readonly, theme=theme)
+    if app is None:
         asyncio.run(run_text(fleet, duration=getattr(args, "duration", None), out=sys.stdout))
         return 0
-    kwargs: dict[str, Any] = {"readonly": args.readonly,
-                              "title": inventory.name or inventory.path}
-    params = inspect.signature(entry).parameters
-    if "theme" in params:
-        kwargs["theme"] = getattr(args, "theme", None)
-    kwargs = {k: v for k, v in kwargs.items() if k in params}
-    if "sources" in params:
-        return entry(sources=[fleet], **kwargs)
-    return entry([fleet], **kwargs)
+    return int(app.run() or 0)
 
 
 def render(event: ev.Event, width: int) -> str | None:

@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import ipaddress
 import json
+import re
 import secrets
 import time
 from typing import Any
@@ -62,6 +63,9 @@ from haconsole.sources.ssh import (
 )
 
 __all__ = ["KeepalivedSshNode", "PollResult", "parse_poll_block", "poll_script"]
+
+#: keepalived logs every dump it writes; we cause one per poll, so these lines are ours.
+_OWN_SIGNAL_LINE = re.compile(r"Printing VRRP (as json|data|stats) for process\(\d+\) on signal")
 
 JSON_PATH = "/tmp/keepalived.json"
 DATA_PATH = "/tmp/keepalived.data"
@@ -407,6 +411,8 @@ class KeepalivedSshNode:
 
     def _log_line(self, line: str, began: float) -> None:
         now = time.time()
+        if _OWN_SIGNAL_LINE.search(line):
+            return  # keepalived's note that it obeyed our dump signal: noise, every poll
         events = self._parser.feed(line)
         if not events:
             return

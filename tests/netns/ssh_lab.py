@@ -1,0 +1,348 @@
+"""A namespace lab for `haconsole connect`: real sshd, keepalived 2.2.7 and nginx per node.
+
+Why its own fixture (on top of `haconsole.netns.topology`): each node needs a private
+`/tmp` shared by its keepalived (which writes its dumps to the fixed /tmp/keepalived.json)
+and its sshd (whose sessions read them). So each node namespace gets a holder process
+in a new mount namespace with a tmpfs on /tmp; sshd, keepalived and nginx are started
+inside it with `nsenter -t HOLDER -m -n`. Files live under /var/tmp (not /tmp, which is
+overmounted inside the nodes).
+
+The console runs in the test process, in the host network namespace, which has no route
+to the lab (nothing is added outside our namespaces). SSH reaches the nodes the way a
+jump host does: the generated ssh_config gives each node a ProxyCommand that relays
+stdin/stdout to port 22 from inside the client namespace.
+
+Addresses: 192.0.2.0/24 only. Keys: generated at setup, removed at teardown. Paths with
+spaces and quotes (pidfile, log file) exercise the quoting of every remote command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from haconsole.netns.topology import Topology, kill_namespace_processes, ns_pids, spawn
+
+VIP = "192.0.2.100"
+PASSWORD = "Sh0uldN0"  # 8 characters: keepalived truncates auth_pass to 8
+PRIORITIES = {"n1": 150, "n2": 100}
+
+RELAY = """\
+import os, select, socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+s.settimeout(None)
+fds = [0, s.fileno()]
+while True:
+    ready = select.select(fds, [], [])[0]
+    if 0 in ready:
+        data = os.read(0, 65536)
+        if data:
+            s.sendall(data)
+        else:
+            s.shutdown(socket.SHUT_WR)
+            fds.remove(0)
+    if s.fileno() in ready:
+        data = s.recv(65536)
+        if not data:
+            break
+        os.write(1, data)
+"""
+
+SSHD_CONF = """\
+ListenAddress {address}
+Port 22
+HostKey {host_key}
+PidFile none
+AuthorizedKeysFile {authorized}
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PrintMotd no
+LogLevel ERROR
+"""
+
+KEEPALIVED_CONF = """\
+global_defs {{
+    router_id {node}
+    script_user root
+}}
+vrrp_script chk_nginx {{
+    script "{check}"
+    interval 1
+    fall 1
+    rise 1
+    weight -60
+}}
+vrrp_instance VI_1 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority {priority}
+    advert_int 1
+    authentication {{
+        auth_type PASS
+        auth_pass {password}
+    }}
+    virtual_ipaddress {{
+        {vip}/24 dev eth0
+    }}
+    track_script {{
+        chk_nginx
+    }}
+}}
+"""
+
+NGINX_CONF = """\
+daemon on;
+worker_processes 1;
+user root;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/tmp;
+    proxy_temp_path {dir}/tmp;
+    fastcgi_temp_path {dir}/tmp;
+    uwsgi_temp_path {dir}/tmp;
+    scgi_temp_path {dir}/tmp;
+    server {{ listen 80 default_server; return 200 "{node}\\n"; }}
+}}
+"""
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= end:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+@dataclass
+class SshNode:
+    name: str
+    address: str
+    ns: str
+    dir: Path  # plain path: nginx, sshd, keepalived.conf
+    odd: Path  # a directory with a space and a quote: pidfile and log file
+    holder: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pidfile(self) -> Path:
+        return self.odd / "keepalived.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.odd / "keepalived's log.txt"
+
+    def enter(self) -> list[str]:
+        assert self.holder is not None
+        return ["nsenter", "-t", str(self.holder.pid), "-m", "-n", "--"]
+
+    def nginx_argv(self, *extra: str) -> list[str]:
+        return ["nginx", "-c", str(self.dir / "nginx.conf"), "-e",
+                str(self.dir / "nginx-error.log"), *extra]
+
+
+class SshLab:
+    """Two nodes (n1 priority 150, n2 priority 100) and a client namespace."""
+
+    def __init__(self, nodes: tuple[str, ...] = ("n1", "n2")) -> None:
+        base = Path("/var/tmp")
+        self.work = Path(tempfile.mkdtemp(prefix="haconsole-ssh-", dir=base))
+        self.topology = Topology(list(nodes), client=True)
+        self.nodes: dict[str, SshNode] = {}
+        self.client_key = self.work / "client_key"
+        self.known_hosts = self.work / "known_hosts"
+        self.ssh_config = self.work / "ssh_config"
+        self.inventory = self.work / "inventory.toml"
+        self._made_run_sshd = False
+
+    # ------------------------------------------------------------------ build
+    def start(self) -> SshLab:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self.topology.build()
+        if not Path("/run/sshd").is_dir():  # sshd's privilege separation directory
+            Path("/run/sshd").mkdir(mode=0o755)
+            self._made_run_sshd = True
+        _keygen(self.client_key)
+        (self.work / "authorized_keys").write_text(
+            (self.work / "client_key.pub").read_text())
+        (self.work / "relay.py").write_text(RELAY)
+        client_ns = self.topology.ns("client")
+        config, known = [], []
+        for name in self.topology.nodes:
+            host = self.topology.hosts[name]
+            node = SshNode(name, str(host.ipv4), host.ns, self.work / name,
+                           self.work / f"{name} node's files")
+            node.dir.mkdir()
+            (node.dir / "tmp").mkdir()
+            node.odd.mkdir()
+            self.nodes[name] = node
+            _keygen(node.dir / "host_key")
+            pub = (node.dir / "host_key.pub").read_text().split()
+            known.append(f"{name},{node.address} {pub[0]} {pub[1]}\n")
+            config.append(
+                f"Host {name}\n  HostName {node.address}\n  User root\n"
+                f"  IdentityFile {self.client_key}\n"
+                f"  ProxyCommand ip netns exec {client_ns} {sys.executable} "
+                f"{self.work / 'relay.py'} %h %p\n")
+            self._write_node_files(node)
+            self._start_holder(node)
+            self.start_nginx(name)
+            self.start_sshd(name)
+            self.start_keepalived(name)
+        self.known_hosts.write_text("".join(known))
+        self.ssh_config.write_text("".join(config))
+        self.inventory.write_text(self.inventory_text())
+
+    def _write_node_files(self, node: SshNode) -> None:
+        (node.dir / "sshd_config").write_text(SSHD_CONF.format(
+            address=node.address, host_key=node.dir / "host_key",
+            authorized=self.work / "authorized_keys"))
+        check = node.dir / "chk_nginx.sh"
+        pid = shlex.quote(str(node.dir / "nginx.pid"))
+        check.write_text(f"#!/bin/sh\n[ -s {pid} ] && kill -0 \"$(cat {pid})\"\n")
+        check.chmod(0o755)
+        (node.dir / "keepalived.conf").write_text(KEEPALIVED_CONF.format(
+            node=node.name, check=check, priority=PRIORITIES.get(node.name, 100),
+            password=PASSWORD, vip=VIP))
+        (node.dir / "nginx.conf").write_text(NGINX_CONF.format(dir=node.dir, node=node.name))
+
+    def _start_holder(self, node: SshNode) -> None:
+        node.holder = spawn(node.ns, ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                                      "mount -t tmpfs -o mode=1777 tmpfs /tmp && "
+                                      "exec sleep 100000"])
+        pid = node.holder.pid
+        wait_until(lambda: " /tmp tmpfs " in Path(f"/proc/{pid}/mounts").read_text(), 5,
+                   f"the private /tmp of {node.name}")
+
+    def inventory_text(self, **overrides: str) -> str:
+        lines = ['name = "ssh-lab"', "interval = 0.5",
+                 f"known_hosts = {_toml(str(overrides.get('known_hosts', self.known_hosts)))}",
+                 f"ssh_config = {_toml(str(self.ssh_config))}"]
+        for node in self.nodes.values():
+            stop = shlex.join(node.nginx_argv("-s", "stop"))
+            start = shlex.join(node.nginx_argv())
+            status = f"[ -s {shlex.quote(str(node.dir / 'nginx.pid'))} ]"
+            lines += ["", "[[node]]", f'name = "{node.name}"',
+                      f"pidfile = {_toml(str(node.pidfile))}",
+                      f"log_file = {_toml(str(node.log_file))}",
+                      "[node.commands]",
+                      f"stop_service = {_toml(stop)}",
+                      f"start_service = {_toml(start)}",
+                      f"service_status = {_toml(status)}"]
+        return "\n".join(lines) + "\n"
+
+    # ------------------------------------------------------------------ processes
+    def _popen(self, node: SshNode, argv: list[str], log: Path | None = None) -> None:
+        out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            subprocess.Popen([*node.enter(), *argv], stdin=subprocess.DEVNULL, stdout=out,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            if log is not None and not isinstance(out, int):
+                out.close()
+
+    def start_sshd(self, name: str) -> None:
+        node = self.nodes[name]
+        self._popen(node, ["/usr/sbin/sshd", "-D", "-e", "-f", str(node.dir / "sshd_config")],
+                    node.dir / "sshd.log")
+        wait_until(lambda: self.sshd_pids(name), 5, f"sshd on {name}")
+        wait_until(lambda: self._listening(node), 5, f"sshd listening on {name}")
+
+    def _listening(self, node: SshNode) -> bool:
+        out = subprocess.run(["ip", "netns", "exec", node.ns, "ss", "-Htln", "sport = :22"],
+                             capture_output=True, text=True, check=False).stdout
+        return bool(out.strip())
+
+    def sshd_pids(self, name: str) -> list[int]:
+        return [p for p in ns_pids(self.nodes[name].ns) if _comm(p) == "sshd"]
+
+    def kill_sshd(self, name: str) -> None:
+        """Kill every sshd of the node (the listener and the sessions' processes)."""
+        for pid in self.sshd_pids(name):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not self.sshd_pids(name), 5, f"sshd gone on {name}")
+
+    def start_nginx(self, name: str) -> None:
+        node = self.nodes[name]
+        subprocess.run([*node.enter(), *node.nginx_argv()], check=True, timeout=10,
+                       capture_output=True)
+        wait_until(lambda: (node.dir / "nginx.pid").exists(), 5, f"nginx on {name}")
+
+    def start_keepalived(self, name: str) -> None:
+        node = self.nodes[name]
+        self._popen(node, ["keepalived", "-n", "-l", "-D", "-G", "-P",
+                           "-f", str(node.dir / "keepalived.conf"), "-p", str(node.pidfile),
+                           "-r", str(node.dir / "vrrp.pid")], node.log_file)
+        wait_until(lambda: node.pidfile.exists(), 5, f"keepalived on {name}")
+
+    def holders(self) -> list[str]:
+        return self.topology.holders(VIP)
+
+    def logs(self) -> str:
+        out = []
+        for node in self.nodes.values():
+            for path in (node.log_file, node.dir / "sshd.log", node.dir / "nginx-error.log"):
+                if path.exists():
+                    text = path.read_text(errors="replace")[-3000:]
+                    out.append(f"===== {node.name}: {path.name}\n{text}")
+        return "\n".join(out).replace(PASSWORD, "***")
+
+    # ------------------------------------------------------------------ teardown
+    def stop(self) -> None:
+        """Everything goes, whatever state the build reached."""
+        for node in self.nodes.values():
+            kill_namespace_processes(node.ns, grace=1.0)
+        self.topology.destroy()
+        for node in self.nodes.values():
+            if node.holder is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    node.holder.wait(2)
+        if self._made_run_sshd:
+            with contextlib.suppress(OSError):
+                Path("/run/sshd").rmdir()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "haconsole-test",
+                    "-f", str(path)], check=True, capture_output=True, timeout=20)
+
+
+def _toml(text: str) -> str:
+    """A TOML basic string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
