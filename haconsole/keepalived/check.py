@@ -126,7 +126,10 @@ def check_files(paths: Sequence[str], env: Environment | None = None, *,
         findings.extend(cross_node(nodes))
     table = what_if_table([(n.label, n.config) for n in nodes]) if what_if else None
     if table is not None:
-        findings.extend(_trap_findings_from_table(nodes, table))
+        static = {(f.file, f.line) for f in findings if f.message.endswith(
+            "(or weight 0 for FAULT)")}
+        findings.extend(f for f in _trap_findings_from_table(nodes, table)
+                        if (f.file, f.line) not in static)
     return Report(nodes, _unique(findings), table)
 
 
@@ -182,7 +185,7 @@ def format_json(report: Report) -> str:
 
 def format_what_if(rows: list[WhatIfRow]) -> str:
     """The what-if answers as an aligned text table."""
-    head = ("instance", "node", "if", "master before", "master after", "VIP moves after", "")
+    head = ("instance", "node", "if", "master before", "master after", "VIP moves within", "")
     body = [
         (r.instance, r.node, r.event, r.master_before, r.master_after,
          "never" if r.vip_moves_after is None else f"{r.vip_moves_after:.3f} s", r.note)
@@ -460,10 +463,11 @@ def _weight_traps(group: _Group) -> list[Finding]:
 
 def _trap_message(name: str, master: _Member, best: _Member, track: _Weighted, before: int,
                   after: int, rival: int) -> str:
-    need = before - rival
+    need = before - rival + 1
+    fix = f"weight -{need} or lower" if track.weight < 0 else f"weight {need} or higher"
     return (f"{name}: if {track.kind} {track.name} fails on {master.node.label}, its priority "
             f"drops {before} -> {after}, still above {best.node.label}'s {rival}: the VIP does"
-            f" not move. Use a weight of at least {need + 1} in size (or 0 for FAULT)")
+            f" not move. Use {fix} (or weight 0 for FAULT)")
 
 
 # --------------------------------------------------------------------------------------
@@ -526,6 +530,14 @@ class _Scenario:
             return "none"
         return masters[0] if len(masters) == 1 else "split: " + ", ".join(masters)
 
+    def worst_moment(self, sim: Simulation, master: str) -> float:
+        """Just after the master's next advert: the failure then waits a whole interval."""
+        sent = [r.t for r in sim.records if r.what == "send" and r.node == master]
+        if not sent:
+            return sim.now
+        interval = max(inst.advert_int for _, _, inst in self.members)
+        return max(sim.now, sent[-1] + interval) + 1e-6
+
     def rows(self) -> list[WhatIfRow]:
         from haconsole.vrrp.instance import track_specs
 
@@ -544,7 +556,8 @@ class _Scenario:
             note: str = "") -> WhatIfRow:
         sim = self.fresh()
         before = self.master(sim)
-        t0 = sim.now
+        t0 = self.worst_moment(sim, before)
+        sim.run_until(t0)
         action(sim)
         sim.run_until(t0 + self.horizon)
         after = self.master(sim)

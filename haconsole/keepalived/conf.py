@@ -639,8 +639,13 @@ def _lineless(finding: Finding) -> Finding:
 # --------------------------------------------------------------------------------------
 
 
+_PLAIN_WORD = re.compile(r'[^ \t\f\n\r\v"]+')
+
+
 def _words(text: str) -> tuple[list[str], bool]:
     """alloc_strvec: blank-separated words, "..." as one word. (words, quote unmatched)."""
+    if '"' not in text:
+        return _PLAIN_WORD.findall(text), False
     out: list[str] = []
     i, n = 0, len(text)
     while True:
@@ -763,8 +768,10 @@ class _Kw:
 class _Stream:
     """The line cursor and block-skipping state shared by one pass (read_line's view)."""
 
-    def __init__(self, lines: list[_Line], sink: Callable[[Finding], None]) -> None:
+    def __init__(self, lines: list[_Line], sink: Callable[[Finding], None],
+                 words_cache: dict[int, tuple[list[str], bool]] | None = None) -> None:
         self.lines = lines
+        self.words_cache = {} if words_cache is None else words_cache
         self.pos = 0
         self.line: _Line | None = None
         self.skip_sublevel = 0
@@ -787,7 +794,12 @@ class _Stream:
         self.sink(Finding(file, number, sev, message, "keepalived", level))
 
     def words(self, line: _Line) -> list[str]:
-        words, unmatched = _words(line.text)
+        """The line's words (cached across passes; handlers must not modify them)."""
+        key = self.pos
+        cached = self.words_cache.get(key)
+        if cached is None:
+            cached = self.words_cache[key] = _words(line.text)
+        words, unmatched = cached
         if unmatched:
             self.report(UNMATCHED_QUOTE, f"Unmatched quote: '{line.text}'")
         return words
@@ -796,6 +808,10 @@ class _Stream:
                 need_bob: bool = False) -> bool:
         """Read lines until this block's `}` (or EOF). True when a skipped block ended."""
         while (line := self.next()) is not None:
+            if self.skip_sublevel > 0 and '"' not in line.text:
+                if self._skip_fast(line.text):
+                    return True
+                continue
             words = self.words(line)
             if not words:
                 continue
@@ -825,6 +841,15 @@ class _Stream:
                 self.report(UNKNOWN_KEYWORD, f"Unknown keyword '{first}'")
                 continue
             self._keyword(kw, words, active, builder)
+        return False
+
+    def _skip_fast(self, text: str) -> bool:
+        """_skip() for a line without quotes: only a lone brace can be a brace word."""
+        if text == "{":
+            self.skip_sublevel += 1
+        elif text == "}":
+            self.skip_sublevel -= 1
+            return self.skip_sublevel == 0 and self.kw_level > 0
         return False
 
     def _skip(self, words: list[str]) -> bool:
@@ -1035,6 +1060,7 @@ class _Builder:
         self.g = glob_
         self.scripts: list[_Script] = []
         self.instances: list[_Inst] = []
+        self.instance_names: set[str] = set()
         self.groups: list[_Group] = []
         self.track_files: list[TrackFile] = []
         self.cur_track_file: TrackFile | None = None
@@ -1046,8 +1072,10 @@ class _Builder:
     def report(self, level: str, message: str, severity: Severity | None = None) -> None:
         self.s.report(level, message, severity)
 
-    def warn(self, level: str, message: str) -> None:
-        self.s.report(level, message, "warning")
+    def advise(self, message: str) -> None:
+        """Our own warning (keepalived accepts this silently)."""
+        line = self.here
+        self.s.sink(Finding(line.file, line.number, "warning", message, "haconsole", None))
 
     @property
     def here(self) -> _Line:
@@ -1086,6 +1114,10 @@ class _Builder:
             return None
         if len(full) < 2:
             return None
+        if len(full) > 2 and not any(q in self.here.text for q in "\"'"):
+            self.advise(f"{words[0]}: keepalived runs '{full[1]}' as user '{full[2]}'"
+                        f"{' (group ' + repr(full[3]) + ')' if len(full) > 3 else ''}; quote "
+                        "the command if those words are its arguments")
         args, _ = _words_quoted(full[1])
         return args or None
 
@@ -1298,7 +1330,7 @@ class _Builder:
             self.report(GENERAL_ERROR, "vrrp_instance must have a name")
             self.s.skip_block()
             return
-        if any(i.name == words[1] for i in self.instances):
+        if words[1] in self.instance_names:
             self.report(GENERAL_ERROR, f"vrrp instance {words[1]} already defined")
             self.s.skip_block()
             return
@@ -1307,6 +1339,7 @@ class _Builder:
         cfg.garp_master_delay = self.g.defs.vrrp_garp_master_delay
         cfg.garp_master_repeat = self.g.defs.vrrp_garp_master_repeat
         self.instances.append(_Inst(cfg, line.file, down_timer_adverts=self.g.down_timer_adverts))
+        self.instance_names.add(words[1])
 
     def i_end(self) -> None:
         inst = self.inst
@@ -2061,6 +2094,9 @@ class _Builder:
             full = []
         if script is None or len(full) < 2:
             return
+        if len(full) > 2 and not any(q in self.here.text for q in "\"'"):
+            self.advise(f"vrrp_script {script.cfg.name}: keepalived runs only '{full[1]}' and "
+                        f"ignores {' '.join(full[2:])!r}; quote the whole command")
         args, _ = _words_quoted(full[1])
         script.args = args
         script.cfg.script = _cmd_line(args)
@@ -3159,11 +3195,16 @@ class _Completion:
 
     # -- VRID conflicts ------------------------------------------------------------------------
     def vrid_conflicts(self) -> None:
-        insts = [i for i in self.b.instances if i.cfg.virtual_router_id]
+        same: dict[tuple[int, int], list[_Inst]] = {}
+        for inst in self.b.instances:
+            if inst.cfg.virtual_router_id:
+                same.setdefault((inst.family, inst.cfg.virtual_router_id), []).append(inst)
+        for insts in same.values():
+            self.vrid_clash(insts)
+
+    def vrid_clash(self, insts: list[_Inst]) -> None:
         for n, a in enumerate(insts):
             for b in insts[n + 1 :]:
-                if a.family != b.family or a.cfg.virtual_router_id != b.cfg.virtual_router_id:
-                    continue
                 if bool(a.cfg.unicast_peer) != bool(b.cfg.unicast_peer):
                     continue
                 if a.cfg.unicast_peer:
@@ -3243,8 +3284,9 @@ def _parse_lines(root: str, lexer: _Lexer, env: Environment) -> ParseResult:
     vrrp: _Builder | None = None
     fatal = False
     parent_reached = len(lexer.lines)
+    words: dict[int, tuple[list[str], bool]] = {}
     for name, active in _PASSES:
-        stream = _Stream(lexer.lines, findings.add)
+        stream = _Stream(lexer.lines, findings.add, words)
         builder = _Builder(stream, env, glob_)
         try:
             stream.process(_ROOT, active, builder)
