@@ -1,0 +1,130 @@
+"""`haconsole connect` on real nodes: OpenSSH sshd + keepalived 2.2.7 + nginx in namespaces.
+
+Through the console (Textual Pilot) on the inventory `haconsole connect` reads: the pair
+shows MASTER/BACKUP and the VIP owner; `s` (stop nginx, confirmed) on the master makes
+keepalived move the VIP and the stopwatch time it; killing sshd on a node marks it stale
+and it recovers when sshd is back; a wrong host key is refused with a clear message; the
+VRRP password never reaches an event. Root and namespaces only (see ssh_lab.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from ssh_lab import PASSWORD, VIP, SshLab, wait_until  # tests/netns is on sys.path
+
+from haconsole.cluster import events as ev
+from haconsole.console.widgets.instances import InstancesTable
+from haconsole.sources.connect import build_fleet, make_console
+from haconsole.sources.inventory import load_inventory
+from haconsole.sources.keepalived_ssh import KeepalivedSshNode
+from haconsole.sources.ssh import SshOptions
+
+pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(150)]
+SIZE = (160, 48)
+
+
+@pytest.fixture
+def ssh_lab(root: Callable[[str], None]) -> Iterator[SshLab]:
+    """The lab, torn down whatever happens; `root` skips (or fails under
+    HACONSOLE_REQUIRE_NETNS=1) without root and namespaces."""
+    need_program = root
+    for program in ("sshd", "keepalived", "nginx", "nsenter", "unshare", "ssh-keygen", "ss"):
+        need_program(program)
+    lab = SshLab()
+    try:
+        lab.start()
+        yield lab
+    except BaseException:
+        print(lab.logs())
+        raise
+    finally:
+        lab.stop()
+
+
+async def until(pilot: Any, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await pilot.pause(0.1)
+
+
+async def test_connect_console_on_real_sshd_keepalived_nginx(ssh_lab: SshLab) -> None:
+    lab = ssh_lab
+    wait_until(lambda: lab.holders() == ["n1"], 15, "n1 to hold the VIP")
+    fleet = build_fleet(load_inventory(lab.inventory))
+    app = make_console(fleet)
+    assert app is not None, "the console (haconsole.console.app) is not importable"
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.view
+        # 1. the pair as it is: n1 MASTER (priority 150), n2 BACKUP, n1 owns the VIP.
+        await until(pilot, lambda: view.master_of("VI_1") == "n1" and
+                    ("n2", "VI_1") in view.instances and
+                    view.instances[("n2", "VI_1")].state == "BACKUP", 15, "MASTER/BACKUP")
+        await until(pilot, lambda: view.vips.get(VIP) and view.vips[VIP].owner == "n1", 10,
+                    "the VIP on n1")
+        assert view.instances[("n1", "VI_1")].effective_priority == 150
+        await until(pilot, lambda: view.nodes["n1"].services.get("nginx") is True, 5, "nginx up")
+
+        # 2. stop nginx on the master from the console (confirmed): the VIP moves to n2.
+        table = app.screen_stack[0].query_one(InstancesTable)
+        assert table.select(("n1", "VI_1"))
+        await pilot.press("s")
+        await until(pilot, lambda: len(app.screen_stack) > 1, 5, "the confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: view.vips[VIP].owner == "n2" and
+                    view.master_of("VI_1") == "n2", 20, "the VIP to move to n2")
+        assert lab.holders() == ["n2"]
+        record = await until(pilot, lambda: next(
+            (f for f in view.failovers if f.new_master == "n2" and f.vip_ms is not None),
+            None), 10, "the stopwatch")
+        assert record.old_master == "n1" and record.cause_t is not None
+        assert 0 < record.vip_ms < 15000
+        assert view.nodes["n1"].services.get("nginx") is False
+
+        # 3. sshd killed on n2: n2 goes stale, then recovers when sshd is back.
+        lab.kill_sshd("n2")
+        await until(pilot, lambda: not view.nodes["n2"].health_ok, 20, "n2 to go stale")
+        assert "stale" in view.nodes["n2"].health_detail
+        assert view.nodes["n1"].health_ok
+        lab.start_sshd("n2")
+        await until(pilot, lambda: view.nodes["n2"].health_ok, 30, "n2 to reconnect")
+        polls = fleet.nodes["n2"].polls
+        await until(pilot, lambda: fleet.nodes["n2"].polls > polls + 1, 10, "n2 polling again")
+
+        # 4. the VRRP password never reached the console.
+        texts = [entry.text for entry in view.log]
+        assert texts and not any(PASSWORD[:8] in text for text in texts)
+    await asyncio.wait_for(fleet.stop(), 5)
+
+
+async def test_wrong_host_key_is_refused_with_a_clear_message(ssh_lab: SshLab) -> None:
+    lab = ssh_lab
+    wrong = lab.work / "wrong_known_hosts"
+    other = (lab.nodes["n2"].dir / "host_key.pub").read_text().split()
+    wrong.write_text(f"n1,{lab.nodes['n1'].address} {other[0]} {other[1]}\n")
+    inventory = load_inventory(lab.inventory)
+    source = KeepalivedSshNode(inventory.node("n1"), SshOptions(
+        known_hosts=str(wrong), ssh_config=str(lab.ssh_config), accept_new_host_keys=True,
+        backoff_initial=0.2, backoff_max=1.0))
+    seen: list[ev.Event] = []
+    await source.start(seen.append)
+    try:
+        end = time.monotonic() + 20
+        while not any(isinstance(e, ev.SourceHealth) and not e.ok for e in seen):
+            assert time.monotonic() < end, "no refusal reported"
+            await asyncio.sleep(0.05)
+        detail = next(e.detail for e in seen if isinstance(e, ev.SourceHealth) and not e.ok)
+        assert detail.startswith("n1: HOST KEY CHANGED")
+        assert "ssh-keygen -R" in detail and str(wrong) in detail
+        assert not any(isinstance(e, ev.NodeSeen) for e in seen)
+    finally:
+        await source.stop()
