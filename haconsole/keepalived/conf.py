@@ -87,6 +87,7 @@ _DEFAULT_SEVERITY: dict[str, Severity] = {
 
 # Exit statuses of `keepalived -t` (lib/scheduler.h, keepalived/include/main.h).
 EXIT_OK, EXIT_MISSING_PARAMETER, EXIT_CONFIG, EXIT_CONFIG_TEST, EXIT_SECURITY = 0, 2, 4, 5, 6
+EXIT_NO_CONFIG = 6
 
 MAXBUF = 1024  # keepalived reads lines in chunks of MAXBUF - 1 bytes
 IFNAMSIZ = 16
@@ -163,7 +164,8 @@ class ParseResult:
     config: Config
     findings: list[Finding]
     files: list[str] = field(default_factory=list)
-    fatal: bool = False
+    fatal: bool = False  # keepalived exits at a missing parameter
+    no_config: bool = False  # an include[rmwba] failed: keepalived stops after global_defs
 
     @property
     def errors(self) -> list[Finding]:
@@ -173,6 +175,8 @@ class ParseResult:
         """The exit status `keepalived -t` would give for these findings."""
         if self.fatal:
             return EXIT_MISSING_PARAMETER
+        if self.no_config:
+            return EXIT_NO_CONFIG
         levels = [f.ka_level for f in self.findings if f.origin == "keepalived" and f.ka_level]
         top = max(levels, key=_LEVEL_RANK.__getitem__, default=OK)
         if top == OK:
@@ -424,6 +428,7 @@ class _Lexer:
         self.block_depth = 0
         self.open_braces: list[_Line] = []
         self._stack: list[str] = []
+        self.config_file_error = False  # keepalived then stops after reading global_defs
 
     # -- findings -------------------------------------------------------------------
     def note(self, file: str, line: int, level: str, message: str, *,
@@ -546,19 +551,27 @@ class _Lexer:
 
     # -- include --------------------------------------------------------------------
     def _include(self, path: str, number: int, text: str) -> bool:
+        """`include[r|m|w|b|a] GLOB`: the letter makes some include problems errors."""
         if not text.startswith("include") or len(text) < 8:
             return False
         kind = text[7]
         if kind in WHITESPACE:
-            pattern = text[8:]
-        elif kind in "rmwba" and len(text) > 8 and text[8] in WHITESPACE:
-            pattern = text[9:]
+            flags, pattern = 0, text[8:]
+        elif kind in _INCLUDE_KINDS and len(text) > 8 and text[8] in WHITESPACE:
+            flags, pattern = _INCLUDE_KINDS[kind], text[9:]
         else:
             return False
-        self._open_glob(path, number, pattern.lstrip(" \t"))
+        self._open_glob(path, number, pattern.lstrip(" \t"), flags)
         return True
 
-    def _open_glob(self, path: str, number: int, pattern: str) -> None:
+    def _include_note(self, path: str, number: int, flags: int, bit: int, message: str
+                      ) -> None:
+        """file_config_error(): printed always, an error only if the include asked for it."""
+        level = FILE_NOT_FOUND if flags & bit else OK
+        self.config_file_error = self.config_file_error or bool(flags & bit)
+        self.note(path, number, level, message, severity="error" if flags & bit else None)
+
+    def _open_glob(self, path: str, number: int, pattern: str, flags: int) -> None:
         base = os.path.dirname(path)
         matches: list[str] = []
         missing = False
@@ -567,29 +580,39 @@ class _Lexer:
             found = sorted(glob.glob(full))
             matches.extend(found)
             missing = missing or _glob_missing(full, found)
+        braces = len(_expand_braces(pattern)) > 1
         if not matches:
             if missing:
-                self.note(path, number, OK, f"Config files missing '{pattern}'.")
+                self._include_note(path, number, flags, _INC_B if braces else _INC_M,
+                                   f"Config files missing '{pattern}'.")
+            elif glob.has_magic(pattern) and flags & _INC_W:
+                self._include_note(path, number, flags, _INC_W,
+                                   f"No config files matched '{pattern}'.")
             return
         if missing:
-            self.note(path, number, OK, f'Some config files missing: "{pattern}".')
+            self._include_note(path, number, flags, _INC_B,
+                               f'Some config files missing: "{pattern}".')
+            if flags & _INC_B:
+                return
         for match in matches:
-            self._open_included(path, number, match, os.path.relpath(match, base or "."))
+            self._open_included(path, number, match, os.path.relpath(match, base or "."),
+                                flags)
 
-    def _open_included(self, path: str, number: int, full: str, shown: str) -> None:
+    def _open_included(self, path: str, number: int, full: str, shown: str, flags: int
+                       ) -> None:
         if os.path.isdir(full):
-            self.note(path, number, OK, f"Configuration file '{shown}/' is a directory"
-                      " - skipping")
+            self._include_note(path, number, flags, _INC_R, f"Configuration file '{shown}/' "
+                               "is a directory - skipping")
             return
         try:
             st = os.stat(full)
         except OSError as exc:
-            self.note(path, number, OK, f"Configuration file '{shown}' open problem "
-                      f"({exc.strerror}) - skipping")
+            self._include_note(path, number, flags, _INC_R, f"Configuration file '{shown}' "
+                               f"open problem ({exc.strerror}) - skipping")
             return
         if not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111:
-            self.note(path, number, OK, f"Configuration file '{shown}' is not a regular "
-                      "non-executable file - skipping")
+            self._include_note(path, number, flags, _INC_R, f"Configuration file '{shown}' "
+                               "is not a regular non-executable file - skipping")
             return
         real = os.path.realpath(full)
         if real in self._stack or len(self._stack) >= MAX_INCLUDE_DEPTH:
@@ -600,10 +623,20 @@ class _Lexer:
         try:
             data = Path(full).read_bytes()
         except OSError as exc:
-            self.note(path, number, OK, f"Configuration file '{shown}' open problem "
-                      f"({exc.strerror}) - skipping")
+            self._include_note(path, number, flags, _INC_R, f"Configuration file '{shown}' "
+                               f"open problem ({exc.strerror}) - skipping")
             return
         self._read_file(full, data)
+
+
+# include letters (lib/parser.c): r = unreadable/directory is an error, m = no match is an
+# error unless wildcards, w = no match is an error even with wildcards, b = every brace
+# alternative must exist, a = all of them.
+_INC_R, _INC_M, _INC_W, _INC_B = 1, 2, 4, 8
+_INCLUDE_KINDS = {
+    "r": _INC_R, "m": _INC_R | _INC_M, "w": _INC_R | _INC_M | _INC_W, "b": _INC_R | _INC_B,
+    "a": _INC_R | _INC_M | _INC_B | _INC_W,
+}
 
 
 def _glob_missing(pattern: str, found: list[str]) -> bool:
@@ -2053,6 +2086,33 @@ class _Builder:
         if self.inst:
             self.inst.cfg.dont_track_primary = True
 
+    # -- interface lists at the top level ------------------------------------------------------
+    def v_linkbeat_interfaces(self, words: list[str]) -> None:
+        self.each_value(words, self._linkbeat_interface)
+
+    def _linkbeat_interface(self, vec: list[str]) -> None:
+        if not self._existing_interface(vec[0]):
+            self.report(FATAL, f"unknown interface {vec[0]} specified for linkbeat interface")
+            return
+        if len(vec) > 1 and (vec[1] not in ("MII", "ETHTOOL", "IOCTL") or len(vec) > 2):
+            self.report(GENERAL_ERROR, f"extra characters {vec[1]} in linkbeat interface")
+
+    def v_up_down_delays(self, words: list[str]) -> None:
+        self.each_value(words, self._up_down_delay)
+
+    def _up_down_delay(self, vec: list[str]) -> None:
+        if not self._existing_interface(vec[0]):
+            self.report(FATAL, f"unknown interface {vec[0]} specified for up/down delay")
+            return
+        for text in vec[1:3]:
+            for msg in _read_decimal(text, 0, 255 * TIMER_HZ)[2]:
+                self.report(INVALID_NUMBER, msg)
+
+    def _existing_interface(self, name: str) -> bool:
+        """if_get_by_ifname(name, dynamic_interfaces): no "non-existent" flag here."""
+        known = self.env.interfaces
+        return known is None or name in known or self.g.dynamic_interfaces
+
     # -- authentication ------------------------------------------------------------------------
     def a_type(self, words: list[str]) -> None:
         inst = self.inst
@@ -2735,9 +2795,10 @@ def _root_table() -> dict[str, _Kw]:
                            section="vrrp"),
         "garp_group": _Kw(_Builder.accept, garp_sub, section="vrrp"),
     }
-    for name in ("static_ipaddress", "static_routes", "static_rules", "linkbeat_interfaces",
-                 "interface_up_down_delays"):
+    for name in ("static_ipaddress", "static_routes", "static_rules"):
         root[name] = _Kw(_Builder.ignore_block, section="vrrp")
+    root["linkbeat_interfaces"] = _Kw(_Builder.v_linkbeat_interfaces, section="vrrp")
+    root["interface_up_down_delays"] = _Kw(_Builder.v_up_down_delays, section="vrrp")
     for name in ("track_file", "vrrp_track_file"):
         root[name] = _Kw(_Builder.f_begin, _table(_TRACK_FILE_HANDLERS), _Builder.f_end,
                          "track_file")
@@ -3295,6 +3356,8 @@ def _parse_lines(root: str, lexer: _Lexer, env: Environment) -> ParseResult:
             fatal = True
         if name == "parent":
             parent_reached = stream.pos
+            if lexer.config_file_error and not fatal:
+                break
         if name == "vrrp":
             vrrp = builder
             _unsupported(stream, findings)
@@ -3306,7 +3369,8 @@ def _parse_lines(root: str, lexer: _Lexer, env: Environment) -> ParseResult:
         if note.index <= parent_reached or not fatal:
             findings.add(note.finding)
     config = _build_config(root, glob_, vrrp)
-    return ParseResult(config, findings.ordered(lexer.files), lexer.files, fatal)
+    return ParseResult(config, findings.ordered(lexer.files), lexer.files, fatal,
+                       lexer.config_file_error and not fatal)
 
 
 def _unsupported(stream: _Stream, findings: _Findings) -> None:
