@@ -39,6 +39,7 @@ from haconsole.sources.ssh import (
 )
 
 PASSWORD = "s3cr3tpw"
+DATA = Path(__file__).parent / "data"
 HOST_KEY = asyncssh.generate_private_key("ssh-ed25519")
 OTHER_KEY = asyncssh.generate_private_key("ssh-ed25519")
 
@@ -108,6 +109,9 @@ class FakeNode:
                 inst["stats"]["advert_rcvd"] += 0 if inst["data"]["state"] == 2 else 1
             if self.json_supported:
                 out += [f"{boundary} json", json.dumps(self.instances)]
+            else:  # keepalived without JSON: the SIGUSR1 data and SIGUSR2 stats dumps
+                out += [f"{boundary} data", (DATA / "keepalived.data").read_text(),
+                        f"{boundary} stats", (DATA / "keepalived.stats").read_text()]
         out += [f"{boundary} addr", ip_addr_json(self.addresses)]
         out += [f"{boundary} service {'up' if self.service_up else 'down'}",
                 f"{boundary} end"]
@@ -374,6 +378,24 @@ async def test_keepalived_node_collects_state_counters_vips_service(fake: Any,
         await rec.wait(lambda: any(t.new == "STOP" for t in rec.of(ev.Transition)))
         assert not any(PASSWORD in json.dumps(e.to_dict()) for e in rec.events)
         assert all(e.node == "edge1" for e in rec.events)
+    finally:
+        await source.stop()
+
+
+async def test_data_and_stats_dumps_when_json_is_not_compiled_in(fake: Any,
+                                                                 tmp_path: Path) -> None:
+    n = await fake("old-ka", json_supported=False, addresses=["192.0.2.11", "192.0.2.170"])
+    source = KeepalivedSshNode(spec(n), options(known_hosts_for(tmp_path, n)))
+    rec = Recorder()
+    await source.start(rec)
+    try:
+        await rec.wait(lambda: rec.of(ev.AdvertCounters) and rec.of(ev.VipAdded))
+        state = rec.of(ev.InstanceState)[0]
+        assert (state.instance, state.vrid, state.state) == ("VI_1", 100, "MASTER")
+        assert (rec.of(ev.AdvertCounters)[0].sent, rec.of(ev.AdvertCounters)[0].received) == \
+            (8, 6)
+        assert rec.of(ev.VipAdded)[0].vip == "192.0.2.170"
+        assert not any("mypasswo" in json.dumps(e.to_dict()) for e in rec.events)
     finally:
         await source.stop()
 
