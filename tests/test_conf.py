@@ -44,7 +44,8 @@ def instance_text(body: str, name: str = "VI_1") -> str:
     return f"vrrp_instance {name} {{\n{body}\n}}\n"
 
 
-BASE = "    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress {\n        192.0.2.1\n    }"
+BASE = ("    interface eth0\n    virtual_router_id 51\n"
+        "    virtual_ipaddress {\n        192.0.2.1\n    }")
 
 
 # --------------------------------------------------------------------------------------
