@@ -22,7 +22,42 @@ def _add_lab_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--readonly", action="store_true", help="disable actions (console)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+COMMANDS = {
+    "lab": "run a lab (in-process, or real namespaces with --netns)",
+    "connect": "watch remote keepalived / haconsole nodes over SSH",
+    "agent": "run the VRRP engine as a daemon (keepalived drop-in)",
+    "check": "lint keepalived.conf files like `keepalived -t`",
+    "watch": "decode every VRRP advert (pcap file or interface)",
+}
+
+
+def _add_command_arguments(name: str, p: argparse.ArgumentParser) -> None:
+    """Fill in one subcommand's flags; imported only when that command is used."""
+    if name == "lab":
+        _add_lab_arguments(p)
+        from haconsole.netns import cli as netns_cli
+
+        netns_cli.add_arguments(p)
+    elif name == "connect":
+        from haconsole.sources import connect as connect_mod
+
+        connect_mod.add_arguments(p)
+    elif name == "agent":
+        from haconsole.agent import cli as agent_cli
+
+        agent_cli.add_arguments(p)
+    elif name == "check":
+        from haconsole.keepalived import check as check_mod
+
+        check_mod.add_arguments(p)
+    elif name == "watch":
+        from haconsole import watch as watch_mod
+
+        watch_mod.add_arguments(p)
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; only the subcommand named in `argv` gets its (lazily imported) flags."""
     parser = argparse.ArgumentParser(
         prog="haconsole",
         description="A terminal operations console for VRRP high availability "
@@ -31,30 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     _add_lab_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    lab = sub.add_parser("lab", help="run a lab (in-process, or real namespaces with --netns)")
-    _add_lab_arguments(lab)
-
-    check = sub.add_parser("check", help="lint keepalived.conf files like `keepalived -t`")
-    try:
-        from haconsole.keepalived import check as check_mod
-
-        check_mod.add_arguments(check)
-    except (ImportError, AttributeError):
-        check.add_argument("files", nargs="*")
-
-    watch = sub.add_parser("watch", help="decode every VRRP advert (pcap file or interface)")
-    try:
-        from haconsole import watch as watch_mod
-
-        watch_mod.add_arguments(watch)
-    except (ImportError, AttributeError):
-        watch.add_argument("--read")
+    chosen = next((a for a in argv if a in COMMANDS), None)
+    for name, help_text in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        if name == chosen:
+            _add_command_arguments(name, p)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.version:
         from haconsole import __version__
@@ -65,6 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if command == "lab":
             return _run_lab(args)
+        if command == "connect":
+            from haconsole.sources.connect import main_connect
+
+            return main_connect(args)
+        if command == "agent":
+            from haconsole.agent.cli import main_agent
+
+            return main_agent(args)
         if command == "check":
             from haconsole.keepalived.check import main_check
 
@@ -91,8 +121,9 @@ def _run_lab(args: argparse.Namespace) -> int:
         print(f"haconsole: {err}", file=sys.stderr)
         return 2
     if args.netns:
-        print("haconsole: lab --netns is not available yet", file=sys.stderr)
-        return 2
+        from haconsole.netns.cli import main_netns_lab
+
+        return main_netns_lab(args)
     if args.text or not sys.stdout.isatty():
         from haconsole.lab.textmode import run_text
 
