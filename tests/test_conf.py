@@ -394,3 +394,15 @@ def test_any_bytes_parse(tmp_path_factory, data: bytes) -> None:
 def test_examples_are_clean() -> None:
     for path in sorted(EXAMPLES.glob("*.conf")):
         assert parse_file(path).findings == [], path.name
+
+
+@pytest.mark.parametrize(("name", "runnable"), [
+    ("nginx-master.conf", True),          # warnings only
+    ("unknown-keyword.conf", True),       # keepalived runs, ignoring the unknown words
+    ("missing-vrid.conf", False),         # vrrp gives up
+    ("missing-param.conf", False),        # keepalived exits
+    ("include-required.conf", False),     # includem/r/w/b failure
+    ("no-vip.conf", False),               # VRRPv3 without a VIP
+])
+def test_runnable_says_whether_keepalived_would_start(name: str, runnable: bool) -> None:
+    assert parse_file(CONF / name, LAB_ENV).runnable is runnable

@@ -98,7 +98,6 @@ UINT_MAX = 2**32 - 1
 INT_MAX = 2**31 - 1
 INT_MIN = -(2**31)
 ULONG_MAX = 2**64 - 1
-LONG_MAX = 2**63 - 1
 MAX_INCLUDE_DEPTH = 32
 VRRP_PRIO_OWNER = 255
 VRRP_PRIO_DFL = 100
@@ -166,6 +165,7 @@ class ParseResult:
     files: list[str] = field(default_factory=list)
     fatal: bool = False  # keepalived exits at a missing parameter
     no_config: bool = False  # an include[rmwba] failed: keepalived stops after global_defs
+    runnable: bool = True  # keepalived would start VRRP with this config (maybe grumbling)
 
     @property
     def errors(self) -> list[Finding]:
@@ -195,24 +195,21 @@ class ParseResult:
 _INT_RE = re.compile(r"[ \t\n\v\f\r]*([+-]?)([0-9]*)")
 
 
-def _strtol(text: str) -> tuple[int, int, bool]:
-    """C strtol/strtoul base 10: (value, chars consumed, overflowed)."""
+def _strtol(text: str) -> tuple[int, int]:
+    """C strtol/strtoul base 10 without the range clamp: (value, characters consumed)."""
     m = _INT_RE.match(text)
-    assert m is not None
-    if not m.group(2):
-        return 0, 0, False
+    if m is None or not m.group(2):
+        return 0, 0
     value = int(m.group(2))
-    if m.group(1) == "-":
-        value = -value
-    return value, m.end(), False
+    return (-value if m.group(1) == "-" else value), m.end()
 
 
 def _read_int(text: str, lo: int, hi: int) -> tuple[bool, int, str | None]:
     """read_int_func in config-test mode: (ok, value as stored, error message)."""
-    value, used, _ = _strtol(text)
+    value, used = _strtol(text)
     if used < len(text):
         return False, _c_int(value), f"invalid number '{text}'"
-    if not -LONG_MAX - 1 <= value <= LONG_MAX or not INT_MIN <= value <= INT_MAX:
+    if not INT_MIN <= value <= INT_MAX:
         return False, _c_int(value), f"number '{text}' outside integer range"
     if not lo <= value <= hi:
         return False, value, f"number '{text}' outside range [{lo}, {hi}]"
@@ -228,7 +225,7 @@ def _c_int(value: int) -> int:
 def _read_unsigned(text: str, lo: int, hi: int) -> tuple[bool, int, str | None]:
     """read_unsigned_func in config-test mode."""
     stripped = text.lstrip(WHITESPACE)
-    value, used, _ = _strtol(stripped)
+    value, used = _strtol(stripped)
     if stripped.startswith("-"):
         return False, 0, f"negative number '{text}'"
     if used < len(stripped):
@@ -260,7 +257,7 @@ def _read_decimal(
         places = shift
     digits = text[:dot] + text[dot + 1 : dot + 1 + places] if dot >= 0 else text
     digits += "0" * (shift - places)
-    value, used, _ = _strtol(digits)
+    value, used = _strtol(digits)
     if digits.lstrip(WHITESPACE).startswith("-"):
         value = (-value) & ULONG_MAX
     value += 1 if round_up else 0
@@ -977,8 +974,6 @@ class _Globals:
     lower_prio_no_advert: bool = False
     higher_prio_send_advert: bool = False
     down_timer_adverts: int = 3
-    script_user_ok: bool = True
-    smtp_alert: bool | None = None
 
 
 @dataclass
@@ -1098,7 +1093,6 @@ class _Builder:
         self.track_files: list[TrackFile] = []
         self.cur_track_file: TrackFile | None = None
         self.processes: list[TrackProcess] = []
-        self.process_names: dict[str, str | None] = {}
         self.non_existent_interface: _Line | None = None
 
     # -- small helpers -----------------------------------------------------------------
@@ -1194,9 +1188,7 @@ class _Builder:
         self.g.defs.notification_email.extend(emails)
 
     def g_smtp_alert(self, words: list[str]) -> None:
-        value = self._bool_word(words, f"Invalid value '{{}}' for global {words[0]} specified")
-        if value is not None and words[0] == "smtp_alert":
-            self.g.smtp_alert = value
+        self._bool_word(words, f"Invalid value '{{}}' for global {words[0]} specified")
 
     def g_vrrp_version(self, words: list[str]) -> None:
         ok, value, msg = _read_int(_arg(words, 1), 2, 3)
@@ -1266,7 +1258,6 @@ class _Builder:
             return
         self.g.defs.script_user = words[1]
         if not self.user_exists(words[1]):
-            self.g.script_user_ok = False
             self.report(GENERAL_ERROR, "Error setting global script uid/gid")
 
     def g_script_security(self, words: list[str]) -> None:
@@ -2421,7 +2412,6 @@ class _Builder:
     def p_begin(self, words: list[str]) -> None:
         name = _arg(words, 1)
         self.processes.append(TrackProcess(name, quorum=1, line=self.here.number))
-        self.process_names[name] = None
 
     @property
     def process(self) -> TrackProcess | None:
@@ -3344,6 +3334,7 @@ def _parse_lines(root: str, lexer: _Lexer, env: Environment) -> ParseResult:
     glob_ = _Globals()
     vrrp: _Builder | None = None
     fatal = False
+    runnable = True
     parent_reached = len(lexer.lines)
     words: dict[int, tuple[list[str], bool]] = {}
     for name, active in _PASSES:
@@ -3362,15 +3353,17 @@ def _parse_lines(root: str, lexer: _Lexer, env: Environment) -> ParseResult:
             vrrp = builder
             _unsupported(stream, findings)
             if not fatal:
-                _complete(builder, findings, root)
+                runnable = _complete(builder, findings, root)
         if fatal:
             break
     for note in lexer.notes:
         if note.index <= parent_reached or not fatal:
             findings.add(note.finding)
     config = _build_config(root, glob_, vrrp)
-    return ParseResult(config, findings.ordered(lexer.files), lexer.files, fatal,
-                       lexer.config_file_error and not fatal)
+    no_config = lexer.config_file_error and not fatal
+    runnable = runnable and not fatal and not no_config and bool(lexer.files)
+    return ParseResult(config, findings.ordered(lexer.files), lexer.files, fatal, no_config,
+                       runnable)
 
 
 def _unsupported(stream: _Stream, findings: _Findings) -> None:
@@ -3381,16 +3374,16 @@ def _unsupported(stream: _Stream, findings: _Findings) -> None:
                              "section skipped", "haconsole", None))
 
 
-def _complete(builder: _Builder, findings: _Findings, root: str) -> None:
+def _complete(builder: _Builder, findings: _Findings, root: str) -> bool:
+    """Complete the vrrp configuration; False when keepalived would refuse to run it."""
+    completion = _Completion(builder, findings.add, root)
     where = builder.non_existent_interface
     if where is not None:
         findings.add(Finding(where.file, where.number, "error", "Non-existent interface "
                              "specified in configuration", "keepalived", BAD_IF, ka_line=False))
-        completion = _Completion(builder, findings.add, root)
         completion.stop()
-        completion.run()
-        return
-    _Completion(builder, findings.add, root).run()
+    completion.run()
+    return not completion.stopped
 
 
 def _build_config(root: str, glob_: _Globals, b: _Builder | None) -> Config:
