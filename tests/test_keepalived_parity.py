@@ -122,6 +122,10 @@ def keepalived_verdicts() -> dict[str, tuple[int, set[Verdict], set[str]]]:
     """keepalived -t on every corpus file, in one network namespace for all of them."""
     binary = _keepalived()
     _need(binary is not None, "keepalived is not installed (make test installs it as root)")
+    ran = subprocess.run([str(binary), "-v"], capture_output=True, text=True)
+    version = ran.stderr + ran.stdout
+    _need("Keepalived v2.2.7 " in version,
+          f"the parity corpus is judged by keepalived 2.2.7, found {version[:40]!r}")
     _need(os.geteuid() == 0, "needs root to run keepalived in a network namespace")
     _need(shutil.which("unshare") is not None and shutil.which("ip") is not None,
           "needs unshare and iproute2")
