@@ -437,21 +437,22 @@ class _Lexer:
         self.notes.append(_LexNote(len(self.lines), finding))
 
     # -- files ----------------------------------------------------------------------
-    def read_root(self, path: str) -> None:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            self.note(path, 0, FILE_NOT_FOUND, f"Unable to read configuration file {path}"
-                      f" ({exc.strerror or exc})")
-            return
+    def read_root(self, path: str, data: bytes | None = None) -> None:
+        """Read the main file (or the given bytes as if they were that file)."""
+        if data is None:
+            try:
+                data = Path(path).read_bytes()
+            except OSError as exc:
+                self.note(path, 0, FILE_NOT_FOUND, f"cannot read {path}: "
+                          f"{exc.strerror or exc}", severity="error", origin="haconsole")
+                return
         self._read_file(path, data)
         if self.block_depth > 0:
-            where = self.open_braces[0] if self.open_braces else None
-            self.note(where.file if where else path, where.number if where else 0,
-                      MISSING_EOB,
-                      f"There are {self.block_depth} missing '}}'s or extra '{{'s")
-            self.notes[-1] = _LexNote(self.notes[-1].index,
-                                      _lineless(self.notes[-1].finding))
+            where = self.open_braces[0]
+            finding = Finding(where.file, where.number, "error", f"There are "
+                              f"{self.block_depth} missing '}}'s or extra '{{'s", "keepalived",
+                              MISSING_EOB, ka_line=False)
+            self.notes.append(_LexNote(len(self.lines), finding))
 
     def _read_file(self, path: str, data: bytes) -> None:
         self.files.append(path)
@@ -657,11 +658,6 @@ def _physical_lines(data: bytes) -> Iterator[tuple[int, str]]:
             if nul >= 0:
                 piece = piece[:nul]
             yield number, piece.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
-
-
-def _lineless(finding: Finding) -> Finding:
-    return Finding(finding.file, finding.line, finding.severity, finding.message,
-                   finding.origin, finding.ka_level, ka_line=False)
 
 
 # --------------------------------------------------------------------------------------
@@ -3320,12 +3316,7 @@ def parse_text(text: str, source: str = "<memory>", env: Environment | None = No
     """Parse config text (includes resolve relative to the current directory)."""
     env = env or Environment()
     lexer = _Lexer(env)
-    lexer._read_file(source, text.encode("utf-8", "surrogateescape"))
-    if lexer.block_depth > 0:
-        first = lexer.open_braces[0]
-        lexer.note(first.file, first.number, MISSING_EOB,
-                   f"There are {lexer.block_depth} missing '}}'s or extra '{{'s")
-        lexer.notes[-1] = _LexNote(lexer.notes[-1].index, _lineless(lexer.notes[-1].finding))
+    lexer.read_root(source, text.encode("utf-8", "surrogateescape"))
     return _parse_lines(source, lexer, env)
 
 
