@@ -1022,6 +1022,7 @@ class _Inst:
     vmac: bool = False
     vmac_xmit_base: bool = False
     ipvlan: bool = False
+    ipvlan_family: int = 0
     notify: dict[str, list[str]] = field(default_factory=dict)
     track_if: list[_Track] = field(default_factory=list)
     track_script: list[_Track] = field(default_factory=list)
@@ -1063,7 +1064,9 @@ def _is_ipv4(text: str) -> bool:
 
 
 def _parse_ip(text: str) -> IPAddress | None:
-    """inet_stosockaddr/inet_pton: a bare IPv4 or IPv6 address (IPv6 may carry %scope)."""
+    """inet_stosockaddr/inet_pton: a bare IPv4 or IPv6 address (no %scope)."""
+    if "%" in text:
+        return None
     try:
         return ipaddress.ip_address(text)
     except ValueError:
@@ -1136,7 +1139,7 @@ class _Builder:
                         f"{missing}")
             return None
         if len(full) < 2:
-            return None
+            raise _MissingParameter(full or words, 1)
         if len(full) > 2 and not any(q in self.here.text for q in "\"'"):
             self.advise(f"{words[0]}: keepalived runs '{full[1]}' as user '{full[2]}'"
                         f"{' (group ' + repr(full[3]) + ')' if len(full) > 3 else ''}; quote "
@@ -2044,6 +2047,7 @@ class _Builder:
                     " a vrrp is deprecated.", "warning")
         pad = " " * max(len(inst.name) - 2, 0)
         self.report(GENERAL_ERROR, f"      {pad}Please use global lvs_sync_daemon", "warning")
+        _arg(words, 1)
 
     def i_kernel_rx_buf_size(self, words: list[str]) -> None:
         inst = self.inst
@@ -2068,6 +2072,8 @@ class _Builder:
     def i_ipvlan(self, words: list[str]) -> None:
         if self.inst:
             self.inst.ipvlan = True
+            addrs = [a for a in map(_parse_ip, words[1:]) if a is not None]
+            self.inst.ipvlan_family = addrs[0].version if addrs else 0
 
     def i_dont_track_primary(self, words: list[str]) -> None:
         if self.inst:
@@ -2610,6 +2616,79 @@ umask random_seed reload_check_config reload_time_file reload_repeat reload_file
 include_check config_save_dir tmp_config_directory data_use_instance
 """.split())  # noqa: SIM905 - a word list reads better than 100 quoted strings
 
+# Keywords haconsole accepts without modelling, and what keepalived says when the value
+# is missing: FATAL_MISSING (it exits, "missing a parameter") or its message.
+FATAL_MISSING = ""
+_GLOBAL_NEED_VALUE: dict[str, str] = {
+    **dict.fromkeys((
+        "bfd_process_name", "bfd_rlimit_rtime", "bfd_rlimit_rttime", "checker_process_name",
+        "checker_rlimit_rtime", "checker_rlimit_rttime", "config_save_dir", "lvs_process_name",
+        "nftables_ipvs_priority", "nftables_ipvs_start_fwmark", "nftables_priority",
+        "process_name", "random_seed", "umask", "vmac_addr_prefix", "vmac_prefix",
+        "vrrp_garp_interval", "vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat",
+        "vrrp_gna_interval", "vrrp_process_name", "vrrp_rlimit_rtime", "vrrp_rlimit_rttime",
+        "vrrp_startup_delay", "child_wait_time"), FATAL_MISSING),
+    "bfd_cpu_affinity": "No bfd cpu_id set specified",
+    "bfd_priority": "No bfd process priority specified",
+    "bfd_rt_priority": "No bfd process real-time priority specified",
+    "checker_cpu_affinity": "No checker cpu_id set specified",
+    "checker_priority": "No checker process priority specified",
+    "checker_rt_priority": "No checker process real-time priority specified",
+    "vrrp_cpu_affinity": "No vrrp cpu_id set specified",
+    "vrrp_priority": "No vrrp process priority specified",
+    "vrrp_rt_priority": "No vrrp process real-time priority specified",
+    "dbus_service_name": "dbus_service_name missing - ignoring",
+    "lvs_netlink_cmd_rcv_bufs": "lvs_netlink_cmd_rcv_bufs size missing",
+    "lvs_netlink_monitor_rcv_bufs": "lvs_netlink_monitor_rcv_bufs size missing",
+    "vrrp_netlink_cmd_rcv_bufs": "vrrp_netlink_cmd_rcv_bufs size missing",
+    "vrrp_netlink_monitor_rcv_bufs": "vrrp_netlink_monitor_rcv_bufs size missing",
+    "process_monitor_rcv_bufs": "process_monitor_rcv_bufs size missing",
+    "lvs_notify_fifo": "No lvs_notify_fifo name specified",
+    "lvs_notify_fifo_script": "No lvs_notify_fifo_script specified",
+    "notify_fifo": "No notify_fifo name specified",
+    "notify_fifo_script": "No notify_fifo_script specified",
+    "vrrp_notify_fifo": "No vrrp_notify_fifo name specified",
+    "vrrp_notify_fifo_script": "No vrrp_notify_fifo_script specified",
+    "lvs_sync_daemon": "lvs_sync_daemon requires interface",
+    "lvs_timeouts": "lvs_timeouts requires at least one option",
+    "min_auto_priority_delay": "min_auto_priority_delay requires delay time",
+    "reload_time_file": "reload_time_file invalid",
+    "shutdown_script": "shutdown script missing",
+    "shutdown_script_timeout": "shutdown_script_timeout requires value",
+    "startup_script": "startup script missing",
+    "startup_script_timeout": "startup_script_timeout requires value",
+    "snmp_socket": "SNMP error : snmp socket name missing",
+    "tmp_config_directory": "tmp_config_directory missing directory name",
+    "vrrp_garp_extra_if": "vrrp_garp_extra_if specified without time - ignoring",
+    "vrrp_vmac_garp_intvl": "vrrp_vmac_garp_intvl specified without time - ignoring",
+    "vrrp_rx_bufs_multiplier": "Invalid vrrp_rx_bufs_multiplier",
+    "vrrp_rx_bufs_policy": "vrrp_rx_bufs_policy missing",
+    "instance": "instance name missing - ignoring",
+    "net_namespace": "net_namespace name missing - ignoring",
+}
+_DEPRECATED = {
+    "vrrp_vmac_garp_intvl": "vrrp_garp_extra_if", "vmac_garp_intvl": "garp_extra_if",
+}
+
+
+def _accepting(keyword: str, missing: str | None) -> Handler:
+    """A handler for a keyword haconsole does not model: keepalived's verdict when its value
+    is missing (a message, or an exit), and its deprecation notice."""
+
+    def handler(builder: _Builder, words: list[str]) -> None:
+        if keyword in _DEPRECATED:
+            builder.report(DEPRECATED, f'Keyword "{keyword}" is deprecated - please use '
+                           f'"{_DEPRECATED[keyword]}"')
+        if missing is None or len(words) >= 2:
+            return
+        if missing == FATAL_MISSING:
+            raise _MissingParameter(words, 1)
+        inst = builder.inst
+        builder.report(GENERAL_ERROR, missing.format(name=inst.name if inst else ""))
+
+    return handler
+
+
 _GLOBAL_HANDLERS: dict[str, Handler] = {
     "router_id": _Builder.g_router_id,
     "notification_email_from": _Builder.g_email_from,
@@ -2651,7 +2730,7 @@ _INSTANCE_HANDLERS: dict[str, Handler] = {
     "native_ipv6": _Builder.i_native_ipv6,
     "state": _Builder.i_state,
     "interface": _Builder.i_interface,
-    "vrf": _Builder.accept,
+    "vrf": _accepting("vrf", FATAL_MISSING),
     "dont_track_primary": _Builder.i_dont_track_primary,
     "track_interface": _Builder.i_track_interface,
     "track_script": _Builder.i_track_script,
@@ -2698,8 +2777,10 @@ _INSTANCE_HANDLERS: dict[str, Handler] = {
     "garp_lower_prio_delay": _Builder.i_garp_delay,
     "garp_lower_prio_repeat": _Builder.i_garp_lower_prio_repeat,
     "down_timer_adverts": _Builder.i_down_timer_adverts,
-    "garp_extra_if": _Builder.accept,
-    "vmac_garp_intvl": _Builder.accept,
+    "garp_extra_if": _accepting(
+        "garp_extra_if", "({name}): garp_extra_if specified without time - ignoring"),
+    "vmac_garp_intvl": _accepting(
+        "vmac_garp_intvl", "({name}): vmac_garp_intvl specified without time - ignoring"),
     "lower_prio_no_advert": _Builder.i_flag_option,
     "higher_prio_send_advert": _Builder.i_flag_option,
     "kernel_rx_buf_size": _Builder.i_kernel_rx_buf_size,
@@ -2764,12 +2845,14 @@ def _table(handlers: dict[str, Handler]) -> dict[str, _Kw]:
 def _root_table() -> dict[str, _Kw]:
     """keepalived's root keywords with the section (process) that handles each."""
     global_sub = _table(_GLOBAL_HANDLERS)
-    global_sub.update({name: _Kw(_Builder.accept) for name in _GLOBAL_ACCEPTED})
+    global_sub.update({name: _Kw(_accepting(name, _GLOBAL_NEED_VALUE.get(name)))
+                       for name in _GLOBAL_ACCEPTED})
     instance_sub = _table(_INSTANCE_HANDLERS)
     instance_sub["authentication"] = _Kw(None, {"auth_type": _Kw(_Builder.a_type),
                                                 "auth_pass": _Kw(_Builder.a_pass)})
-    garp_sub = {"garp_interval": _Kw(_Builder.accept), "gna_interval": _Kw(_Builder.accept),
-                "interface": _Kw(_Builder.accept), "interfaces": _Kw(_Builder.ignore_block)}
+    garp_sub = {name: _Kw(_accepting(name, FATAL_MISSING))
+                for name in ("garp_interval", "gna_interval", "interface")}
+    garp_sub["interfaces"] = _Kw(_Builder.ignore_block)
     root: dict[str, _Kw] = {
         "global_defs": _Kw(None, global_sub, section="global"),
         "vrrp_instance": _Kw(_Builder.i_begin, instance_sub, _Builder.i_end, "vrrp"),
@@ -2790,7 +2873,7 @@ def _root_table() -> dict[str, _Kw]:
                          "track_file")
     for name in ("linkbeat_use_polling", "net_namespace", "net_namespace_ipvs",
                  "namespace_with_ipsets", "use_pid_dir", "instance", "child_wait_time"):
-        root[name] = _Kw(_Builder.accept, section="global")
+        root[name] = _Kw(_accepting(name, _GLOBAL_NEED_VALUE.get(name)), section="global")
     for name, section in UNSUPPORTED_SECTIONS.items():
         root[name] = _Kw(None, section=section)
     return root
@@ -3017,6 +3100,7 @@ class _Completion:
         self.accept_and_strict(inst, strict)
         self.advert_interval(inst)
         self.own_interface(inst)
+        self.vmac(inst)
         if not inst.vips and (inst.version == 3 or inst.family == 6 or strict):
             self.say(GENERAL_ERROR, f"({inst.name}) No VIP specified; at least one is "
                      "required", inst)
@@ -3198,6 +3282,17 @@ class _Completion:
                      "warning")
             value += centi // 2
             inst.adver_int_us = max(value - value % centi, centi)
+
+    def vmac(self, inst: _Inst) -> None:
+        name = inst.name
+        if inst.ipvlan and inst.family == 4 and not inst.ipvlan_family:
+            self.say(GENERAL_ERROR, f"({name}) IPv4 ipvlan requires a source ip address to be "
+                     "configured. setting instance to fault state", inst)
+        elif inst.ipvlan and inst.ipvlan_family and inst.ipvlan_family != inst.family:
+            self.say(GENERAL_ERROR, f"({name}) IPv4 ipvlan address family does not match "
+                     "instance. setting instance to fault state", inst)
+        if inst.vmac_xmit_base and not inst.vmac:
+            self.say(GENERAL_ERROR, f"({name}) vmac_xmit_base is only valid with a vmac", inst)
 
     def own_interface(self, inst: _Inst) -> None:
         kept = []
