@@ -2061,9 +2061,51 @@ class _Builder:
         self.report(GENERAL_ERROR, f"({inst.name}) invalid kernel_rx_buf_size specified")
 
     def i_vmac(self, words: list[str]) -> None:
-        if self.inst:
-            self.inst.vmac = True
-            self.inst.cfg.use_vmac = True
+        if not self.inst:
+            return
+        self.inst.vmac = True
+        self.inst.cfg.use_vmac = True
+        for word in words[1:3]:
+            if ":" not in word and not _dev_name_valid(word):
+                self.report(GENERAL_ERROR, f"VMAC interface name '{word}' too long or invalid "
+                            "characters - ignoring")
+
+    def i_vrf(self, words: list[str]) -> None:
+        inst = self.inst
+        name = _arg(words, 1)
+        if inst is None:
+            return
+        if len(name.encode("utf-8", "surrogateescape")) >= IFNAMSIZ:
+            self.report(GENERAL_ERROR, f"({inst.name}) VRF interface name '{name}' too long - "
+                        "ignoring")
+        elif inst.ifp is not None:
+            self.report(GENERAL_ERROR, f"({inst.name}) Cannot specify VRF interface and "
+                        "interface - ignoring")
+        elif not self.interface(name)[0]:
+            self.report(GENERAL_ERROR, f"({inst.name}) WARNING - VRF interface {name} doesn't "
+                        "exist")
+
+    def i_garp_extra_if(self, words: list[str]) -> None:
+        inst = self.inst
+        if inst is None:
+            return
+        key = words[0]
+        if key == "vmac_garp_intvl":
+            self.report(DEPRECATED, 'Keyword "vmac_garp_intvl" is deprecated - please use '
+                        '"garp_extra_if"')
+        have_time = False
+        for word in words[1:]:
+            if word == "all":
+                continue
+            ok, _, msg = _read_unsigned(word, 0, 86400)
+            if not ok:
+                self._number(msg)
+                self.report(GENERAL_ERROR, f"({inst.name}): {key} '{word}' invalid - ignoring")
+                return
+            have_time = True
+        if not have_time:
+            self.report(GENERAL_ERROR, f"({inst.name}): {key} specified without time - "
+                        "ignoring")
 
     def i_vmac_xmit_base(self, words: list[str]) -> None:
         if self.inst:
@@ -2530,6 +2572,12 @@ class _Builder:
             self.processes.pop()
 
 
+def _dev_name_valid(name: str) -> bool:
+    """The kernel's dev_valid_name(): what a VMAC interface may be called."""
+    return (bool(name) and len(name.encode("utf-8", "surrogateescape")) < IFNAMSIZ
+            and name not in (".", "..") and not any(c in name for c in "/:" + WHITESPACE))
+
+
 def _cmd_line(args: list[str]) -> str:
     """The command as a shell would read it back (for display and the model)."""
     return " ".join(a if a and not any(c in a for c in " \t'\"\\") else repr(a) for a in args)
@@ -2730,7 +2778,7 @@ _INSTANCE_HANDLERS: dict[str, Handler] = {
     "native_ipv6": _Builder.i_native_ipv6,
     "state": _Builder.i_state,
     "interface": _Builder.i_interface,
-    "vrf": _accepting("vrf", FATAL_MISSING),
+    "vrf": _Builder.i_vrf,
     "dont_track_primary": _Builder.i_dont_track_primary,
     "track_interface": _Builder.i_track_interface,
     "track_script": _Builder.i_track_script,
@@ -2777,10 +2825,8 @@ _INSTANCE_HANDLERS: dict[str, Handler] = {
     "garp_lower_prio_delay": _Builder.i_garp_delay,
     "garp_lower_prio_repeat": _Builder.i_garp_lower_prio_repeat,
     "down_timer_adverts": _Builder.i_down_timer_adverts,
-    "garp_extra_if": _accepting(
-        "garp_extra_if", "({name}): garp_extra_if specified without time - ignoring"),
-    "vmac_garp_intvl": _accepting(
-        "vmac_garp_intvl", "({name}): vmac_garp_intvl specified without time - ignoring"),
+    "garp_extra_if": _Builder.i_garp_extra_if,
+    "vmac_garp_intvl": _Builder.i_garp_extra_if,
     "lower_prio_no_advert": _Builder.i_flag_option,
     "higher_prio_send_advert": _Builder.i_flag_option,
     "kernel_rx_buf_size": _Builder.i_kernel_rx_buf_size,
