@@ -1368,6 +1368,15 @@ class _Builder:
         inst = self.inst
         if inst is None:
             return
+        if inst.unicast_configured and (inst.vmac or inst.ipvlan):
+            if inst.ifp is None:
+                self.report(GENERAL_ERROR, f"({inst.name}): Cannot use VMAC/ipvlan with unicast"
+                            " and no interface - clearing use_vmac")
+                inst.vmac = inst.ipvlan = False
+            elif not inst.vmac_xmit_base:
+                self.report(GENERAL_ERROR, f"({inst.name}) unicast with use_vmac requires "
+                            "vmac_xmit_base - setting")
+                inst.vmac_xmit_base = True
         if not inst.cfg.unicast_peer and inst.ttl != -1:
             self.report(GENERAL_ERROR, f"({inst.name}): Cannot use unicast_ttl without unicast"
                         " peers - resetting")
