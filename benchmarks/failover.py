@@ -259,7 +259,10 @@ def measure_cpu(engine: str, workdir: Path, interfaces: int = 4, per_interface: 
              "net.ipv6.conf.default.accept_dad=0"], ns=ns)
         run(["ip", "-n", ns, "link", "set", "lo", "up"])
         for i in range(interfaces):
-            run(["ip", "-n", ns, "link", "add", f"d{i}", "type", "dummy"])
+            # veth pairs (this kernel may have no dummy driver); the peer stays silent.
+            run(["ip", "-n", ns, "link", "add", f"d{i}", "type", "veth", "peer", "name",
+                 f"d{i}p"])
+            run(["ip", "-n", ns, "link", "set", f"d{i}p", "up"])
             run(["ip", "-n", ns, "addr", "add", f"192.0.2.{1 + 64 * i}/26", "dev", f"d{i}"])
             run(["ip", "-n", ns, "link", "set", f"d{i}", "up"])
         if engine == "keepalived":
@@ -278,7 +281,7 @@ def measure_cpu(engine: str, workdir: Path, interfaces: int = 4, per_interface: 
             return out.count("2001:db8:") >= total
 
         wait_for(masters, 60, interval=0.5, what=f"{total} VIPs on the {engine} node")
-        time.sleep(3)
+        time.sleep(6)  # past garp_master_delay (5 s): the steady state, adverts only
         pids = [int(p) for p in run(["ip", "netns", "pids", ns]).stdout.split()]
         c0, t0 = _cpu_seconds(pids), time.monotonic()
         time.sleep(window)

@@ -318,13 +318,20 @@ class Agent:
     # ------------------------------------------------------------------ events
     def publish(self, event: ev.Event) -> None:
         """Every event of the node: to notify scripts and to every subscriber."""
+        kind = event.kind
+        if kind == "advert_sent" or kind == "advert_received":  # the hot path: 1/s/instance
+            if self._subscribers:
+                self._fan_out(event)
+            return
         if self.notifier is not None:
             self.notifier.on_event(event)
         if isinstance(event, ev.TrackResult) and event.track in self._service_of_track:
             service = self._service_of_track[event.track]
             self.publish(ev.ServiceState(event.t, event.node, service=service, up=event.ok))
-        if not self._subscribers:
-            return
+        if self._subscribers:
+            self._fan_out(event)
+
+    def _fan_out(self, event: ev.Event) -> None:
         data = event.to_dict()
         for sub in self._subscribers:
             try:

@@ -69,7 +69,7 @@ class Announcer:
     def __init__(self) -> None:
         self._socks: dict[str, socket.socket] = {}
         self._macs: dict[str, str] = {}
-        self._frames: dict[tuple[str, str], bytes] = {}
+        self._frames: dict[tuple[str, object], bytes] = {}
         self.sent = 0
         self.errors = 0
 
@@ -83,7 +83,7 @@ class Announcer:
         return sock
 
     def frame(self, vip: VirtualAddress, interface: str) -> bytes:
-        key = (interface, str(vip.ip))
+        key = (interface, vip.ip)
         frame = self._frames.get(key)
         if frame is None:
             mac = self._macs.get(interface)

@@ -172,6 +172,8 @@ class RawTransport:
         self.users = 0
         self._on_close = on_close
         self._own = {self._primary}
+        self._ancillary: dict[IPAddress, list[tuple[int, int, bytes]]] = {}
+        self._addresses: dict[IPAddress, tuple[Any, ...]] = {}
         self._loop = loop or asyncio.get_running_loop()
         self._loop.add_reader(self.sock.fileno(), self._readable)
 
@@ -196,19 +198,28 @@ class RawTransport:
         self.receiver = receiver
 
     def send(self, payload: bytes, src: IPAddress, dst: IPAddress) -> None:
-        """Send one VRRP payload from `src` (via PKTINFO) to `dst`; never blocks."""
-        self._own.add(src)
-        try:
+        """Send one VRRP payload from `src` (via PKTINFO) to `dst`; never blocks.
+
+        The ancillary data and the destination tuple are cached per address: with a
+        thousand instances this is the engine's hottest path."""
+        ancillary = self._ancillary.get(src)
+        if ancillary is None:
+            self._own.add(src)
             if self.family == 4:
                 # struct in_pktinfo {ipi_ifindex, ipi_spec_dst, ipi_addr}
                 pktinfo = struct.pack("=i4s4s", 0, src.packed, bytes(4))
-                self.sock.sendmsg([payload], [(socket.IPPROTO_IP, IP_PKTINFO, pktinfo)],
-                                  0, (str(dst), 0))
+                ancillary = [(socket.IPPROTO_IP, IP_PKTINFO, pktinfo)]
             else:
                 # struct in6_pktinfo {ipi6_addr, ipi6_ifindex}
                 pktinfo = struct.pack("=16sI", src.packed, self.info.index)
-                self.sock.sendmsg([payload], [(socket.IPPROTO_IPV6, IPV6_PKTINFO, pktinfo)],
-                                  0, (str(dst), 0, 0, self.info.index))
+                ancillary = [(socket.IPPROTO_IPV6, IPV6_PKTINFO, pktinfo)]
+            self._ancillary[src] = ancillary
+        address = self._addresses.get(dst)
+        if address is None:
+            address = (str(dst), 0) if self.family == 4 else (str(dst), 0, 0, self.info.index)
+            self._addresses[dst] = address
+        try:
+            self.sock.sendmsg([payload], ancillary, 0, address)
             self.sent += 1
         except (BlockingIOError, InterruptedError):
             self.send_errors += 1
