@@ -68,12 +68,17 @@ async def test_control_socket_source_and_commands(tmp_path):
     assert source.connected.is_set() and source.node == "node-a"
     assert any(isinstance(e, ev.InstanceState) and e.instance == "VI_1" for e in events)
 
-    # Alone on the segment, the MASTER-configured instance takes over after ~1 s.
-    for _ in range(300):
-        if agent.node and agent.node.instances["VI_1"].state == "MASTER":
+    # Alone on the segment, the MASTER-configured instance takes over after ~1 s, and
+    # the transition reaches the source through the socket.
+    def became_master() -> bool:
+        return any(isinstance(e, ev.Transition) and e.new == "MASTER" for e in events)
+
+    for _ in range(500):
+        if became_master():
             break
         await asyncio.sleep(0.01)
-    assert any(isinstance(e, ev.Transition) and e.new == "MASTER" for e in events)
+    assert became_master()
+    assert agent.node is not None and agent.node.instances["VI_1"].state == "MASTER"
 
     ok, detail = await source.execute(cmd.Failover("node-a", instance="VI_1"))
     assert ok, detail
