@@ -249,6 +249,11 @@ class NetnsLab:
         if node.proc is not None and node.proc.poll() is None:
             return
         (node.dir / "keepalived.conf").write_text(self.config_text(node))
+        # After a SIGKILL the old pids may live on as zombies (nobody reaps orphans in
+        # some sandboxes), and keepalived would refuse: "daemon is already running".
+        for pidfile in ("keepalived.pid", "vrrp.pid", "checkers.pid", "agent.pid"):
+            with contextlib.suppress(OSError):
+                (node.dir / pidfile).unlink()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO),
                                                           env.get("PYTHONPATH", "")]))
