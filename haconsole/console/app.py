@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 
 REFRESH_HZ = 10.0
 STOP_TIMEOUT = 3.0
+COMMAND_TIMEOUT = 30.0  # a command that hangs is reported as failed, not waited on forever
 
 
 class FilterInput(Input):
@@ -126,6 +127,7 @@ class HAConsoleApp(App[int]):
         self._rewrite_log = False
         self._scenario: asyncio.Task[None] | None = None
         self._stopped = False
+        self._widgets_ready = False
         for ct in self.console_themes.values():
             self.register_theme(ct.theme)
         name = theme or DEFAULT_THEME
@@ -149,18 +151,31 @@ class HAConsoleApp(App[int]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        table = self.query_one(InstancesTable)
+        main = self.main  # kept: ticks must not query while screens come and go
+        self.table = table = main.query_one(InstancesTable)
+        self.banner = main.query_one(AlarmBanner)
+        self.vip_panel = main.query_one(VipPanel)
+        self.transitions_panel = main.query_one(TransitionsPanel)
+        self.log_panel = main.query_one(LogPanel)
+        self.filter_box = main.query_one(FilterInput)
+        self.topbar = main.query_one("#topbar", Static)
         table.border_title = "Instances"
         table.node_colour = self.node_colour
-        self.query_one(VipPanel).border_title = "VIPs & nodes"
-        self.query_one(TransitionsPanel).border_title = "Failovers & transitions"
-        self.query_one(LogPanel).border_title = "Log"
+        self.vip_panel.border_title = "VIPs & nodes"
+        self.transitions_panel.border_title = "Failovers & transitions"
+        self.log_panel.border_title = "Log"
+        self._widgets_ready = True
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         table.focus()
         self.set_interval(1.0 / self.refresh_hz, self.tick)
         self.call_after_refresh(self.tick)
         if self.sources:
             self.run_worker(self._start_sources(), group="sources", exit_on_error=False)
+
+    @property
+    def main(self) -> Screen[Any]:
+        """The main screen (queries must not land on a modal screen shown above it)."""
+        return self.screen_stack[0]
 
     # ------------------------------------------------------------------ sources
     def _publisher(self, source: Source) -> Callable[[ev.Event], None]:
@@ -205,6 +220,8 @@ class HAConsoleApp(App[int]):
     # ------------------------------------------------------------------ the batch
     def tick(self) -> None:
         """Fold the queued events, then repaint what changed (at most once per tick)."""
+        if not self._widgets_ready:
+            return
         items, self._queue = self._queue, []
         if items:
             self.view.apply_all(items)
@@ -219,11 +236,11 @@ class HAConsoleApp(App[int]):
 
     def render_view(self, now: float, *, full: bool) -> None:
         view, palette = self.view, self.palette
-        self.query_one(InstancesTable).refresh_from(view, now, palette, full=full)
-        self.query_one(AlarmBanner).refresh_from(view, now, palette)
-        self.query_one(VipPanel).refresh_from(view, now, palette, self.node_colour)
-        self.query_one(TransitionsPanel).refresh_from(view, now, palette, self.node_colour)
-        self.query_one(LogPanel).refresh_from(view, palette, self.node_colour,
+        self.table.refresh_from(view, now, palette, full=full)
+        self.banner.refresh_from(view, now, palette)
+        self.vip_panel.refresh_from(view, now, palette, self.node_colour)
+        self.transitions_panel.refresh_from(view, now, palette, self.node_colour)
+        self.log_panel.refresh_from(view, palette, self.node_colour,
                                               rewrite=self._rewrite_log)
         self._rewrite_log = False
         self._update_topbar(now)
@@ -244,7 +261,7 @@ class HAConsoleApp(App[int]):
             text.append_text(Text.assemble(sep, ("READ-ONLY", f"bold {palette.warning}")))
         text.append_text(Text.assemble(sep, ("○ idle", palette.muted) if idle
                                        else ("● live", palette.success)))
-        self.query_one("#topbar", Static).update(text)
+        self.topbar.update(text)
 
     def node_colour(self, node: str) -> str:
         index = self._node_colours.setdefault(node, len(self._node_colours))
@@ -257,6 +274,8 @@ class HAConsoleApp(App[int]):
 
     def _on_theme_changed(self, theme: Theme) -> None:
         self.palette = self._palette_for(theme)
+        if not self._widgets_ready:
+            return
         self.view.dirty.update(self.view.instances)
         self._rewrite_log = True
         self.render_view(self.clock(), full=True)
@@ -282,7 +301,7 @@ class HAConsoleApp(App[int]):
         return {a.action for a in ACTIONS if not self.check_action(a.action, ())}
 
     def selected(self) -> Target | None:
-        key = self.query_one(InstancesTable).selected
+        key = self.table.selected
         return Target(*key) if key else None
 
     def _node_action(self, name: str) -> None:
@@ -356,7 +375,9 @@ class HAConsoleApp(App[int]):
     async def _execute(self, source: Source, command: cmd.Command) -> tuple[bool, str]:
         what = command.describe()
         try:
-            ok, detail = await source.execute(command)
+            ok, detail = await asyncio.wait_for(source.execute(command), COMMAND_TIMEOUT)
+        except (asyncio.TimeoutError, TimeoutError):
+            ok, detail = False, f"no answer from {source.name} after {COMMAND_TIMEOUT:g} s"
         except Exception as err:  # report, never crash the console
             ok, detail = False, f"{type(err).__name__}: {err}"
         key = (command.node, what)
@@ -382,7 +403,7 @@ class HAConsoleApp(App[int]):
 
     # ------------------------------------------------------------------ log filter
     def action_filter(self) -> None:
-        box = self.query_one(FilterInput)
+        box = self.filter_box
         box.display = True
         box.focus()
 
@@ -396,29 +417,28 @@ class HAConsoleApp(App[int]):
             if not event.value.strip():
                 self.close_filter()
             else:
-                self.query_one(InstancesTable).focus()
+                self.table.focus()
 
     def set_filter(self, text: str) -> None:
-        log = self.query_one(LogPanel)
-        log.log_filter = LogFilter.parse(text)
+        """Rewrite the log with the new filter at the next tick (keystrokes coalesce)."""
+        self.log_panel.log_filter = LogFilter.parse(text)
         self._update_log_title()
         self._rewrite_log = True
-        self.tick()
 
     def close_filter(self) -> None:
         self.set_filter("")
-        box = self.query_one(FilterInput)
+        box = self.filter_box
         box.display = False
-        self.query_one(InstancesTable).focus()
+        self.table.focus()
 
     def action_pause_log(self) -> None:
-        log = self.query_one(LogPanel)
+        log = self.log_panel
         log.set_paused(not log.paused)
         self._update_log_title()
 
     def _update_log_title(self) -> None:
-        log = self.query_one(LogPanel)
-        text = self.query_one(FilterInput).value.strip()
+        log = self.log_panel
+        text = self.filter_box.value.strip()
         title = "Log"
         if text:
             title += f" · filter: {text}"
@@ -461,6 +481,10 @@ class HAConsoleApp(App[int]):
     async def action_quit(self) -> None:
         await self.stop_sources()
         self.exit(0)
+
+    async def on_unmount(self) -> None:
+        """However the app ends (q, ctrl+c, a test leaving run_test), stop the sources."""
+        await self.stop_sources()
 
 
 def run_console(definition: LabDefinition, steps: Sequence[Step], *, theme: str | None = None,

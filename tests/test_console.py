@@ -1,0 +1,414 @@
+"""The console driven by Pilot on the real in-process lab: every key, as an operator would.
+
+Waits are polls on a condition with a generous bound (never bare sleeps). Most tests use
+a fast lab (VRRPv3, 0.2 s adverts, nginx1 configured MASTER) so the whole file runs in
+seconds; the `s` test uses the default nginx pair, exactly what `haconsole` opens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import io
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from textual.command import CommandPalette
+
+from haconsole.cluster import commands as cmd
+from haconsole.cluster import events as ev
+from haconsole.console.app import HAConsoleApp, run_console
+from haconsole.console.screens import ConfirmScreen, HelpScreen
+from haconsole.console.themes import THEMES_DIR, ThemeError, load_theme_file, load_themes
+from haconsole.console.widgets.log import LogPanel
+from haconsole.lab.definition import LabDefinition, load_lab, parse_lab
+from haconsole.lab.lab import Lab
+
+ROOT = Path(__file__).resolve().parent.parent
+BOUND = 15.0  # generous: the default lab elects in ~3.6 s and fails over in < 4 s
+SIZE = (120, 36)
+
+FAST_LAB: dict[str, Any] = {
+    "name": "fast pair",
+    "interface": "eth0",
+    "node": [
+        {"name": "nginx1", "address": "192.0.2.11", "priority": 100, "state": "MASTER"},
+        {"name": "nginx2", "address": "192.0.2.12", "priority": 90},
+    ],
+    "instance": [{"name": "VI_1", "virtual_router_id": 100, "version": 3, "advert_int": 0.2,
+                  "virtual_ipaddress": ["192.0.2.170/24"], "track_script": ["chk_nginx"]}],
+    "vrrp_script": {"chk_nginx": {"service": "nginx", "interval": 0.2, "weight": -20}},
+}
+
+
+def fast_lab() -> LabDefinition:
+    return parse_lab(copy.deepcopy(FAST_LAB), "<fast lab>")
+
+
+def screen_text(app: HAConsoleApp) -> str:
+    """What the terminal shows, as plain text."""
+    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(),
+                      record=True, force_terminal=True, color_system="truecolor")
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text()
+
+
+def log_text(app: HAConsoleApp) -> str:
+    return "\n".join(line.text for line in app.query_one(LogPanel).lines)
+
+
+async def until(pilot: Any, predicate: Callable[[], bool], what: str,
+                timeout: float = BOUND) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def master_row(app: HAConsoleApp, node: str) -> bool:
+    return any(line.split()[:1] == [node] and "MASTER" in line.split()[3:5]
+               for line in (raw.strip("│ ") for raw in screen_text(app).splitlines()) if line)
+
+
+def make_app(definition: LabDefinition | None = None, **kwargs: Any) -> HAConsoleApp:
+    lab = Lab(definition or fast_lab(), failover_hold=kwargs.pop("failover_hold", 60.0))
+    kwargs.setdefault("confirm", False)
+    return HAConsoleApp([lab], cluster="test", kind="lab", **kwargs)
+
+
+async def started(pilot: Any, master: str = "nginx1") -> None:
+    app = pilot.app
+    await until(pilot, lambda: app.view.master_of("VI_1") == master, f"{master} MASTER")
+    await until(pilot, lambda: master_row(app, master), f"{master} MASTER on screen")
+
+
+# ----------------------------------------------------------------------------- keys
+
+
+async def test_s_stops_nginx_on_the_selected_master_and_the_pair_fails_over() -> None:
+    """The issue's example, on the default lab that `haconsole` opens."""
+    app = make_app(load_lab())
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        assert app.selected() is not None and app.selected().node == "nginx1"  # type: ignore[union-attr]
+        await pilot.press("s")
+        await until(pilot, lambda: app.view.master_of("VI_1") == "nginx2", "nginx2 MASTER")
+        await until(pilot, lambda: master_row(app, "nginx2"), "nginx2 MASTER on screen")
+        await until(pilot, lambda: app.view.failovers and app.view.failovers[-1].complete,
+                    "the stopwatch")
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        vip_line = next(line for line in text.splitlines() if "192.0.2.170" in line
+                        and "(" in line)
+        assert "nginx2" in vip_line and "nginx1" in vip_line  # owner now, previous owner
+        assert "cause  stop nginx on nginx1" in text
+        assert re.search(r"advert [\d\u2009]+ ms +VIP [\d\u2009]+ ms", text)
+        assert "100 \u221220 = 80" in text
+        log = log_text(app)
+        assert "(VI_1) Entering MASTER STATE" in log
+        assert "received lower priority (80) advert" in log
+        assert "[haconsole] stop nginx on nginx1: done" in log
+        assert app.toasts[-1] == ("information",
+                                  "stop nginx on nginx1: done — nginx stopped on nginx1")
+        rec = app.view.failovers[-1]
+        assert rec.advert_ms is not None and 2000 < rec.advert_ms < BOUND * 1000
+
+
+async def test_S_starts_nginx_again_and_nginx1_preempts_back() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("s")
+        await until(pilot, lambda: app.view.master_of("VI_1") == "nginx2", "nginx2 MASTER")
+        await pilot.press("S")
+        await until(pilot, lambda: app.view.master_of("VI_1") == "nginx1", "nginx1 back")
+        assert app.view.failovers[-1].cause == "start nginx on nginx1"
+        assert "[haconsole] start nginx on nginx1: done" in log_text(app)
+
+
+async def test_f_fails_over_the_selected_instance_even_from_the_backup_row() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("down")  # select nginx2 (BACKUP): f still targets VI_1's MASTER
+        assert app.selected().node == "nginx2"  # type: ignore[union-attr]
+        await pilot.press("f")
+        await until(pilot, lambda: master_row(app, "nginx2"), "nginx2 MASTER on screen")
+        rec = app.view.failovers[-1]
+        assert rec.cause == "fail over VI_1 away from nginx1"
+        await until(pilot, lambda: rec.complete, "VIP on nginx2")
+        assert "(VI_1) sent 0 priority" in log_text(app)
+        assert "released VI_1 (priority 0 sent)" in app.toasts[-1][1]
+
+
+async def test_r_restarts_the_agent() -> None:
+    # No check script here: engine/trackers.py's CheckTracker.stop() can hang on Python
+    # 3.11 (asyncio.wait_for swallows a cancel that lands as the probe completes).
+    definition = fast_lab()
+    definition.checks.clear()
+    for spec in definition.instances:
+        spec["track_script"] = []
+    app = make_app(definition)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("r")
+        await until(pilot, lambda: "restart the VRRP agent on nginx1: done" in log_text(app),
+                    "the result in the log")
+        assert "Stopping" in log_text(app)
+        await until(pilot, lambda: app.view.master_of("VI_1") is not None, "a master again")
+
+
+async def test_k_kills_the_node_then_boots_it() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("k")
+        await until(pilot, lambda: master_row(app, "nginx2"), "nginx2 MASTER on screen")
+        await until(pilot, lambda: "✖ crashed" in screen_text(app), "nginx1 shown crashed")
+        assert app.view.failovers[-1].cause == "kill nginx1 (crash)"
+        await pilot.press("k")  # the node is down: k boots it
+        await until(pilot, lambda: app.view.nodes["nginx1"].up, "nginx1 booted")
+        await until(pilot, lambda: app.view.master_of("VI_1") == "nginx1", "nginx1 preempts")
+
+
+async def test_p_partitions_into_split_brain_then_heals() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("down", "p")
+        await until(pilot, lambda: "SPLIT BRAIN" in screen_text(app), "the split-brain banner")
+        assert "VI_1 (VRID 100) is MASTER on nginx1 and nginx2" in screen_text(app)
+        await pilot.press("p")
+        await until(pilot, lambda: "all clear" in screen_text(app), "the banner to clear")
+        assert "heal nginx2: done" in log_text(app)
+
+
+async def test_slash_filters_the_log_and_escape_clears_it() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("slash", *"node:nginx2", "enter")
+        await pilot.pause()
+        lines = [line for line in log_text(app).splitlines() if line.strip()]
+        assert lines and all(" nginx2 " in line for line in lines)
+        assert "filter: node:nginx2" in screen_text(app)
+        await pilot.press("s")  # focus is back on the table: keys act again
+        await until(pilot, lambda: app.view.master_of("VI_1") == "nginx2", "nginx2 MASTER")
+        await pilot.press("slash", "escape")
+        await pilot.pause()
+        assert " nginx1 " in log_text(app)
+        assert "filter:" not in screen_text(app)
+
+
+async def test_space_pauses_and_resumes_following_the_log() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("space")
+        assert app.query_one(LogPanel).paused
+        assert "paused" in screen_text(app)
+        await pilot.press("space")
+        assert not app.query_one(LogPanel).paused
+
+
+async def test_t_cycles_themes() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.theme == "dark"
+        seen = []
+        for _ in range(3):
+            await pilot.press("t")
+            seen.append(app.theme)
+        assert seen == ["light", "high-contrast", "dark"]
+        assert app.palette.states["MASTER"] == load_themes()["dark"].palette.states["MASTER"]
+
+
+async def test_question_mark_opens_help_and_escape_closes_it() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        assert "fail over the selected instance" in text and "split brain" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_ctrl_p_palette_runs_any_action_on_any_node() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+        await pilot.press(*"stop nginx on nginx2")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: "stop nginx on nginx2: done" in log_text(app), "the result")
+        assert app.view.nodes["nginx2"].services["nginx"] is False
+
+
+async def test_q_quits_and_stops_the_lab() -> None:
+    app = make_app()
+    lab = app.sources[0]
+    assert isinstance(lab, Lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("q")
+        await until(pilot, lambda: app.return_code is not None, "the app to exit", 5)
+    assert app.return_code == 0
+    assert not any(host.running for host in lab.hosts.values())
+
+
+# ----------------------------------------------------------------------------- policies
+
+
+async def test_destructive_actions_ask_for_confirmation_outside_the_lab() -> None:
+    app = make_app(confirm=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("s")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Stop nginx on nginx1?" in screen_text(app)
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert app.toasts[-1] == ("information", "cancelled: stop nginx on nginx1")
+        assert app.view.nodes["nginx1"].services["nginx"] is True
+        await pilot.press("S")  # not destructive: no question
+        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("s", "y")
+        await until(pilot, lambda: app.view.master_of("VI_1") == "nginx2", "nginx2 MASTER")
+
+
+async def test_readonly_removes_destructive_actions() -> None:
+    app = make_app(readonly=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "stop nginx" not in footer and "failover" not in footer
+        assert "start nginx" in footer and "READ-ONLY" in screen_text(app)
+        await pilot.press("s", "f", "k", "p", "r")
+        await pilot.pause(0.3)
+        assert app.view.master_of("VI_1") == "nginx1"
+        assert app.toasts == []
+        app.request(cmd.StopService("nginx1"))  # the palette path is refused too
+        assert app.toasts[-1][0] == "warning"
+        titles = [c.title for c in app._command_entries()]
+        assert titles and all(t.startswith("Start") for t in titles)
+
+
+async def test_events_are_applied_in_batches_not_one_repaint_per_event() -> None:
+    app = HAConsoleApp([], refresh_hz=10)
+    renders = []
+    async with app.run_test(size=SIZE) as pilot:
+        original = app.render_view
+        app.render_view = lambda now, full: (renders.append(now), original(now, full=full))  # type: ignore[method-assign]
+        publish = app._publisher(Lab(fast_lab()))  # type: ignore[arg-type]
+        version = app.view.version
+        for i in range(2000):
+            publish(ev.LogLine(1.0 + i * 1e-4, "nginx1", text=f"line {i}"))
+        assert app.view.version == version  # nothing folded yet: queued
+        await until(pilot, lambda: app.applied >= 2000, "the batch")
+        assert len(renders) <= 3
+        assert "line 1999" in log_text(app)
+
+
+class SilentSource:
+    """A source that never reports command results as events."""
+
+    name = "silent"
+
+    async def start(self, publish: Callable[[ev.Event], None]) -> None:
+        publish(ev.NodeSeen(1.0, "web1"))
+        publish(ev.InstanceState(1.0, "web1", instance="VI_9", vrid=9, state="MASTER",
+                                 base_priority=100, effective_priority=100,
+                                 address="198.51.100.1", vips=("198.51.100.9",)))
+
+    async def execute(self, command: cmd.Command) -> tuple[bool, str]:
+        return False, "permission denied"
+
+    def supports(self, command: type[cmd.Command]) -> bool:
+        return not command.lab_only
+
+    async def stop(self) -> None:
+        return None
+
+
+async def test_results_are_logged_even_when_the_source_does_not_publish_them() -> None:
+    app = HAConsoleApp([SilentSource()], confirm=False)  # type: ignore[list-item]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "web1" in screen_text(app), "the row")
+        footer = screen_text(app).splitlines()[-1]
+        assert "kill" not in footer and "partition" not in footer  # lab-only: hidden
+        await pilot.press("s")
+        await until(pilot, lambda: "FAILED - permission denied" in log_text(app), "the result")
+        assert app.toasts[-1] == ("error", "stop nginx on web1: failed — permission denied")
+
+
+async def test_secrets_never_reach_the_screen() -> None:
+    definition = load_lab()
+    secret = definition.instances[0]["auth_pass"]
+    app = make_app(definition)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        for screen in ("", "question_mark"):
+            if screen:
+                await pilot.press(screen)
+            assert secret not in screen_text(app)
+            assert secret not in app.export_screenshot()
+        assert secret not in log_text(app)
+
+
+# ----------------------------------------------------------------------------- themes
+
+
+def test_theme_directories_are_identical() -> None:
+    top = {p.name: p.read_bytes() for p in (ROOT / "themes").glob("*.toml")}
+    packaged = {p.name: p.read_bytes() for p in THEMES_DIR.glob("*.toml")}
+    assert top == packaged
+    assert {"dark.toml", "light.toml", "high-contrast.toml"} <= set(top)
+
+
+def test_themes_load_with_every_state_colour() -> None:
+    themes = load_themes()
+    assert list(themes)[:3] == ["dark", "light", "high-contrast"]
+    assert not themes["light"].theme.dark
+    for theme in themes.values():
+        assert set(theme.palette.states) >= {"MASTER", "BACKUP", "FAULT", "STOP", "INIT"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('name = "x"\nprimary = "#fff"\n[states]\nMASTER = "nope"\n', "states.MASTER: not a colour"),
+    ('name = "x"\n', "primary: required"),
+    ("name = ", "TOML syntax error"),
+])
+def test_a_bad_theme_file_names_the_file(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text(text)
+    with pytest.raises(ThemeError) as err:
+        load_theme_file(path)
+    assert str(err.value).startswith(str(path))
+    assert message in str(err.value)
+
+
+def test_run_console_reports_bad_themes_without_starting(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\n')
+    assert run_console(load_lab(), [], theme=str(bad)) == 2
+    assert f"haconsole: {bad}: primary: required" in capsys.readouterr().err
+    assert run_console(load_lab(), [], theme="nope") == 2
+    assert "unknown theme 'nope'" in capsys.readouterr().err
+
+
+def test_the_console_never_touches_sockets() -> None:
+    """Sources own I/O; the console package imports neither sockets nor transports."""
+    for path in (ROOT / "haconsole" / "console").rglob("*.py"):
+        source = path.read_text()
+        for banned in ("import socket", "haconsole.net", "asyncssh", "pyroute2"):
+            assert banned not in source, f"{path.name} uses {banned}"

@@ -1,0 +1,37 @@
+"""Snapshot tests of the main screens on the deterministic lab: a layout regression fails.
+
+The scenes are the README's (`console.screenshots`): the real VRRP core on a virtual clock,
+a fixed wall clock, UTC. Update after an intended change with
+`pytest tests/test_console_snapshots.py --snapshot-update`, then look at the SVGs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from haconsole.console.demo import SCENES
+from haconsole.console.screenshots import SHOTS, SIZE, scene_app
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("shot", SHOTS, ids=[s.file.removesuffix(".svg") for s in SHOTS])
+def test_screen(snap_compare: Any, shot: Any) -> None:
+    app = scene_app(SCENES[shot.scene], theme=shot.theme)
+    assert snap_compare(app, press=shot.keys, terminal_size=SIZE)
+
+
+def test_narrow_terminal(snap_compare: Any) -> None:
+    """80x24, the smallest terminal the console must stay usable in."""
+    assert snap_compare(scene_app(SCENES["failover"]), terminal_size=(80, 24))

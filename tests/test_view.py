@@ -1,0 +1,389 @@
+"""ClusterView: the pure fold, each alarm and the failover stopwatch on scripted streams."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from haconsole.cluster import events as ev
+from haconsole.cluster.view import ClusterView, CommandIssued, ViewConfig
+from haconsole.console.demo import SCENES, T0
+
+VIP = "192.0.2.170"
+ADDR = {"nginx1": "192.0.2.11", "nginx2": "192.0.2.12"}
+
+
+def state(t: float, node: str, st: str, prio: int, eff: int | None = None,
+          vrid: int = 100, instance: str = "VI_1") -> ev.InstanceState:
+    return ev.InstanceState(T0 + t, node, instance=instance, vrid=vrid, state=st,  # type: ignore[arg-type]
+                            base_priority=prio, effective_priority=prio if eff is None else eff,
+                            interface="eth0", advert_int=1.0, vips=(VIP,), address=ADDR[node])
+
+
+def trans(t: float, node: str, old: str, new: str, reason: str = "") -> ev.Transition:
+    return ev.Transition(T0 + t, node, instance="VI_1", old=old, new=new,  # type: ignore[arg-type]
+                         reason=reason)
+
+
+def started(view: ClusterView) -> None:
+    """nginx1 (100) MASTER holding the VIP, nginx2 (90) BACKUP, at T0 + 4."""
+    view.apply_all([
+        ev.NodeSeen(T0, "nginx1"), ev.NodeSeen(T0, "nginx2"),
+        state(0, "nginx1", "BACKUP", 100), state(0, "nginx2", "BACKUP", 90),
+        trans(0, "nginx1", "INIT", "BACKUP", "init"), trans(0, "nginx2", "INIT", "BACKUP", "init"),
+        trans(3.6, "nginx1", "BACKUP", "MASTER", "advert timeout"),
+        state(3.6, "nginx1", "MASTER", 100),
+        ev.AdvertSent(T0 + 3.6, "nginx1", instance="VI_1", priority=100),
+        ev.VipAdded(T0 + 3.6, "nginx1", instance="VI_1", vip=VIP),
+        ev.AdvertReceived(T0 + 3.6, "nginx2", instance="VI_1", source=ADDR["nginx1"],
+                          priority=100),
+    ])
+
+
+def adverts(view: ClusterView, start: float, end: float, master: str = "nginx1",
+            backup: str = "nginx2", prio: int = 100) -> None:
+    t = start
+    while t < end:
+        view.apply(ev.AdvertSent(T0 + t, master, instance="VI_1", priority=prio))
+        view.apply(ev.AdvertReceived(T0 + t, backup, instance="VI_1", source=ADDR[master],
+                                     priority=prio))
+        t += 1.0
+
+
+def fail_over(view: ClusterView, t: float, new: str = "nginx2", old: str = "nginx1",
+              reason: str = "priority 0 from 192.0.2.11") -> None:
+    """The new master's advert, transition and VIP at T0 + t; the old one steps down."""
+    view.apply_all([
+        ev.AdvertSent(T0 + t, new, instance="VI_1", priority=90),
+        trans(t, new, "BACKUP", "MASTER", reason),
+        state(t, new, "MASTER", 90),
+        ev.VipAdded(T0 + t + 0.001, new, instance="VI_1", vip=VIP),
+    ])
+    if old:
+        view.apply_all([
+            ev.VipRemoved(T0 + t + 0.002, old, instance="VI_1", vip=VIP),
+            trans(t + 0.002, old, "MASTER", "BACKUP", "higher priority"),
+            state(t + 0.002, old, "BACKUP", 100),
+        ])
+
+
+# ----------------------------------------------------------------------------- the fold
+
+
+def test_fold_keeps_last_facts_per_node_instance_and_vip() -> None:
+    view = ClusterView()
+    started(view)
+    inst = view.instances[("nginx1", "VI_1")]
+    assert (inst.state, inst.base_priority, inst.effective_priority) == ("MASTER", 100, 100)
+    assert view.master_of("VI_1") == "nginx1"
+    vip = view.vips[VIP]
+    assert (vip.owner, vip.since, vip.previous_owner, vip.instance) == (
+        "nginx1", T0 + 3.6, "", "VI_1")
+    assert [r.new for r in view.transitions] == ["BACKUP", "BACKUP", "MASTER"]
+    assert view.instances[("nginx2", "VI_1")].last_transition.reason == "init"  # type: ignore[union-attr]
+
+
+def test_priority_change_keeps_base_and_weight() -> None:
+    view = ClusterView()
+    started(view)
+    view.apply(ev.PriorityChange(T0 + 5, "nginx1", instance="VI_1", old=100, new=80, base=100,
+                                 cause="chk_nginx failed (weight -20)"))
+    inst = view.instances[("nginx1", "VI_1")]
+    assert (inst.base_priority, inst.weight, inst.effective_priority) == (100, -20, 80)
+    assert inst.priority_cause == "chk_nginx failed (weight -20)"
+
+
+def test_advert_rates_from_packets_over_a_sliding_window() -> None:
+    view = ClusterView(ViewConfig(rate_window=10.0))
+    started(view)
+    adverts(view, 4.6, 30.0)
+    sent, recv = view.advert_rates(("nginx1", "VI_1"), T0 + 30.0)
+    assert sent == pytest.approx(1.0)
+    assert recv == 0.0
+    assert view.advert_rates(("nginx2", "VI_1"), T0 + 30.0) == (0.0, pytest.approx(1.0))
+    # nothing for 20 s: the window empties
+    assert view.advert_rates(("nginx1", "VI_1"), T0 + 50.0) == (0.0, 0.0)
+    assert view.advert_series(("nginx1", "VI_1"), T0 + 30.0, 5) == [1, 1, 1, 1, 1]
+
+
+def test_advert_rates_from_cumulative_counters() -> None:
+    view = ClusterView(ViewConfig(rate_window=10.0))
+    started(view)
+    for i, total in enumerate((100, 102, 104, 106, 108, 110)):
+        view.apply(ev.AdvertCounters(T0 + 10 + 2 * i, "nginx1", instance="VI_1", sent=total,
+                                     received=7))
+    sent, recv = view.advert_rates(("nginx1", "VI_1"), T0 + 20.5)
+    # 5 samples of +2 inside the 10 s window (the first sample is only a baseline)
+    assert sent == pytest.approx(1.0, abs=0.11)
+    assert recv == 0.0
+    # a restart resets counters: that sample is skipped, not a negative rate
+    view.apply(ev.AdvertCounters(T0 + 22, "nginx1", instance="VI_1", sent=1, received=0))
+    assert view.advert_rates(("nginx1", "VI_1"), T0 + 22)[0] >= 0
+
+
+def test_node_lost_drops_its_vips_and_marks_instances_lost() -> None:
+    view = ClusterView()
+    started(view)
+    view.apply(ev.NodeLost(T0 + 10, "nginx1", reason="crashed"))
+    assert not view.nodes["nginx1"].up
+    assert view.instances[("nginx1", "VI_1")].lost
+    assert view.vips[VIP].owner == ""
+    assert view.vips[VIP].previous_owner == "nginx1"
+    assert view.master_of("VI_1") is None
+    view.apply(ev.NodeSeen(T0 + 20, "nginx1"))
+    assert not view.instances[("nginx1", "VI_1")].lost
+
+
+def test_log_keeps_keepalived_lines_and_haconsole_notes_with_instance() -> None:
+    view = ClusterView()
+    view.apply(ev.LogLine(T0, "nginx1", text="(VI_1) Entering MASTER STATE"))
+    view.apply(ev.CommandResult(T0, "nginx1", command="stop nginx on nginx1", ok=False,
+                                detail="boom"))
+    view.apply(ev.ServiceState(T0, "nginx1", service="nginx", up=False))
+    texts = [(e.text, e.instance, e.level) for e in view.log]
+    assert texts[0] == ("(VI_1) Entering MASTER STATE", "VI_1", "info")
+    assert texts[1] == ("[haconsole] stop nginx on nginx1: FAILED - boom", "", "error")
+    assert texts[2][0] == "[haconsole] nginx is DOWN"
+    assert [e.seq for e in view.log] == [1, 2, 3]
+
+
+def test_the_fold_never_reads_a_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_clock() -> float:
+        raise AssertionError("the fold read a clock")
+
+    monkeypatch.setattr(time, "time", no_clock)
+    monkeypatch.setattr(time, "monotonic", no_clock)
+    view = ClusterView()
+    started(view)
+    adverts(view, 4.6, 8.0)
+    view.apply(CommandIssued(T0 + 8, "nginx1", "fail over VI_1 away from nginx1"))
+    fail_over(view, 8.7)
+    view.alarms(T0 + 9)
+    view.advert_rates(("nginx1", "VI_1"), T0 + 9)
+
+
+# ----------------------------------------------------------------------------- alarms
+
+
+def kinds(view: ClusterView, now: float) -> list[str]:
+    return [a.kind for a in view.alarms(T0 + now)]
+
+
+def test_no_alarm_in_steady_state() -> None:
+    view = ClusterView()
+    started(view)
+    adverts(view, 4.6, 30.0)
+    assert kinds(view, 30.0) == []
+
+
+def test_split_brain_two_masters_for_one_vrid() -> None:
+    view = ClusterView()
+    started(view)
+    view.apply_all([trans(10, "nginx2", "BACKUP", "MASTER", "advert timeout"),
+                    state(10, "nginx2", "MASTER", 90)])
+    alarms = view.alarms(T0 + 11)
+    assert alarms[0].kind == "split-brain"
+    assert alarms[0].severity == "critical"
+    assert "nginx1 and nginx2" in alarms[0].message
+
+
+def test_split_brain_one_vip_on_two_nodes() -> None:
+    view = ClusterView()
+    started(view)
+    view.apply(ev.VipAdded(T0 + 10, "nginx2", instance="VI_1", vip=VIP))
+    assert any(a.kind == "split-brain" and VIP in a.message for a in view.alarms(T0 + 11))
+
+
+def test_split_brain_ignores_other_vrids() -> None:
+    view = ClusterView()
+    started(view)
+    view.apply(state(5, "nginx2", "MASTER", 90, vrid=101, instance="VI_2"))
+    assert "split-brain" not in kinds(view, 6)
+
+
+def test_flapping_after_three_transitions_in_sixty_seconds() -> None:
+    view = ClusterView()
+    started(view)  # BACKUP -> MASTER at 3.6 (the INIT transition does not count)
+    view.apply(trans(20, "nginx1", "MASTER", "BACKUP"))
+    assert "flapping" not in kinds(view, 21)
+    view.apply(trans(40, "nginx1", "BACKUP", "MASTER"))
+    assert "flapping" in kinds(view, 41)
+    assert "flapping" not in kinds(view, 70)  # the first one left the 60 s window
+
+
+def test_flapping_threshold_is_configurable() -> None:
+    view = ClusterView(ViewConfig(flap_count=5, flap_window=30))
+    started(view)
+    view.apply(trans(10, "nginx1", "MASTER", "BACKUP"))
+    view.apply(trans(12, "nginx1", "BACKUP", "MASTER"))
+    assert "flapping" not in kinds(view, 13)
+
+
+def test_no_master_only_after_master_down_interval() -> None:
+    view = ClusterView()
+    view.apply_all([state(0, "nginx1", "BACKUP", 100), state(0, "nginx2", "BACKUP", 90)])
+    assert "no-master" not in kinds(view, 3.0)  # an election takes Master_Down_Interval
+    assert "no-master" in kinds(view, 4.0)
+    started(view)
+    assert "no-master" not in kinds(view, 5.0)
+    view.apply(ev.NodeLost(T0 + 10, "nginx1", reason="crashed"))
+    assert "no-master" not in kinds(view, 12.0)
+    alarm = next(a for a in view.alarms(T0 + 14.5) if a.kind == "no-master")
+    assert alarm.since == T0 + 10
+
+
+def test_priority_inversion_after_master_down_interval() -> None:
+    view = ClusterView()
+    started(view)
+    view.apply(ev.PriorityChange(T0 + 10, "nginx1", instance="VI_1", old=100, new=80,
+                                 base=100, cause="chk_nginx failed"))
+    assert "priority-inversion" not in kinds(view, 13.0)  # the backup should take over
+    alarm = next(a for a in view.alarms(T0 + 15.0) if a.kind == "priority-inversion")
+    assert "nginx2 has priority 90 > MASTER nginx1 (80)" in alarm.message
+    assert alarm.since == T0 + 10
+    fail_over(view, 15.5)
+    assert "priority-inversion" not in kinds(view, 16.0)
+
+
+def test_no_priority_inversion_for_a_backup_the_operator_released() -> None:
+    view = ClusterView()
+    started(view)
+    fail_over(view, 10, new="nginx2", old="")
+    view.apply_all([trans(10, "nginx1", "MASTER", "BACKUP", "released by operator (failover)"),
+                    state(10, "nginx1", "BACKUP", 100)])
+    assert "priority-inversion" not in kinds(view, 30)
+
+
+def test_stale_source_from_health_and_from_silence() -> None:
+    view = ClusterView(ViewConfig(stale_after=10))
+    started(view)
+    adverts(view, 4.6, 20.0)
+    assert "stale-source" not in kinds(view, 21)
+    view.apply(ev.SourceHealth(T0 + 21, "nginx2", ok=False, detail="ssh: connection lost"))
+    alarm = next(a for a in view.alarms(T0 + 21) if a.kind == "stale-source")
+    assert "ssh: connection lost" in alarm.message
+    view.apply(ev.SourceHealth(T0 + 22, "nginx2", ok=True))
+    assert "stale-source" not in kinds(view, 22)
+    assert kinds(view, 40).count("stale-source") == 2  # both silent for 20 s
+
+
+# ----------------------------------------------------------------------------- stopwatch
+
+
+def test_stopwatch_from_a_command_to_first_advert_and_vip() -> None:
+    view = ClusterView()
+    started(view)
+    adverts(view, 4.6, 10.0)
+    view.apply(CommandIssued(T0 + 10.0, "nginx1", "fail over VI_1 away from nginx1"))
+    view.apply_all([ev.AdvertSent(T0 + 10.001, "nginx1", instance="VI_1", priority=0),
+                    trans(10.001, "nginx1", "MASTER", "BACKUP", "released by operator"),
+                    state(10.001, "nginx1", "BACKUP", 100)])
+    assert view.pending  # in progress: the UI shows "electing…"
+    fail_over(view, 10.650, old="")
+    rec = view.failovers[-1]
+    assert (rec.old_master, rec.new_master) == ("nginx1", "nginx2")
+    assert rec.cause == "fail over VI_1 away from nginx1"
+    assert rec.advert_ms == pytest.approx(650, abs=0.01)
+    assert rec.vip_ms == pytest.approx(651, abs=0.01)
+    assert rec.elected_ms == pytest.approx(650, abs=0.01)
+    assert rec.complete and not view.pending
+
+
+def test_stopwatch_keeps_the_first_cause_of_a_chain() -> None:
+    view = ClusterView()
+    started(view)
+    view.apply_all([
+        ev.ServiceState(T0 + 10.0, "nginx1", service="nginx", up=False),
+        ev.TrackResult(T0 + 10.4, "nginx1", track="chk_nginx", ok=False),
+        ev.PriorityChange(T0 + 10.4, "nginx1", instance="VI_1", old=100, new=80, base=100,
+                          cause="chk_nginx failed (weight -20)"),
+        ev.AdvertSent(T0 + 10.6, "nginx1", instance="VI_1", priority=80),  # still master
+    ])
+    fail_over(view, 13.25, reason="advert timeout")
+    rec = view.failovers[-1]
+    assert rec.cause == "nginx stopped on nginx1"
+    assert rec.advert_ms == pytest.approx(3250, abs=0.01)
+    assert len(view.failovers) == 1  # the old master stepping down is not a second one
+
+
+def test_stopwatch_node_lost_and_advert_seen_by_a_peer() -> None:
+    """A source without AdvertSent: the new master's first advert as a peer received it."""
+    view = ClusterView()
+    started(view)
+    view.apply(ev.NodeLost(T0 + 20, "nginx1", reason="crashed"))
+    view.apply(ev.NodeSeen(T0 + 20.5, "nginx3"))
+    view.apply(ev.InstanceState(T0 + 20.5, "nginx3", instance="VI_1", vrid=100, state="BACKUP",
+                                base_priority=80, effective_priority=80,
+                                address="192.0.2.13"))
+    view.apply_all([trans(23.6, "nginx2", "BACKUP", "MASTER", "advert timeout"),
+                    ev.AdvertReceived(T0 + 23.7, "nginx3", instance="VI_1",
+                                      source=ADDR["nginx2"], priority=90),
+                    ev.VipAdded(T0 + 23.8, "nginx2", instance="VI_1", vip=VIP)])
+    rec = view.failovers[-1]
+    assert rec.cause == "nginx1 lost (crashed)"
+    assert (rec.elected_ms, rec.advert_ms, rec.vip_ms) == pytest.approx((3600, 3700, 3800))
+
+
+def test_stopwatch_with_advert_counters_only() -> None:
+    view = ClusterView()
+    started(view)
+    view.apply(ev.AdvertCounters(T0 + 5, "nginx2", instance="VI_1", sent=0, received=2))
+    view.apply(CommandIssued(T0 + 10, "nginx1", "stop nginx on nginx1"))
+    view.apply_all([trans(12, "nginx2", "BACKUP", "MASTER", "advert timeout"),
+                    ev.VipAdded(T0 + 12.2, "nginx2", instance="VI_1", vip=VIP),
+                    ev.AdvertCounters(T0 + 13, "nginx2", instance="VI_1", sent=1, received=2)])
+    rec = view.failovers[-1]
+    assert (rec.elected_ms, rec.vip_ms, rec.advert_ms) == pytest.approx((2000, 2200, 3000))
+
+
+def test_no_failover_recorded_for_the_first_election_or_a_returning_master() -> None:
+    view = ClusterView()
+    started(view)
+    assert not view.failovers
+    view.apply(ev.PriorityChange(T0 + 10, "nginx1", instance="VI_1", old=100, new=80, base=100))
+    assert view.pending
+    view.apply(ev.PriorityChange(T0 + 11, "nginx1", instance="VI_1", old=80, new=100, base=100))
+    view.apply(trans(11.5, "nginx1", "MASTER", "MASTER"))  # re-asserts: nobody took over
+    assert not view.pending and not view.failovers
+
+
+def test_a_failover_without_an_observed_cause_is_recorded_without_figures() -> None:
+    view = ClusterView()
+    started(view)
+    view.apply_all([trans(20, "nginx1", "MASTER", "BACKUP", "higher priority")])
+    view.pending.clear()  # as if the cause had happened long ago
+    fail_over(view, 30, old="")
+    rec = view.failovers[-1]
+    assert rec.new_master == "nginx2"
+    assert rec.advert_ms is None and "cause not observed" in rec.cause
+
+
+def test_preemption_by_a_recovering_backup_is_timed_from_its_cause() -> None:
+    view = ClusterView()
+    started(view)
+    fail_over(view, 10, reason="advert timeout")  # nginx2 is master now
+    view.apply_all([
+        CommandIssued(T0 + 30, "nginx1", "start nginx on nginx1"),
+        ev.ServiceState(T0 + 30, "nginx1", service="nginx", up=True),
+        ev.PriorityChange(T0 + 30.4, "nginx1", instance="VI_1", old=80, new=100, base=100),
+    ])
+    fail_over(view, 33.5, new="nginx1", old="nginx2", reason="advert timeout")
+    rec = view.failovers[-1]
+    assert (rec.old_master, rec.new_master, rec.cause) == (
+        "nginx2", "nginx1", "start nginx on nginx1")
+    assert rec.advert_ms == pytest.approx(3500)
+
+
+def test_scripted_lab_scene_gives_the_rfc_figure() -> None:
+    """The deterministic lab (real core, virtual clock): nginx stop at 30 s on nginx1."""
+    scene = SCENES["failover"]
+    view = scene.view()
+    rec = view.failovers[-1]
+    assert (rec.old_master, rec.new_master, rec.cause) == (
+        "nginx1", "nginx2", "stop nginx on nginx1")
+    # nginx2 discards the lower-priority adverts: Master_Down_Interval(90) = 3.648 s after
+    # the last advert it accepted (at 29.609): 33.258 s, 3 258 ms after the command.
+    assert rec.advert_ms == pytest.approx(3257.8, abs=0.5)
+    assert view.vips[VIP].owner == "nginx2"
+    assert view.alarms(scene.now) == []
