@@ -289,9 +289,11 @@ async def test_readonly_removes_destructive_actions() -> None:
     app = make_app(readonly=True)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        footer = screen_text(app).splitlines()[-1]
+        await until(pilot, lambda: "start nginx" in screen_text(app), "the footer")
+        text = screen_text(app)
+        footer = next(line for line in text.splitlines() if "start nginx" in line)
         assert "stop nginx" not in footer and "failover" not in footer
-        assert "start nginx" in footer and "READ-ONLY" in screen_text(app)
+        assert "READ-ONLY" in text
         await pilot.press("s", "f", "k", "p", "r")
         await pilot.pause(0.3)
         assert app.view.master_of("VI_1") == "nginx1"
@@ -343,7 +345,8 @@ async def test_results_are_logged_even_when_the_source_does_not_publish_them() -
     app = HAConsoleApp([SilentSource()], confirm=False)  # type: ignore[list-item]
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: "web1" in screen_text(app), "the row")
-        footer = screen_text(app).splitlines()[-1]
+        await until(pilot, lambda: "stop nginx" in screen_text(app), "the footer")
+        footer = next(line for line in screen_text(app).splitlines() if "stop nginx" in line)
         assert "kill" not in footer and "partition" not in footer  # lab-only: hidden
         await pilot.press("s")
         await until(pilot, lambda: "FAILED - permission denied" in log_text(app), "the result")

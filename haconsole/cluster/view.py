@@ -206,6 +206,7 @@ class ClusterView:
         self.log: deque[LogEntry] = deque(maxlen=self.config.log_lines)
         self.log_seq = 0
         self.version = 0  # bumped on every applied input: the UI repaints only on change
+        self.state_version = 0  # bumped by all but adverts and log lines (panels repaint)
         self.last_t = 0.0
         self.dirty: set[InstanceKey] = set()
         self._chain: dict[str, tuple[str, float]] = {}
@@ -352,6 +353,8 @@ class ClusterView:
     def apply(self, item: ev.Event | CommandIssued) -> None:
         """Fold one event (or the console's CommandIssued note) into the view."""
         self.version += 1
+        if type(item) not in _RATE_ONLY:
+            self.state_version += 1
         self.last_t = max(self.last_t, item.t)
         if isinstance(item, CommandIssued):
             self._log(item.t, item.node, f"[haconsole] {item.command}: requested")
@@ -369,12 +372,18 @@ class ClusterView:
         node.last_event = max(node.last_event, e.t)
         return node
 
-    def _instance(self, node: str, name: str, t: float) -> InstanceView:
+    def _instance(self, node: str, name: str, t: float, *, changed: bool = True) -> InstanceView:
+        """The instance's view (created on first sight); `changed` marks its row dirty.
+
+        Adverts only move rates, which the UI refreshes on its own clock: not dirty.
+        """
         inst = self.instances.get((node, name))
         if inst is None:
             inst = self.instances[(node, name)] = InstanceView(node, name, t)
             self._members.setdefault(inst.group, {})[inst.key] = inst
-        self.dirty.add((node, name))
+            changed = True
+        if changed:
+            self.dirty.add((node, name))
         return inst
 
     def _regroup(self, inst: InstanceView, old: GroupKey) -> None:
@@ -418,13 +427,19 @@ class ClusterView:
             self._recompute_group(group, e.t)
 
     def _on_instance_state(self, e: ev.InstanceState, node: NodeView) -> None:
-        inst = self._instance(e.node, e.instance, e.t)
+        known = (e.node, e.instance) in self.instances
+        inst = self._instance(e.node, e.instance, e.t, changed=False)
+        before = _snapshot(inst)
         old_group = inst.group
         inst.vrid, inst.state = e.vrid, e.state
         inst.base_priority, inst.effective_priority = e.base_priority, e.effective_priority
         inst.interface, inst.version, inst.advert_int = e.interface, e.version, e.advert_int
         inst.vips, inst.address, inst.master_address = e.vips, e.address, e.master_address
         inst.lost = not node.up
+        if known and _snapshot(inst) == before:
+            return  # sources re-send unchanged snapshots: nothing to recompute
+        self.state_version += 1
+        self.dirty.add(inst.key)
         self._regroup(inst, old_group)
         for vip in e.vips:
             view = self.vips.setdefault(vip, VipView(vip))
@@ -446,13 +461,13 @@ class ClusterView:
         self._recompute_group(inst.group, e.t)
 
     def _on_advert_sent(self, e: ev.AdvertSent, node: NodeView) -> None:
-        inst = self._instance(e.node, e.instance, e.t)
+        inst = self._instance(e.node, e.instance, e.t, changed=False)
         self._count(inst, e.t, 1, 0)
         if e.priority > 0:
             self._first_advert(inst, e.t)
 
     def _on_advert_received(self, e: ev.AdvertReceived, node: NodeView) -> None:
-        inst = self._instance(e.node, e.instance, e.t)
+        inst = self._instance(e.node, e.instance, e.t, changed=False)
         self._count(inst, e.t, 0, 1)
         if e.priority > 0 and inst.group in self.pending:
             for other in self.group_members(inst.group):
@@ -460,7 +475,7 @@ class ClusterView:
                     self._first_advert(other, e.t)
 
     def _on_advert_counters(self, e: ev.AdvertCounters, node: NodeView) -> None:
-        inst = self._instance(e.node, e.instance, e.t)
+        inst = self._instance(e.node, e.instance, e.t, changed=False)
         if inst.counters is not None:
             sent = e.sent - inst.counters[0]
             recv = e.received - inst.counters[1]
@@ -489,6 +504,7 @@ class ClusterView:
         node.tracks[e.track] = e.ok
 
     def _on_vip_added(self, e: ev.VipAdded, node: NodeView) -> None:
+        self.dirty.add((e.node, e.instance))
         vip = self.vips.setdefault(e.vip, VipView(e.vip))
         vip.instance = e.instance or vip.instance
         if e.node not in vip.holders:
@@ -503,6 +519,7 @@ class ClusterView:
             self._settle(rec)
 
     def _on_vip_removed(self, e: ev.VipRemoved, node: NodeView) -> None:
+        self.dirty.add((e.node, e.instance))
         vip = self.vips.get(e.vip)
         if vip is not None:
             self._drop_holder(vip, e.node, e.t)
@@ -531,7 +548,7 @@ class ClusterView:
                   "info" if e.ok else "error")
 
     def _on_packet_dropped(self, e: ev.PacketDropped, node: NodeView) -> None:
-        self._instance(e.node, e.instance, e.t)
+        self._instance(e.node, e.instance, e.t, changed=False)
 
     # ---- helpers
     def _count(self, inst: InstanceView, t: float, sent: int, recv: int) -> None:
@@ -645,6 +662,17 @@ class ClusterView:
     def _settle(self, rec: FailoverRecord) -> None:
         if rec.complete and rec.new_master and self.pending.get(rec.group) is rec:
             del self.pending[rec.group]
+
+
+# Events that never change what the panels show (InstanceState bumps it itself, when the
+# snapshot differs: sources re-send unchanged ones).
+_RATE_ONLY = {ev.AdvertSent, ev.AdvertReceived, ev.AdvertCounters, ev.LogLine,
+              ev.PacketDropped, ev.InstanceState}
+
+
+def _snapshot(inst: InstanceView) -> tuple[object, ...]:
+    return (inst.vrid, inst.state, inst.base_priority, inst.effective_priority, inst.vips,
+            inst.address, inst.master_address, inst.lost)
 
 
 _HANDLERS: dict[type[ev.Event], Callable[[ClusterView, Any, NodeView], None]] = {

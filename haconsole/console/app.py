@@ -124,6 +124,7 @@ class HAConsoleApp(App[int]):
         self._partitioned: set[str] = set()
         self._node_colours: dict[str, int] = {}
         self._last_full = float("-inf")
+        self._painted_state = -1
         self._rewrite_log = False
         self._scenario: asyncio.Task[None] | None = None
         self._stopped = False
@@ -235,15 +236,19 @@ class HAConsoleApp(App[int]):
         self.render_view(now, full=full)
 
     def render_view(self, now: float, *, full: bool) -> None:
+        """Repaint: changed rows always; panels when the state moved or once a second
+        (ages); the log when it has new lines. Adverts alone only move the rate columns."""
         view, palette = self.view, self.palette
         self.table.refresh_from(view, now, palette, full=full)
-        self.banner.refresh_from(view, now, palette)
-        self.vip_panel.refresh_from(view, now, palette, self.node_colour)
-        self.transitions_panel.refresh_from(view, now, palette, self.node_colour)
+        if full or view.state_version != self._painted_state:
+            self._painted_state = view.state_version
+            self.banner.refresh_from(view, now, palette)
+            self.vip_panel.refresh_from(view, now, palette, self.node_colour)
+            self.transitions_panel.refresh_from(view, now, palette, self.node_colour)
+            self._update_topbar(now)
         self.log_panel.refresh_from(view, palette, self.node_colour,
-                                              rewrite=self._rewrite_log)
+                                    rewrite=self._rewrite_log)
         self._rewrite_log = False
-        self._update_topbar(now)
 
     def _update_topbar(self, now: float) -> None:
         view, palette = self.view, self.palette
@@ -261,7 +266,7 @@ class HAConsoleApp(App[int]):
             text.append_text(Text.assemble(sep, ("READ-ONLY", f"bold {palette.warning}")))
         text.append_text(Text.assemble(sep, ("○ idle", palette.muted) if idle
                                        else ("● live", palette.success)))
-        self.topbar.update(text)
+        self.topbar.update(text, layout=False)
 
     def node_colour(self, node: str) -> str:
         index = self._node_colours.setdefault(node, len(self._node_colours))

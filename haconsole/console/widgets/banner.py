@@ -21,6 +21,8 @@ MAX_LINES = 3
 class AlarmBanner(Static):
     """Sets the class `-critical`, `-warning` or `-ok` so the stylesheet can colour it."""
 
+    _shown = ""
+
     def refresh_from(self, view: ClusterView, now: float, palette: Palette) -> list[Alarm]:
         alarms = view.alarms(now)
         level = "ok"
@@ -29,7 +31,10 @@ class AlarmBanner(Static):
         self.set_class(level == "critical", "-critical")
         self.set_class(level == "warning", "-warning")
         self.set_class(level == "ok", "-ok")
-        self.update(render_banner(view, alarms, now))
+        text = render_banner(view, alarms, now)
+        if text.plain != self._shown:  # a relayout only when the banner really changes
+            self._shown = text.plain
+            self.update(text)
         return alarms
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from haconsole.cluster.view import ClusterView, InstanceKey, InstanceView
 from haconsole.console.format import (
@@ -40,6 +41,7 @@ class InstancesTable(DataTable[Text]):
         super().__init__(cursor_type="row", zebra_stripes=True,
                          cursor_foreground_priority="renderable", id=id)
         self.node_colour: Callable[[str], str] = lambda node: ""
+        self._live_window: tuple[str, ...] = ()
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -80,26 +82,48 @@ class InstancesTable(DataTable[Text]):
             rk = row_key(key)
             if rk in self.rows:
                 for (col, _), cell in zip(COLUMNS, cells, strict=True):
-                    self.update_cell(rk, col, cell, update_width=True)
+                    self._set(rk, col, cell)
             else:
                 self.add_row(*cells, key=rk)
                 added = True
         view.dirty.clear()
-        if full:
-            live_cols = [c for c, _ in COLUMNS[4:6]] + ["last"]
-            for key, inst in view.instances.items():
-                rk = row_key(key)
-                if rk not in self.rows:
+        window = self._visible_rows()
+        if full or window != self._live_window:
+            self._live_window = window
+            for rk in window:
+                node, _, instance = rk.partition("/")
+                inst = view.instances.get((node, instance))
+                if inst is None:
                     continue
                 adverts, activity = self._live_cells(view, inst, now, palette)
-                self.update_cell(rk, live_cols[0], adverts)
-                self.update_cell(rk, live_cols[1], activity)
-                self.update_cell(rk, live_cols[2], self._last_cell(inst, now, palette))
+                self._set(rk, "adverts", adverts)
+                self._set(rk, "activity", activity)
+                self._set(rk, "last", self._last_cell(inst, now, palette))
         if added:
             selected = self.selected
             self.sort("instance", "node", key=lambda cols: tuple(c.plain for c in cols))
             if selected is not None:
                 self.select(selected)
+
+    def _visible_rows(self) -> tuple[str, ...]:
+        """Keys of the rows on screen (plus a margin): only they need live columns.
+
+        Rows scrolled into view get theirs at the next tick (the window moved).
+        """
+        first = max(0, int(self.scroll_y) - 5)
+        last = int(self.scroll_y) + self.scrollable_content_region.height + 5
+        return tuple(str(row.key.value) for row in self.ordered_rows[first:last])
+
+    def _set(self, row: str, column: str, cell: Text) -> None:
+        """Update a cell; widen its column only when the text no longer fits.
+
+        (DataTable re-measures a whole column whenever a cell may have shrunk: with
+        hundreds of rows refreshed every tick that is quadratic, so columns only grow.)
+        """
+        if self.get_cell(row, column) == cell:
+            return  # unchanged: no repaint
+        width = self.columns[ColumnKey(column)].content_width
+        self.update_cell(row, column, cell, update_width=cell.cell_len > width)
 
     def _state_cells(self, view: ClusterView, inst: InstanceView,
                      palette: Palette) -> list[Text]:

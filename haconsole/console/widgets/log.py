@@ -54,11 +54,17 @@ class LogPanel(RichLog):
         if view.log_seq == self._seq:
             return
         self._width = max([self._width, *(len(n) for n in view.nodes)])
-        fresh = [e for e in view.log if e.seq > self._seq] if view.log_seq > self._seq else []
+        fresh: list[LogEntry] = []
+        for entry in reversed(view.log):  # newest first: stop at the last one written
+            if entry.seq <= self._seq:
+                break
+            fresh.append(entry)
+        fresh.reverse()
         self._seq = view.log_seq
         shown = [e for e in fresh if self.log_filter.matches(e.node, e.instance, e.text)]
-        for entry in shown[-MAX_PER_TICK:]:
-            self.write(self.line(entry, palette, node_colour))
+        if shown:  # one write per tick: RichLog measures and renders once for the batch
+            self.write(Text("\n").join(self.line(entry, palette, node_colour)
+                                        for entry in shown[-MAX_PER_TICK:]))
 
     def line(self, entry: LogEntry, palette: Palette, node_colour: Callable[[str], str]) -> Text:
         if entry.level == "error":

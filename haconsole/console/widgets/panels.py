@@ -25,7 +25,7 @@ class VipPanel(Static):
 
     def refresh_from(self, view: ClusterView, now: float, palette: Palette,
                      node_colour: NodeColour) -> None:
-        self.update(render_vips(view, now, palette, node_colour))
+        self.update(render_vips(view, now, palette, node_colour), layout=False)
 
 
 def render_vips(view: ClusterView, now: float, palette: Palette,
@@ -91,7 +91,7 @@ class TransitionsPanel(Static):
 
     def refresh_from(self, view: ClusterView, now: float, palette: Palette,
                      node_colour: NodeColour, rows: int = 40) -> None:
-        self.update(render_transitions(view, now, palette, node_colour, rows))
+        self.update(render_transitions(view, now, palette, node_colour, rows), layout=False)
 
 
 def render_stopwatch(rec: FailoverRecord | None, now: float, palette: Palette,
