@@ -7,13 +7,13 @@ The flags are keepalived's where keepalived has one (`-f`, `-l`, `-D`, `-n`, `-p
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
 import sys
 from pathlib import Path
 
+from haconsole.agent import loop as precise_loop
 from haconsole.agent.daemon import (
     DEFAULT_CONTROL,
     EXIT_FATAL,
@@ -139,7 +139,7 @@ def main_agent(args: argparse.Namespace) -> int:
         if args.pidfile:
             _write_pidfile(args.pidfile)
         try:
-            return asyncio.run(agent.run())
+            return precise_loop.run(agent.run())
         finally:
             if args.pidfile:
                 with contextlib.suppress(OSError):

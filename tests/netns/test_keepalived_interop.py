@@ -34,9 +34,18 @@ SKEW_90 = (256 - 90) / 256
 @pytest.mark.parametrize("direction", DIRECTIONS)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_mixed_pair_elects_and_hands_over(make_lab, shape, direction):
-    options = SHAPES[shape]
+    elect_and_hand_over(make_lab, SHAPES[shape], DIRECTIONS[direction])
+
+
+def test_keepalived_pair_baseline(make_lab):
+    """The same checks on two keepalived nodes: the expectations are keepalived's."""
+    elect_and_hand_over(make_lab, SHAPES["v2-pass"],
+                        {"nginx1": "keepalived", "nginx2": "keepalived"})
+
+
+def elect_and_hand_over(make_lab, options, engines):
     vip = VIP6 if options.get("family") == 6 else VIP4
-    lab = make_lab(pair_configs(**options), engines=DIRECTIONS[direction])
+    lab = make_lab(pair_configs(**options), engines=engines)
     lab.wait_single_holder(vip, 15, expect="nginx1")
     wait_for(lambda: lab.states("nginx2").get("VI_1") == "BACKUP", 5, what="nginx2 BACKUP")
     # The backup follows the other engine's adverts: still a single master 2 s later.
