@@ -164,24 +164,28 @@ def first_frame_time(runs: int = 3) -> float | None:
         return None
     sock = f"haconsole-bench-{os.getpid()}"
     times = []
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True,
+                              check=True).stdout
+
     try:
-        for _ in range(runs):
-            subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True, check=False)
-            subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "b", "-x", "120",
-                            "-y", "36", "bash --norc --noprofile"], check=True)
+        for run in range(runs):
+            name = f"b{run}"
+            tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "36",
+                 "bash --norc --noprofile")
             time.sleep(0.3)
             t0 = time.perf_counter()
-            subprocess.run(["tmux", "-L", sock, "send-keys", "-t", "b", str(exe), "Enter"],
-                           check=True)
+            tmux("send-keys", "-t", name, str(exe), "Enter")
             while time.perf_counter() - t0 < 10:
-                screen = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", "b"],
-                                        capture_output=True, text=True, check=True).stdout
+                screen = tmux("capture-pane", "-p", "-t", name)
                 if "Instances" in screen and "nginx2" in screen:
                     times.append(time.perf_counter() - t0)
                     break
                 time.sleep(0.01)
-            subprocess.run(["tmux", "-L", sock, "send-keys", "-t", "b", "q"], check=True)
+            tmux("send-keys", "-t", name, "q")
             time.sleep(1.0)
+            tmux("kill-session", "-t", name)
     finally:
         subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True, check=False)
     return statistics.median(times) if times else None

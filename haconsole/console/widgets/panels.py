@@ -48,8 +48,10 @@ def render_vips(view: ClusterView, now: float, palette: Palette,
             owner = Text(vip.owner, style=f"bold {node_colour(vip.owner)}")
         else:
             owner = Text("✖ none", style=f"bold {palette.error}")
-        since = Text(f"{clock(vip.since)} ({age(now - vip.since)})" if vip.since else "—",
-                     style=palette.muted)
+        since = Text("—", style=palette.muted)
+        if vip.since:
+            since = Text.assemble(clock(vip.since), (f" {age(now - vip.since)}",
+                                                     palette.muted))
         prev = Text(vip.previous_owner or "—",
                     style=node_colour(vip.previous_owner) if vip.previous_owner
                     else palette.muted)
