@@ -64,3 +64,17 @@ async def test_check_tracker_runs_probe_and_kills_hung_probe() -> None:
     await tracker.stop()
     assert results[:2] == [("chk", True), ("chk", False)]
     assert "VRRP_Script(chk) timed_out" in logs
+
+
+async def test_stop_always_ends_the_tracker_even_when_a_probe_just_finished() -> None:
+    """Regression: a single cancel could be swallowed by wait_for as the probe returned."""
+    for _ in range(50):
+        async def probe() -> int:
+            await asyncio.sleep(0)
+            return 0
+
+        tracker = CheckTracker("chk", probe, interval=0.0005, timeout=0.01)
+        tracker.start(lambda *a: None, lambda line: None)
+        await asyncio.sleep(0.002)
+        await asyncio.wait_for(tracker.stop(), timeout=5)
+        assert tracker._task is None

@@ -114,8 +114,16 @@ class CheckTracker:
                 await asyncio.wait_for(self._wake.wait(), self.interval)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Cancel the loop and wait for it to end.
+
+        One cancel is not enough on Python < 3.12: `asyncio.wait_for` can swallow a
+        cancellation that lands just as the probe finishes, so cancel until it is done.
+        """
+        task, self._task = self._task, None
+        if task is None:
+            return
+        while not task.done():
+            task.cancel()
+            await asyncio.wait([task], timeout=0.05)
+        with contextlib.suppress(asyncio.CancelledError):
+            task.result()
