@@ -84,8 +84,8 @@ BY_ACTION = {a.action: a for a in ACTIONS}
 
 
 def allowed(command: cmd.Command, *, readonly: bool) -> bool:
-    """`--readonly` forbids destructive commands (see `Command.destructive`)."""
-    return not (readonly and command.destructive)
+    """`--readonly` is watch-only: no command that changes a node, however harmless."""
+    return not readonly
 
 
 def needs_confirmation(command: cmd.Command, *, confirm: bool) -> bool:

@@ -293,12 +293,12 @@ class HAConsoleApp(App[int]):
 
     # ------------------------------------------------------------------ actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide what this console may not do: destructive keys when read-only, lab keys
-        when no source can run them."""
+        """Hide what this console may not do: every action key when read-only
+        (watch-only), lab keys when no source can run them."""
         spec = BY_ACTION.get(action)
         if spec is None:
             return True
-        if self.readonly and spec.destructive:
+        if self.readonly:
             return False
         return not self.sources or any(s.supports(k) for s in self.sources for k in spec.kinds)
 

@@ -65,7 +65,7 @@ class HelpScreen(ModalScreen[None]):
                 note = "  (asks to confirm)"
             table.add_row(action.key, Text(action.help + note))
         if self.readonly:
-            table.add_row("", Text("read-only console: destructive actions are disabled",
+            table.add_row("", Text("read-only console: watch only, every action is disabled",
                                    style="italic"))
         for key, what in GENERAL_KEYS:
             table.add_row(key, what)
