@@ -277,9 +277,11 @@ class Agent:
             self._stopping.set()
 
     async def _start_node(self, config: Config) -> None:
+        from haconsole.agent.loop import PRECISE_MAX_INSTANCES, set_precise
         from haconsole.net.raw import RawSocketError, SocketPool
         from haconsole.net.vips import NetlinkVips
 
+        set_precise(len(config.vrrp_instances) <= PRECISE_MAX_INSTANCES)
         run_config = with_primary_tracking(config) if self.options.track_primary else config
         if self._transport_for is None:
             self._pool = SocketPool()
