@@ -33,8 +33,15 @@ def _shared_helpers() -> Any:
     return sys.modules[name]
 
 
-need_program = _shared_helpers().need_program
-need_root_netns = _shared_helpers().need_root_netns
+# Re-exported: test modules elsewhere do `from conftest import need`, and pytest leaves
+# whichever conftest.py it imported last (this one, for tests/ collected after netns/)
+# under the module name "conftest".
+_shared = _shared_helpers()
+need = _shared.need
+need_program = _shared.need_program
+need_root_netns = _shared.need_root_netns
+DATA = _shared.DATA
+REQUIRE = _shared.REQUIRE
 
 
 def need_lab(keepalived: bool = False) -> None:
