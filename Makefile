@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := iproute2 keepalived nginx-light openssh-server openssh-client tcpdump tmux procps curl
+APT_PACKAGES := iproute2 keepalived nginx-light openssh-server openssh-client tcpdump tmux procps curl nftables
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test setup apt lint screenshots bench clean

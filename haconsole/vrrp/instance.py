@@ -24,11 +24,12 @@ priority advert is discarded *without* restarting the timer, so a preempting bac
 over one Master_Down_Interval after the last advert it accepted. Timer expiry ->
 "Receive advertisement timeout" -> MASTER.
 
-Master (§6.4.3): send an advert every Advertisement_Interval. A priority-0 advert makes us
-send one at once. A lower priority advert (or equal priority from a lower address) is
-answered at once with our own advert ("forcing new election", keepalived's behaviour) and
-gratuitous ARPs. A higher priority advert (or equal priority from a higher primary
-address) makes us BACKUP with the down timer restarted.
+Master (§6.4.3): send an advert every Advertisement_Interval, and at once when the
+effective priority changes (a haconsole extension; keepalived waits for the interval).
+A priority-0 advert makes us send one at once. A lower priority advert (or equal
+priority from a lower address) is answered at once with our own advert and gratuitous
+ARPs ("forcing new election", keepalived's behaviour). A higher priority advert (or
+equal priority from a higher primary address) makes us BACKUP, down timer restarted.
 
 Priority 255 (address owner) goes MASTER immediately at start and is never changed by
 tracking. An instance configured `state MASTER` waits one advert interval (plus the
@@ -519,6 +520,13 @@ class Instance:
         out.append(act.PriorityChanged(old, new, cause))
         if self.state == BACKUP and self._down_at is not None:
             self._down_at += (self._mdi_us() - old_mdi) / US
+        elif self.state == MASTER:
+            # haconsole extension: advertise the new priority at once rather than at the
+            # next interval (keepalived waits), so a dead service is visible on the wire
+            # within milliseconds. Backups' timers still run from their last accepted
+            # advert, so takeover timing is unchanged.
+            self._send(out, new)
+            self._advert_at = now + self.adver_int_us / US
 
     def shutdown(self, now: float) -> list[act.Action]:
         """Stop: a master sends priority 0 so backups take over after Skew_Time."""
