@@ -38,7 +38,6 @@ from haconsole.vrrp.packet import (
 
 IPPROTO_AH = 51
 _IPV6_EXT_HEADERS = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options
-LIVE_CAPTURE_UNAVAILABLE = "live capture needs raw sockets (not yet available)"
 
 
 class CaptureError(Exception):
@@ -246,6 +245,44 @@ _KNOWN_LINKTYPES = frozenset(
 )
 
 
+def capture_live(interface: str, *, count: int | None = None,
+                 timeout: float | None = None) -> Iterator[WatchRecord]:
+    """Every VRRP packet seen on `interface` (AF_PACKET: like tcpdump, no group join).
+
+    Listens only. Stops after `count` VRRP packets or `timeout` seconds, or never.
+    Raises CaptureError with one readable line (no permission, no such interface).
+    """
+    import socket
+    import time as _time
+
+    try:
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    except PermissionError:
+        raise CaptureError("live capture needs root or CAP_NET_RAW") from None
+    except OSError as err:
+        raise CaptureError(f"cannot open a packet socket: {err.strerror}") from None
+    with sock:
+        try:
+            sock.bind((interface, 0))
+        except OSError as err:
+            raise CaptureError(f"no interface named {interface!r} ({err.strerror})") from None
+        sock.settimeout(0.25)  # wake up to honour the timeout and Ctrl-C
+        end = None if timeout is None else _time.monotonic() + timeout
+        seen = 0
+        while count is None or seen < count:
+            if end is not None and _time.monotonic() >= end:
+                return
+            try:
+                frame = sock.recv(65535)
+            except TimeoutError:
+                continue
+            ip = _ip_of_frame(DLT_EN10MB, frame)
+            record = _record_of_ip(_time.time(), ip) if ip else None
+            if record is not None:
+                seen += 1
+                yield record
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
@@ -354,8 +391,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("-r", "--read", metavar="FILE", help="read a pcap/pcapng capture file")
     source.add_argument(
-        "-i", "--interface", metavar="IFACE", help="capture live on IFACE (not yet available)"
+        "-i", "--interface", metavar="IFACE",
+        help="capture live on IFACE (root or CAP_NET_RAW; listens only, sends nothing)",
     )
+    parser.add_argument("-c", "--count", type=int, default=None,
+                        help="live: stop after this many VRRP packets")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="live: stop after this many seconds")
     parser.add_argument("--json", action="store_true", help="one JSON object per packet")
     parser.add_argument(
         "--show-secrets", action="store_true", help="show VRRPv2 simple passwords in clear"
@@ -365,19 +407,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main_watch(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run `haconsole watch`; 0 on success, 2 with one line on stderr otherwise."""
     stdout = out if out is not None else sys.stdout
-    if getattr(args, "interface", None):
-        print(f"haconsole watch: {LIVE_CAPTURE_UNAVAILABLE}", file=sys.stderr)
-        return 2
     path = getattr(args, "read", None)
-    if not path:
-        print("haconsole watch: give a capture with --read FILE", file=sys.stderr)
+    interface = getattr(args, "interface", None)
+    if not path and not interface:
+        print("haconsole watch: give a capture with --read FILE or an interface with -i",
+              file=sys.stderr)
         return 2
     as_json = bool(getattr(args, "json", False))
     show_secrets = bool(getattr(args, "show_secrets", False))
     fmt = format_json if as_json else format_text
     try:
-        for record in read_pcap(path):
-            print(fmt(record, show_secrets=show_secrets), file=stdout)
+        records = (read_pcap(path) if path else
+                   capture_live(str(interface), count=getattr(args, "count", None),
+                                timeout=getattr(args, "timeout", None)))
+        for record in records:
+            print(fmt(record, show_secrets=show_secrets), file=stdout, flush=not path)
         stdout.flush()
     except CaptureError as err:
         print(f"haconsole watch: {err}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,6 @@ from scapy.packet import Packet, Raw
 from scapy.utils import rdpcap, wrpcap, wrpcapng
 
 from haconsole.watch import (
-    LIVE_CAPTURE_UNAVAILABLE,
     WatchRecord,
     add_arguments,
     format_json,
@@ -280,9 +280,10 @@ def test_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _assert_one_line_error(code, lines, err, "is a directory")
 
 
-def test_live_capture_not_yet(capsys: pytest.CaptureFixture[str]) -> None:
-    code, lines, err = run(capsys, "-i", "eth0")
-    _assert_one_line_error(code, lines, err, LIVE_CAPTURE_UNAVAILABLE)
+def test_live_capture_on_a_missing_interface(capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines, err = run(capsys, "-i", "hac-none0", "--timeout", "1")
+    expected = "no interface named" if os.geteuid() == 0 else "needs root"
+    _assert_one_line_error(code, lines, err, expected)
 
 
 def test_no_source(capsys: pytest.CaptureFixture[str]) -> None:
