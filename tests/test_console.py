@@ -111,10 +111,11 @@ async def test_s_stops_nginx_on_the_selected_master_and_the_pair_fails_over() ->
         await until(pilot, lambda: master_row(app, "nginx2"), "nginx2 MASTER on screen")
         await until(pilot, lambda: app.view.failovers and app.view.failovers[-1].complete,
                     "the stopwatch")
-        await pilot.pause(0.2)
-        text = screen_text(app)
         # the VIP panel: VIP, owner (nginx2), since, previous owner (nginx1)
-        assert re.search(r"│ 192\.0\.2\.170 +nginx2 +\d\d:\d\d:\d\d.* nginx1", text)
+        vip_row = r"│ 192\.0\.2\.170 +nginx2 +\d\d:\d\d:\d\d.* nginx1"
+        await until(pilot, lambda: re.search(vip_row, screen_text(app)) is not None,
+                    "the VIP panel")
+        text = screen_text(app)
         assert "cause  stop nginx on nginx1" in text
         assert re.search(r"advert [\d\u2009]+ ms +VIP [\d\u2009]+ ms", text)
         assert "100 \u221220 = 80" in text

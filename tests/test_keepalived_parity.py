@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import need
 
 from haconsole.keepalived.check import check_files
 from haconsole.keepalived.conf import Environment
@@ -33,18 +34,8 @@ CORPUS_DIR = ROOT / "tests" / "data" / "conf"
 EXAMPLES = sorted((ROOT / "configs" / "keepalived").glob("*.conf"))
 CORPUS = sorted(CORPUS_DIR.glob("*.conf")) + EXAMPLES
 INTERFACES = frozenset({"lo", "eth0", "eth1", "eth2", "eth3"})
-REQUIRED = os.environ.get("HACONSOLE_REQUIRE_NETNS") == "1"
 
 Verdict = tuple[str | None, int | None, str]
-
-
-def _need(condition: bool, reason: str) -> None:
-    """Skip unless `condition`; under HACONSOLE_REQUIRE_NETNS=1 fail instead (CI)."""
-    if condition:
-        return
-    if REQUIRED:
-        pytest.fail(f"HACONSOLE_REQUIRE_NETNS=1 but {reason}")
-    pytest.skip(reason)
 
 
 def _keepalived() -> str | None:
@@ -121,18 +112,18 @@ done
 def keepalived_verdicts() -> dict[str, tuple[int, set[Verdict], set[str]]]:
     """keepalived -t on every corpus file, in one network namespace for all of them."""
     binary = _keepalived()
-    _need(binary is not None, "keepalived is not installed (make test installs it as root)")
+    need(binary is not None, "keepalived is not installed (make test installs it as root)")
     ran = subprocess.run([str(binary), "-v"], capture_output=True, text=True)
     version = ran.stderr + ran.stdout
-    _need("Keepalived v2.2.7 " in version,
+    need("Keepalived v2.2.7 " in version,
           f"the parity corpus is judged by keepalived 2.2.7, found {version[:40]!r}")
-    _need(os.geteuid() == 0, "needs root to run keepalived in a network namespace")
-    _need(shutil.which("unshare") is not None and shutil.which("ip") is not None,
+    need(os.geteuid() == 0, "needs root to run keepalived in a network namespace")
+    need(shutil.which("unshare") is not None and shutil.which("ip") is not None,
           "needs unshare and iproute2")
     script = _SCRIPT.replace("{keepalived}", shlex.quote(str(binary)))
     proc = subprocess.run(["unshare", "--net", "sh", "-c", script, "sh", *map(str, CORPUS)],
                           capture_output=True, timeout=120)
-    _need(proc.returncode == 0, f"could not set up a network namespace: {proc.stderr!r}")
+    need(proc.returncode == 0, f"could not set up a network namespace: {proc.stderr!r}")
     return _parse_runs(proc.stdout.decode("utf-8", "surrogateescape"))
 
 

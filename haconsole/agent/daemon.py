@@ -70,32 +70,19 @@ class AgentError(Exception):
 
 # ----------------------------------------------------------------------------- config
 def load_config(path: str) -> tuple[Config, list[str]]:
-    """Parse keepalived.conf with haconsole's parser: (config, error lines).
+    """Parse keepalived.conf with haconsole's parser: (config, finding lines).
 
-    Warnings are returned too (prefixed "warning:") so they reach the log like
-    keepalived's; only errors make a config unusable.
+    Warnings come back prefixed "warning:" so they reach the log like keepalived's;
+    any error (or a config keepalived could not run) makes the config unusable.
     """
-    from haconsole.keepalived import conf
+    from haconsole.keepalived.conf import parse_file
 
-    parse = getattr(conf, "parse_file", None) or getattr(conf, "load", None)
-    if parse is None:
-        raise AgentError("the keepalived.conf parser is not available", EXIT_FATAL)
-    result = parse(path)
-    if isinstance(result, Config):
-        return result, []
-    lines: list[str] = []
-    fatal = bool(getattr(result, "fatal", False))
-    for finding in getattr(result, "findings", []):
-        text = finding.format() if hasattr(finding, "format") else str(finding)
-        if getattr(finding, "severity", "error") == "error":
-            fatal = True
-            lines.append(text)
-        elif getattr(finding, "severity", "") == "warning":
-            lines.append(text)
-    if fatal and not any(": error: " in line for line in lines):
-        lines.append(f"{path}: configuration cannot be run")
-    config = result.config
-    return config, lines if fatal else [f"warning: {line}" for line in lines]
+    result = parse_file(path)
+    errors = [f.format() for f in result.findings if f.severity == "error"]
+    warnings = [f"warning: {f.format()}" for f in result.findings if f.severity == "warning"]
+    if (result.fatal or not result.runnable) and not errors:
+        errors.append(f"{path}: configuration cannot be run")
+    return result.config, errors + warnings if errors else warnings
 
 
 def is_error(lines: list[str]) -> bool:
