@@ -165,7 +165,8 @@ class TrackFile:
     name: str
     file: str = ""
     weight: int = 1
-    init_file: int | None = None
+    init_file: int | None = None  # init_file VALUE: create the file with VALUE if missing
+    init_overwrite: bool = False  # init_file ... overwrite: write VALUE even if it exists
     line: int = 0
     reverse: bool = False
 

@@ -2448,7 +2448,9 @@ class _Builder:
                     self.report(GENERAL_ERROR, f"Track file {tfile.name} init value {value} is "
                                 "outside sensible range [-254, 254]")
                 tfile.init_file = value
-            elif stripped != "overwrite":
+            elif stripped == "overwrite":
+                tfile.init_overwrite = True
+            else:
                 self.report(GENERAL_ERROR, f"Unknown track file init option {stripped}")
 
     def f_end(self) -> None:
