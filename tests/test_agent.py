@@ -43,14 +43,15 @@ vrrp_instance VI_1 {
 """
 
 
-async def _start_agent(tmp_path, conf: str = CONF) -> tuple[Agent, asyncio.Task[int]]:
+async def _start_agent(tmp_path, conf: str = CONF,
+                       vips: MemoryVips | None = None) -> tuple[Agent, asyncio.Task[int]]:
     path = tmp_path / "keepalived.conf"
     path.write_text(conf)
     segment = MemorySegment()
     options = AgentOptions(config_file=str(path), control=str(tmp_path / "agent.sock"),
                            check_permissions=False, track_primary=False,
                            services={"svc": ("true", "true")})
-    agent = Agent(options, vips=MemoryVips(),
+    agent = Agent(options, vips=vips or MemoryVips(),
                   transport_for=lambda iface, fam: segment.attach("a", iface, "192.0.2.11"))
     ready = asyncio.Event()
     task = asyncio.get_running_loop().create_task(agent.run(on_ready=ready.set))
@@ -144,3 +145,91 @@ def test_cli_exit_codes(tmp_path):
                           str(tmp_path / "none.sock"), "status"], capture_output=True,
                          text=True, timeout=30)
     assert ctl.returncode == 2 and "is `haconsole agent` running?" in ctl.stderr
+
+
+async def until(cond, timeout: float = 10.0) -> None:
+    """Wait for `cond()` to hold (checked every 10 ms), failing after `timeout` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+def _state(agent: Agent, instance: str) -> str:
+    assert agent.node is not None
+    inst = agent.node.instances.get(instance)
+    return inst.state if inst is not None else "absent"
+
+
+async def test_reload_keeps_the_master_and_applies_the_changes(tmp_path):
+    """keepalived's reload: a retained master stays master (no failover), new VIPs are
+    added, a new instance starts, a removed one stops; a reload is not a restart."""
+    vips = MemoryVips()
+    agent, task = await _start_agent(tmp_path, vips=vips)
+    await until(lambda: _state(agent, "VI_1") == "MASTER")
+    assert agent.node is not None
+    node_before = agent.node
+    events: list[ev.Event] = []
+    publish = node_before.publish
+    node_before.publish = lambda e: (events.append(e), publish(e))[1]  # type: ignore[method-assign]
+    changed = CONF.replace("priority 100", "priority 110").replace(
+        "192.0.2.170/24", "192.0.2.170/24\n        192.0.2.171/24") + CONF.replace(
+        "VI_1", "VI_2").replace("virtual_router_id 51", "virtual_router_id 52").replace(
+        "global_defs {\n    router_id node-a\n}", "").replace("192.0.2.170", "192.0.2.180")
+    (tmp_path / "keepalived.conf").write_text(changed)
+    ok, detail = await agent.reload()
+    assert ok and detail == "configuration reloaded"
+    assert agent.node is node_before  # the engine kept running
+    assert _state(agent, "VI_1") == "MASTER"
+    assert agent.node.instances["VI_1"].effective_priority == 110
+    assert {"192.0.2.170", "192.0.2.171"} <= vips.held()
+    assert not any(isinstance(e, ev.Transition) and e.instance == "VI_1" for e in events)
+    assert any(isinstance(e, ev.AdvertSent) and e.instance == "VI_1" and e.priority == 110
+               for e in events)  # the new priority is advertised at once
+    await until(lambda: _state(agent, "VI_2") == "MASTER")
+
+    (tmp_path / "keepalived.conf").write_text(CONF)
+    ok, _ = await agent.reload()
+    assert ok and _state(agent, "VI_2") == "absent" and _state(agent, "VI_1") == "MASTER"
+    assert any(isinstance(e, ev.Transition) and e.instance == "VI_2" and e.new == "STOP"
+               for e in events)
+    assert any(isinstance(e, ev.AdvertSent) and e.instance == "VI_2" and e.priority == 0
+               for e in events)  # the removed master handed over with priority 0
+    assert vips.held() == {"192.0.2.170"}
+    agent.request_stop()
+    assert await asyncio.wait_for(task, 10) == 0
+
+
+TRACK_FILE_CONF = """
+track_file drain {
+    file "%s"
+    weight -1
+}
+track_file maint {
+    file "%s"
+    weight 0
+}
+""" + CONF.replace("    advert_int 1\n", "    advert_int 1\n    track_file {\n        drain\n"
+                   "        maint\n    }\n")
+
+
+async def test_track_file_moves_priority_and_faults_and_survives_a_reload(tmp_path):
+    drain, maint = tmp_path / "drain", tmp_path / "maint"
+    conf = TRACK_FILE_CONF % (drain, maint)
+    agent, task = await _start_agent(tmp_path, conf)
+    await until(lambda: _state(agent, "VI_1") == "MASTER")
+    assert agent.node is not None
+    drain.write_text("30\n")  # weight -1: priority 100 - 30
+    await until(lambda: agent.node.instances["VI_1"].effective_priority == 70)
+    # A reload that changes the instance keeps the file's current value applied.
+    (tmp_path / "keepalived.conf").write_text(conf.replace("priority 100", "priority 120"))
+    ok, _ = await agent.reload()
+    assert ok and agent.node.instances["VI_1"].effective_priority == 90
+    assert _state(agent, "VI_1") == "MASTER"
+    maint.write_text("1")  # weight 0 and non-zero: FAULT
+    await until(lambda: _state(agent, "VI_1") == "FAULT")
+    maint.unlink()  # a removed file reads 0
+    await until(lambda: _state(agent, "VI_1") in ("BACKUP", "MASTER"))
+    agent.request_stop()
+    assert await asyncio.wait_for(task, 10) == 0

@@ -2,8 +2,9 @@
 
 It reads keepalived.conf with haconsole's keepalived parser, runs every instance on the
 real interfaces (raw VRRP sockets, netlink VIPs, GARP/NA), runs the trackers the file
-asks for (vrrp_script subprocesses, pidfd process tracking, netlink link state), calls
-notify scripts, logs in keepalived's forms, and serves a control socket.
+asks for (vrrp_script subprocesses, pidfd process tracking, netlink link state, inotify
+track_file watches), calls notify scripts, logs in keepalived's forms, and serves a
+control socket.
 
 Control socket: a unix stream socket, mode 0600 (root's business only), one JSON object
 per line each way. Requests carry an optional `id` echoed in the reply:
@@ -41,6 +42,7 @@ from typing import Any
 
 from haconsole.cluster import events as ev
 from haconsole.config import Config, TrackRef, VrrpInstance
+from haconsole.engine.files import FileTracker
 from haconsole.engine.node import Node, Tracker
 from haconsole.engine.notify import Notifier
 from haconsole.engine.process import ProcessTracker
@@ -103,37 +105,60 @@ def with_primary_tracking(config: Config) -> Config:
     return dataclasses.replace(config, vrrp_instances=instances)
 
 
-def build_trackers(config: Config) -> list[Tracker]:
-    """One tracker per tracked object the instances reference."""
+def build_trackers(config: Config, *, reload: bool = False) -> dict[str, Tracker]:
+    """One tracker per tracked object the instances reference, keyed by its definition.
+
+    The key (kind, name and every setting but the line number) lets a reload keep the
+    running tracker when nothing about it changed, and replace it when something did.
+    On a reload, track_file's `init_file ... overwrite` does not rewrite the file
+    (keepalived's rule).
+    """
     from haconsole.agent.links import LinkTracker
 
-    used_scripts: set[str] = set()
-    used_procs: set[str] = set()
-    used_links: set[str] = set()
+    used: dict[str, set[str]] = {"script": set(), "process": set(), "link": set(),
+                                 "file": set()}
     for inst in config.vrrp_instances:
-        used_scripts.update(ref.name for ref in inst.track_script)
-        used_procs.update(ref.name for ref in inst.track_process)
-        used_links.update(ref.name for ref in inst.track_interface)
-    trackers: list[Tracker] = []
+        used["script"].update(ref.name for ref in inst.track_script)
+        used["process"].update(ref.name for ref in inst.track_process)
+        used["link"].update(ref.name for ref in inst.track_interface)
+        used["file"].update(ref.name for ref in inst.track_file)
+    trackers: dict[str, Tracker] = {}
     user = config.global_defs.script_user
-    for name in sorted(used_scripts):
+    for name in sorted(used["script"]):
         script = config.vrrp_scripts.get(name)
         if script is None or not script.script:
             continue
-        trackers.append(CheckTracker(
-            name, script_probe(script.script, user=script.user or user),
+        run_as = script.user or user
+        key = repr(("script", dataclasses.replace(script, line=0), run_as))
+        trackers[key] = CheckTracker(
+            name, script_probe(script.script, user=run_as),
             interval=script.interval, timeout=script.timeout, rise=script.rise,
             fall=script.fall, init_fail=script.init_fail,
-        ))
-    for name in sorted(used_procs):
+        )
+    for name in sorted(used["process"]):
         proc = config.track_processes.get(name)
         if proc is None:
             continue
-        trackers.append(ProcessTracker(name, proc.process or name, quorum=proc.quorum,
-                                       delay=proc.delay))
-    for name in sorted(used_links):
-        trackers.append(LinkTracker(name))
+        key = repr(("process", dataclasses.replace(proc, line=0)))
+        trackers[key] = ProcessTracker(name, proc.process or name, quorum=proc.quorum,
+                                       delay=proc.delay)
+    for name in sorted(used["link"]):
+        trackers[repr(("link", name))] = LinkTracker(name)
+    for name in sorted(used["file"]):
+        tfile = config.track_files.get(name)
+        if tfile is None or not tfile.file:
+            continue
+        key = repr(("file", dataclasses.replace(tfile, line=0)))
+        trackers[key] = FileTracker(name, tfile.file, init_value=tfile.init_file,
+                                    overwrite=tfile.init_overwrite and not reload)
     return trackers
+
+
+def _trackers_or_error(config: Config, *, reload: bool = False) -> dict[str, Tracker]:
+    try:
+        return build_trackers(config, reload=reload)
+    except ScriptError as err:  # e.g. an unknown script user: a configuration error
+        raise AgentError(str(err), EXIT_CONFIG) from None
 
 
 # ----------------------------------------------------------------------------- checks
@@ -206,6 +231,7 @@ class Agent:
         self._stopping: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None
         self._service_of_track: dict[str, str] = {}
+        self._trackers: dict[str, Tracker] = {}
         self.exit_code = EXIT_OK
         self.started = time.time()
 
@@ -264,30 +290,18 @@ class Agent:
             self._stopping.set()
 
     async def _start_node(self, config: Config) -> None:
-        from haconsole.agent.loop import PRECISE_MAX_INSTANCES, set_precise
         from haconsole.net.raw import RawSocketError, SocketPool
-        from haconsole.net.vips import NetlinkVips
 
-        set_precise(len(config.vrrp_instances) <= PRECISE_MAX_INSTANCES)
-        run_config = with_primary_tracking(config) if self.options.track_primary else config
+        run_config = self._prepare(config)
         if self._transport_for is None:
             self._pool = SocketPool()
             transport_for = self._pool.transport_for
         else:
             transport_for = self._transport_for
-        if self._vips is None:
-            self._vips = NetlinkVips()
-        announcer = getattr(self._vips, "announcer", None)
-        if announcer is not None:
-            for inst in config.vrrp_instances:
-                announcer.prepare(inst.all_vips, inst.interface)
         self.notifier = Notifier(config, log_fn=log.info)
-        self._service_of_track = {
-            name: proc.process for name, proc in config.track_processes.items()
-            if proc.process in self.options.services
-        }
+        self._trackers = _trackers_or_error(run_config)
         node = Node(self.name, run_config, transport_for=transport_for, vips=self._vips,
-                    publish=self.publish, trackers=build_trackers(run_config),
+                    publish=self.publish, trackers=list(self._trackers.values()),
                     failover_hold=self.options.failover_hold)
         try:
             await node.start()
@@ -296,6 +310,44 @@ class Agent:
         except ScriptError as err:
             raise AgentError(str(err), EXIT_CONFIG) from None
         self.config, self.node = config, node
+
+    def _prepare(self, config: Config) -> Config:
+        """What starting or reloading `config` needs before the node sees it; returns the
+        configuration the node runs (with keepalived's implicit interface tracking)."""
+        from haconsole.agent.loop import PRECISE_MAX_INSTANCES, set_precise
+        from haconsole.net.vips import NetlinkVips
+
+        set_precise(len(config.vrrp_instances) <= PRECISE_MAX_INSTANCES)
+        if self._vips is None:
+            self._vips = NetlinkVips()
+        announcer = getattr(self._vips, "announcer", None)
+        if announcer is not None:
+            for inst in config.vrrp_instances:
+                announcer.prepare(inst.all_vips, inst.interface)
+        self._service_of_track = {
+            name: proc.process for name, proc in config.track_processes.items()
+            if proc.process in self.options.services
+        }
+        return with_primary_tracking(config) if self.options.track_primary else config
+
+    async def _reconfigure(self, config: Config) -> None:
+        """A reload without a failover: the node keeps every instance and tracker the new
+        configuration still has (see Node.reconfigure). AgentError leaves all running."""
+        from haconsole.net.raw import RawSocketError
+
+        assert self.node is not None
+        run_config = self._prepare(config)
+        fresh = _trackers_or_error(run_config, reload=True)
+        trackers = {key: self._trackers.get(key, tracker) for key, tracker in fresh.items()}
+        try:
+            await self.node.reconfigure(run_config, list(trackers.values()))
+        except RawSocketError as err:
+            assert self.config is not None
+            self._prepare(self.config)
+            raise AgentError(str(err), EXIT_FATAL) from None
+        if self.notifier is not None:
+            self.notifier.use(config)
+        self.config, self._trackers = config, trackers
 
     async def _stop_node(self) -> None:
         node, self.node = self.node, None
@@ -427,9 +479,13 @@ class Agent:
         return {"ok": True, "detail": f"{service} {verb} on {self.name}"}
 
     async def reload(self, force: bool = False) -> tuple[bool, str]:
-        """Re-read the config; errors keep the running one. A changed config (or
-        `force`, the restart command) restarts the engine: masters hand over cleanly
-        with priority 0 and the new instances start as keepalived's would."""
+        """Re-read the config; errors keep the running one.
+
+        A changed config is applied as keepalived applies a reload: instances that remain
+        keep their state (a master stays master, no failover), removed ones hand over with
+        priority 0, new ones start. `force` (the restart command) restarts the whole
+        engine instead: masters hand over cleanly with priority 0.
+        """
         assert self._lock is not None
         async with self._lock:
             log.info("Reloading")
@@ -441,6 +497,13 @@ class Agent:
             if not force and config == self.config:
                 log.info("Reload: configuration unchanged")
                 return True, "configuration unchanged"
+            if not force and self.node is not None:
+                try:
+                    await self._reconfigure(config)
+                except AgentError as err:
+                    log.error("Reload failed, keeping the running configuration: %s", err)
+                    return False, f"reload failed, running configuration kept: {err}"
+                return True, "configuration reloaded"
             await self._stop_node()
             try:
                 await self._start_node(config)
@@ -449,7 +512,7 @@ class Agent:
                 self.exit_code = err.code
                 self.request_stop()
                 return False, str(err)
-            return True, "restarted" if force else "configuration reloaded"
+            return True, "restarted"
 
     # ------------------------------------------------------------------ control socket
     async def _start_control(self) -> None:

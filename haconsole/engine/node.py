@@ -10,26 +10,42 @@ the transports, the VIP manager and the trackers differ.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from haconsole.cluster import events as ev
-from haconsole.config import Config
+from haconsole.config import Config, VrrpInstance
+from haconsole.engine.files import FileTracker
 from haconsole.net.base import Received, Transport, VipManager
 from haconsole.vrrp import actions as act
 from haconsole.vrrp.instance import Instance, track_specs
 from haconsole.vrrp.packet import encode
 
 Publish = Callable[[ev.Event], None]
+
+
+def _transport_key(cfg: VrrpInstance) -> tuple[str, int]:
+    return (cfg.interface, cfg.family)
+
+
+def _vrid_key(cfg: VrrpInstance) -> tuple[str, int, int]:
+    """How received adverts find their instance: interface, family, VRID."""
+    return (cfg.interface, cfg.family, cfg.virtual_router_id)
+
+
 TransportFor = Callable[[str, int], Transport]  # (interface, family) -> shared transport
 
 
 class Tracker(Protocol):
+    """Something whose results move priorities: checks report (name, ok, cause), value
+    trackers (FileTracker) report (name, integer, cause); Node hands each its callback."""
+
     name: str
 
-    def start(self, report: Callable[[str, bool, str], None],
+    def start(self, report: Callable[[str, Any, str], None],
               log: Callable[[str], None]) -> None: ...
 
     async def stop(self) -> None: ...
@@ -65,38 +81,122 @@ class Node:
         self._transports: dict[tuple[str, int], Transport] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The trackers' last results, handed to instances created by a reload.
+        self._checks: dict[str, bool] = {}
+        self._values: dict[str, int] = {}
 
     # ----------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.running = True
+        self._open_transports(self.config)
         for cfg in self.config.vrrp_instances:
-            family = cfg.family
-            key = (cfg.interface, family)
-            transport = self._transports.get(key)
-            if transport is None:
-                transport = self.transport_for(cfg.interface, family)
-                transport.set_receiver(self._on_packet)
-                self._transports[key] = transport
-            inst = Instance(cfg, transport.primary_address(),
-                            tracks=track_specs(self.config, cfg))
+            inst = self._new_instance(self.config, cfg)
             self.instances[cfg.name] = inst
-            self._by_vrid[(cfg.interface, family, cfg.virtual_router_id)] = inst
+            self._by_vrid[_vrid_key(cfg)] = inst
         self.publish(ev.NodeSeen(self.wall_time(), self.name, agent="haconsole"))
         for inst in self.instances.values():
             self._run(inst, inst.start(self._now()))
             self._publish_state(inst)
         for tracker in self.trackers:
+            self._start_tracker(tracker)
+
+    def _open_transports(self, config: Config) -> None:
+        """Open the shared transport of every (interface, family) `config` needs. On
+        failure, close the ones opened here and re-raise: nothing is left half-done."""
+        opened: list[tuple[str, int]] = []
+        try:
+            for cfg in config.vrrp_instances:
+                key = _transport_key(cfg)
+                if key not in self._transports:
+                    transport = self.transport_for(*key)
+                    transport.set_receiver(self._on_packet)
+                    self._transports[key] = transport
+                    opened.append(key)
+        except BaseException:
+            for key in opened:
+                self._transports.pop(key).close()
+            raise
+
+    def _new_instance(self, config: Config, cfg: VrrpInstance) -> Instance:
+        transport = self._transports[_transport_key(cfg)]
+        inst = Instance(cfg, transport.primary_address(), tracks=track_specs(config, cfg))
+        inst.preset_tracks(self._checks, self._values)
+        return inst
+
+    async def reconfigure(self, config: Config, trackers: list[Tracker]) -> None:
+        """Apply a reloaded configuration the way keepalived does, without a failover.
+
+        Instances whose name, interface, family and VRID still match carry on in their
+        state (`Instance.resume`); an unchanged one is left alone. Removed instances (or
+        ones whose identity changed) stop as on SIGTERM: priority 0, VIPs removed. New
+        ones start from INIT. Trackers present in both lists (the same objects: the
+        caller reuses those whose definition is unchanged) keep running and their last
+        results carry over; the others are stopped or started. Raises, changing nothing,
+        when a new interface cannot be opened.
+        """
+        self._open_transports(config)
+        now = self._now()
+        wanted = {cfg.name: cfg for cfg in config.vrrp_instances}
+        for name, inst in list(self.instances.items()):
+            cfg = wanted.get(name)
+            if cfg is None or _vrid_key(cfg) != _vrid_key(inst.config) \
+                    or cfg.version != inst.version:
+                self._run(inst, inst.shutdown(now))
+                self._publish_state(inst)
+                del self.instances[name]
+                self._by_vrid.pop(_vrid_key(inst.config), None)
+        keep = [t for t in self.trackers if any(t is n for n in trackers)]
+        for tracker in self.trackers:
+            if not any(tracker is k for k in keep):
+                await tracker.stop()
+                self._checks.pop(tracker.name, None)
+                self._values.pop(tracker.name, None)
+        self.config = config
+        instances: dict[str, Instance] = {}
+        for cfg in config.vrrp_instances:
+            old = self.instances.get(cfg.name)
+            if old is not None and old.config == cfg \
+                    and [t.spec for t in old.tracks.values()] == track_specs(config, cfg):
+                instances[cfg.name] = old
+                continue
+            inst = self._new_instance(config, cfg)
+            if old is not None:
+                self._cancel_timer(old)
+                self._run(inst, inst.resume(old, self._now()))
+            else:
+                self._run(inst, inst.start(self._now()))
+            instances[cfg.name] = inst
+            self._by_vrid[_vrid_key(cfg)] = inst
+            self._publish_state(inst)
+        self.instances = instances
+        used = {_transport_key(cfg) for cfg in config.vrrp_instances}
+        for key in [k for k in self._transports if k not in used]:
+            self._transports.pop(key).close()
+        self.trackers = list(trackers)
+        for tracker in self.trackers:
+            if not any(tracker is k for k in keep):
+                self._start_tracker(tracker)
+
+    def _start_tracker(self, tracker: Tracker) -> None:
+        if isinstance(tracker, FileTracker):
+            tracker.start(self.set_track_value, self.log)
+        else:
             tracker.start(self.set_track, self.log)
 
     async def stop(self) -> None:
-        """Clean stop: masters send priority 0 and drop their VIPs (SIGTERM semantics)."""
+        """Clean stop: masters send priority 0 and drop their VIPs (SIGTERM semantics).
+
+        Priority 0 goes out first: backups start their Skew_Time while we wait for the
+        trackers (script subprocesses) to wind down, not after.
+        """
         if not self.running:
             return
         self.log("Stopping")
-        await self._stop_trackers()
         for inst in self.instances.values():
             self._run(inst, inst.shutdown(self._now()))
+        self.running = False
+        await self._stop_trackers()
         self._teardown("stopped")
 
     async def crash(self) -> None:
@@ -139,11 +239,34 @@ class Node:
         """A tracker reported; every instance tracking `name` re-derives its priority."""
         if not self.running:
             return
+        self._checks[name] = ok
         self.publish(ev.TrackResult(self.wall_time(), self.name, track=name, ok=ok,
                                     detail=cause))
         for inst in self.instances.values():
             if name in inst.tracks:
                 self._run(inst, inst.set_track(name, ok, self._now(), cause))
+
+    def set_track_value(self, name: str, value: int, cause: str = "") -> None:
+        """A tracked file changed; every instance tracking `name` re-derives its priority."""
+        if not self.running:
+            return
+        self._values[name] = value
+        self.publish(ev.TrackResult(self.wall_time(), self.name, track=name,
+                                    ok=not self._value_faults(name, value),
+                                    detail=cause or f"{name} = {value}"))
+        for inst in self.instances.values():
+            if name in inst.tracks:
+                self._run(inst, inst.set_track_value(name, value, self._now(), cause))
+
+    def _value_faults(self, name: str, value: int) -> bool:
+        """Whether `value` puts some instance tracking `name` in FAULT (for the event)."""
+        for inst in self.instances.values():
+            track = inst.tracks.get(name)
+            if track is not None and track.spec.kind == "value":
+                probe = dataclasses.replace(track, value=value)
+                if probe.faulted:
+                    return True
+        return False
 
     def release(self, instance: str, hold: float | None = None) -> bool:
         """Operator failover of one instance; False when it is not master here."""
@@ -163,10 +286,13 @@ class Node:
         if self.running:
             self._run(inst, inst.on_timer(self._now()))
 
+    def _cancel_timer(self, inst: Instance) -> None:
+        handle = self._timers.pop(inst.name, None)
+        if handle is not None:
+            handle.cancel()
+
     def _schedule(self, inst: Instance) -> None:
-        old = self._timers.pop(inst.name, None)
-        if old is not None:
-            old.cancel()
+        self._cancel_timer(inst)
         deadline = inst.next_deadline()
         if deadline is not None and self.running and self._loop is not None:
             self._timers[inst.name] = self._loop.call_at(deadline, self._fire, inst)

@@ -53,6 +53,11 @@ class Notifier:
         self.tasks: set[asyncio.Task[None]] = set()
         self.runs = 0
 
+    def use(self, config: Config) -> None:
+        """A reload: notify scripts of the new configuration from now on."""
+        self.instances = {i.name: i for i in config.vrrp_instances}
+        self.user = config.global_defs.script_user
+
     def on_event(self, event: ev.Event) -> None:
         """Feed every event of the node; transitions start scripts."""
         if isinstance(event, ev.InstanceState):

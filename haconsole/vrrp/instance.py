@@ -38,7 +38,9 @@ minimum skew) instead of Master_Down_Interval before claiming mastership.
 Tracking (keepalived semantics): a negative weight applies while a check fails, a positive
 one while it succeeds; effective priority is clamped to 1..254; a failing check with
 weight 0 puts the instance in FAULT; a weight-0 check that has not reported yet holds the
-instance in INIT. Checks that have not reported apply no weight.
+instance in INIT. Checks that have not reported apply no weight. A tracked file
+(track_file) reports an integer instead: it adds value * weight (clamped to -254..253,
+where -254 means FAULT); with weight 0, a non-zero value means FAULT.
 """
 
 from __future__ import annotations
@@ -113,22 +115,46 @@ def master_down_us(version: int, master_adver_int_us: int, priority: int) -> int
 
 @dataclass(frozen=True)
 class TrackSpec:
-    """A tracked object as the instance sees it: a name, a weight and its current result."""
+    """A tracked object as the instance sees it: a name, a weight and how it reports.
+
+    `kind` "check" reports ok / failed (scripts, interfaces, processes); "value" reports
+    an integer (track_file), which keepalived multiplies by the weight.
+    """
 
     name: str
     weight: int
     reverse: bool = False
     initially_failed: bool = False
+    kind: str = "check"
+
+
+FILE_FAULT = -254  # keepalived: a tracked file's status at or below this means FAULT
 
 
 @dataclass
 class _Track:
     spec: TrackSpec
     ok: bool | None  # None: not reported yet (keepalived's script init state)
+    value: int | None = None  # kind "value": the last integer read (None: not yet)
+
+    def _file_status(self) -> int:
+        """keepalived's status of a tracked file: value * weight (negated when reversed),
+        clamped to -254..253; with weight 0, FAULT when the value is non-zero (zero when
+        reversed). A status of -254 means FAULT whatever the weight."""
+        value = self.value or 0
+        if self.spec.weight == 0:
+            return FILE_FAULT if (value != 0) != self.spec.reverse else 0
+        status = value * self.spec.weight * (-1 if self.spec.reverse else 1)
+        return min(max(status, FILE_FAULT), 253)
 
     @property
     def applied(self) -> int:
         """The weight this track adds to the base priority now."""
+        if self.spec.kind == "value":
+            if self.value is None:
+                return 0
+            status = self._file_status()
+            return 0 if status == FILE_FAULT else status
         if self.ok is None or self.spec.weight == 0:
             return 0
         ok = self.ok != self.spec.reverse
@@ -137,10 +163,14 @@ class _Track:
 
     @property
     def faulted(self) -> bool:
+        if self.spec.kind == "value":
+            return self.value is not None and self._file_status() == FILE_FAULT
         return self.spec.weight == 0 and self.ok is not None and (self.ok == self.spec.reverse)
 
     @property
     def pending(self) -> bool:
+        if self.spec.kind == "value":
+            return self.spec.weight == 0 and self.value is None
         return self.spec.weight == 0 and self.ok is None
 
 
@@ -298,6 +328,61 @@ class Instance:
         self._started = True
         self._remove_vips(out)
         self._leave_init(out, now)
+        return out
+
+    def preset_tracks(self, checks: dict[str, bool], values: dict[str, int]) -> None:
+        """Known tracker results, before start() or resume(): a reload hands the running
+        trackers' last results to the new instances instead of waiting for a change."""
+        for name, track in self.tracks.items():
+            if track.spec.kind == "value" and name in values:
+                track.value = values[name]
+            elif track.spec.kind == "check" and name in checks:
+                track.ok = checks[name]
+        self.effective_priority = self._compute_priority()
+
+    def resume(self, old: Instance, now: float) -> list[act.Action]:
+        """Carry on `old`'s role under a reloaded configuration (same VRID, interface and
+        family): keepalived's reload keeps each retained instance's state and counters,
+        removes VIPs no longer configured, adds new ones with gratuitous ARPs, and moves no
+        mastership. A master advertises its (possibly new) priority at once; a backup keeps
+        its down timer, so a master that died during the reload is still noticed in time."""
+        out: list[act.Action] = []
+        self._started = True
+        self.stats, self.uncounted = old.stats, old.uncounted
+        self.last_transition = old.last_transition
+        self.master_address, self.master_priority = old.master_address, old.master_priority
+        self._hold_until = old._hold_until
+        self.state = old.state
+        if old.state == MASTER:
+            gone = tuple(v for v in old.all_vips if v not in self.all_vips)
+            if gone:
+                out.append(act.RemoveVips(gone, old.interface))
+            self.master_address, self.master_priority = self.address, self.effective_priority
+            if self._faults():
+                self._enter_fault(out, now, f"{self._faults()[0]} failed")
+                return out
+            self._send(out, self.effective_priority)
+            self._advert_at = now + self.adver_int_us / US
+            self._garp_at = old._garp_at
+            added = tuple(v for v in self.all_vips if v not in old.all_vips)
+            out.append(act.AddVips(self.all_vips, self.interface))
+            if added:
+                self._announce(out, self.config.garp_master_repeat)
+        elif old.state == BACKUP:
+            if self._faults():
+                self._enter_fault(out, now, f"{self._faults()[0]} failed")
+                return out
+            if self.version == old.version:
+                self.master_adver_int_us = old.master_adver_int_us
+            self._down_at = old._down_at if old._down_at is not None else now + self._mdi_us() / US
+            self._preempt_at = old._preempt_at
+        elif old.state == FAULT and not self._faults() and not self._pending():
+            self._log(out, "Entering BACKUP STATE")
+            self._transition(out, BACKUP, "reload cleared the fault", now)
+            self._arm_backup_from_start(now)
+        elif old.state not in (FAULT, INIT) or (old.state == INIT and not self._pending()):
+            self.state = INIT
+            return self.start(now)
         return out
 
     def _leave_init(self, out: list[act.Action], now: float) -> None:
@@ -481,15 +566,32 @@ class Instance:
         self._start_down_timer(now, self._mdi_us())
 
     def set_track(self, name: str, ok: bool, now: float, cause: str = "") -> list[act.Action]:
-        """A tracked object reported a result; re-derive priority, FAULT and INIT holds."""
-        out: list[act.Action] = []
+        """A tracked check reported a result; re-derive priority, FAULT and INIT holds."""
         track = self.tracks.get(name)
-        if track is None or track.ok == ok:
-            return out
+        if track is None or track.spec.kind != "check" or track.ok == ok:
+            return []
         was_fault = bool(self._faults())
         track.ok = ok
         cause = cause or f"{name} {'succeeded' if ok else 'failed'}"
-        self._update_priority(out, now, f"{cause} (weight {track.spec.weight:+d})")
+        return self._track_changed(name, was_fault, now,
+                                   f"{cause} (weight {track.spec.weight:+d})")
+
+    def set_track_value(self, name: str, value: int, now: float,
+                        cause: str = "") -> list[act.Action]:
+        """A tracked file holds a new integer: priority += value * weight (keepalived)."""
+        track = self.tracks.get(name)
+        if track is None or track.spec.kind != "value" or track.value == value:
+            return []
+        was_fault = bool(self._faults())
+        track.value = value
+        cause = cause or f"{name} now {value}"
+        return self._track_changed(name, was_fault, now,
+                                   f"{cause} (weight {track.spec.weight:+d})")
+
+    def _track_changed(self, name: str, was_fault: bool, now: float,
+                       cause: str) -> list[act.Action]:
+        out: list[act.Action] = []
+        self._update_priority(out, now, cause)
         faults = self._faults()
         if faults and self.state != FAULT and self.state != STOP:
             self._enter_fault(out, now, f"{faults[0]} failed")
@@ -588,5 +690,6 @@ def track_specs(config: Config, inst: VrrpInstance) -> list[TrackSpec]:
     for ref in inst.track_file:
         tfile = config.track_files.get(ref.name)
         weight = ref.weight if ref.weight is not None else (tfile.weight if tfile else 1)
-        specs.append(TrackSpec(ref.name, weight, ref.reverse))
+        reverse = ref.reverse or (tfile.reverse if tfile and ref.weight is None else False)
+        specs.append(TrackSpec(ref.name, weight, reverse, kind="value"))
     return specs

@@ -124,6 +124,11 @@ class Simulation:
         for inst in node.instances.values():
             self._apply(node, inst, inst.set_track(track, ok, self.now))
 
+    def set_track_value(self, name: str, track: str, value: int) -> None:
+        node = self.nodes[name]
+        for inst in node.instances.values():
+            self._apply(node, inst, inst.set_track_value(track, value, self.now))
+
     def release(self, name: str, vrid: int, hold: float) -> None:
         node = self.nodes[name]
         inst = node.instances[vrid]
