@@ -24,8 +24,9 @@ import struct
 from collections.abc import Callable
 from pathlib import Path
 
+from haconsole.engine.trackers import LogFn
+
 ValueReport = Callable[[str, int, str], None]  # (track name, value, cause)
-LogFn = Callable[[str], None]
 
 IN_CLOSE_WRITE = 0x008
 IN_MOVED_FROM = 0x040

@@ -23,6 +23,7 @@ from haconsole.net.base import Received, Transport, VipManager
 from haconsole.vrrp import actions as act
 from haconsole.vrrp.instance import Instance, track_specs
 from haconsole.vrrp.packet import encode
+from haconsole.vrrp.syncgroup import build_groups
 
 Publish = Callable[[ev.Event], None]
 
@@ -94,6 +95,7 @@ class Node:
             inst = self._new_instance(self.config, cfg)
             self.instances[cfg.name] = inst
             self._by_vrid[_vrid_key(cfg)] = inst
+        self._build_groups()
         self.publish(ev.NodeSeen(self.wall_time(), self.name, agent="haconsole"))
         for inst in self.instances.values():
             self._run(inst, inst.start(self._now()))
@@ -117,6 +119,13 @@ class Node:
             for key in opened:
                 self._transports.pop(key).close()
             raise
+
+    def _build_groups(self) -> None:
+        """vrrp_sync_groups over the current instances (haconsole.vrrp.syncgroup)."""
+        for inst in self.instances.values():
+            inst.sync = None
+        build_groups(((g.name, g.group) for g in self.config.vrrp_sync_groups),
+                     self.instances)
 
     def _new_instance(self, config: Config, cfg: VrrpInstance) -> Instance:
         transport = self._transports[_transport_key(cfg)]
@@ -170,6 +179,7 @@ class Node:
             self._by_vrid[_vrid_key(cfg)] = inst
             self._publish_state(inst)
         self.instances = instances
+        self._build_groups()
         used = {_transport_key(cfg) for cfg in config.vrrp_instances}
         for key in [k for k in self._transports if k not in used]:
             self._transports.pop(key).close()
@@ -301,6 +311,9 @@ class Node:
         for a in actions:
             self._execute(inst, a)
         self._schedule(inst)
+        if inst.sync is not None:  # a vrrp_sync_group moves the other members along
+            for member, moves in inst.sync.follow(inst, actions, self._now()):
+                self._run(member, moves)
 
     def _execute(self, inst: Instance, a: act.Action) -> None:
         t = self.wall_time()

@@ -125,7 +125,14 @@ def render(config: Config) -> str:
         out += ["}", ""]
     for tfile in config.track_files.values():
         out += [f"track_file {tfile.name} {{", f"    file {_q(tfile.file)}",
-                f"    weight {tfile.weight}", "}", ""]
+                f"    weight {tfile.weight}{' reverse' if tfile.reverse else ''}"]
+        if tfile.init_file is not None:
+            out.append(f"    init_file {tfile.init_file}"
+                       f"{' overwrite' if tfile.init_overwrite else ''}")
+        out += ["}", ""]
     for inst in config.vrrp_instances:
         out += [*_instance(inst), ""]
+    for group in config.vrrp_sync_groups:
+        out += [f"vrrp_sync_group {group.name} {{", "    group {",
+                *(f"        {name}" for name in group.group), "    }", "}", ""]
     return "\n".join(out)

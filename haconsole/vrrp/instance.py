@@ -48,6 +48,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from haconsole.config import Config, VirtualAddress, VrrpInstance
 from haconsole.vrrp import actions as act
@@ -111,6 +112,16 @@ def skew_time_us(version: int, master_adver_int_us: int, priority: int) -> int:
 def master_down_us(version: int, master_adver_int_us: int, priority: int) -> int:
     """RFC Master_Down_Interval in µs: 3 * Master_Adver_Interval + Skew_Time."""
     return 3 * master_adver_int_us + skew_time_us(version, master_adver_int_us, priority)
+
+
+class SyncGate(Protocol):
+    """An instance's vrrp_sync_group (haconsole.vrrp.syncgroup.SyncGroup), as the
+    instance and its runtime see it."""
+
+    def may_become_master(self, inst: Instance) -> bool: ...
+
+    def follow(self, inst: Instance, actions: list[act.Action],
+               now: float) -> list[tuple[Instance, list[act.Action]]]: ...
 
 
 @dataclass(frozen=True)
@@ -239,6 +250,10 @@ class Instance:
         self._preempt_at: float | None = None
         self._hold_until: float | None = None
         self._started = False
+        # vrrp_sync_group (haconsole.vrrp.syncgroup): the group may hold back a takeover
+        # until every member is ready; `wants_master` says this one is.
+        self.sync: SyncGate | None = None
+        self.wants_master = False
 
     # ----------------------------------------------------------------- derived values
     @property
@@ -301,6 +316,7 @@ class Instance:
         out.append(act.SendAdvert(self.make_advert(priority), self.address, self.destinations))
 
     def _transition(self, out: list[act.Action], new: str, reason: str, now: float) -> None:
+        self.wants_master = False
         old, self.state = self.state, new
         self.last_transition = now
         out.append(act.Transition(old, new, reason))
@@ -413,6 +429,11 @@ class Instance:
         if self.state == BACKUP and self._down_at is not None and now >= self._down_at:
             if self._hold_until is not None and now < self._hold_until:
                 self._down_at = self._hold_until
+            elif self.sync is not None and not self.sync.may_become_master(self):
+                # keepalived's vrrp_sync_can_goto_master: prefer BACKUP until every member
+                # of the group wants MASTER too (no thrashing on a partial failure).
+                self.wants_master = True
+                self._start_down_timer(now, self._mdi_us())
             else:
                 self._hold_until = None
                 self._log(out, "Receive advertisement timeout")
@@ -514,6 +535,7 @@ class Instance:
         elif self.config.nopreempt or held or prio >= self.effective_priority or preempt_waiting:
             self._learn_master_interval(advert)
             self._start_down_timer(now, self._mdi_us())
+            self.wants_master = False
             self.master_address, self.master_priority = src, prio
             if self.config.preempt_delay > 0 and not held and not self.config.nopreempt:
                 self._track_preempt_delay(out, prio, now)
@@ -629,6 +651,27 @@ class Instance:
             # advert, so takeover timing is unchanged.
             self._send(out, new)
             self._advert_at = now + self.adver_int_us / US
+
+    def follow_group(self, state: str, now: float, reason: str) -> list[act.Action]:
+        """A sync group moves this member to `state` (MASTER, BACKUP or FAULT) because
+        another member went there (keepalived's vrrp_sync_master/backup/fault)."""
+        out: list[act.Action] = []
+        if state == self.state or self.state == STOP or not self._started:
+            return out
+        if state == MASTER:
+            if self.state == BACKUP and not self._faults():
+                self._become_master(out, now, reason)
+        elif state == BACKUP:
+            if self.state == MASTER:
+                self._leave_master(out, now, BACKUP, reason)
+                self._start_down_timer(now, self._mdi_us())
+            elif not self._faults() and not self._pending():
+                self._log(out, "Entering BACKUP STATE")
+                self._transition(out, BACKUP, reason, now)
+                self._arm_backup_from_start(now)
+        elif state == FAULT:
+            self._enter_fault(out, now, reason)
+        return out
 
     def shutdown(self, now: float) -> list[act.Action]:
         """Stop: a master sends priority 0 so backups take over after Skew_Time."""

@@ -20,6 +20,7 @@ from haconsole.config import VrrpInstance
 from haconsole.vrrp import actions as act
 from haconsole.vrrp.instance import MASTER, Instance, TrackSpec
 from haconsole.vrrp.packet import Advert, encode
+from haconsole.vrrp.syncgroup import build_groups
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -34,6 +35,7 @@ class SimNode:
     alive: bool = False
     partitioned: bool = False
     vips: set[str] = field(default_factory=set)
+    sync_groups: dict[str, list[str]] = field(default_factory=dict)  # group -> instance names
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,10 @@ class Simulation:
         address: str | IPAddress,
         configs: Iterable[VrrpInstance],
         tracks: dict[str, list[TrackSpec]] | None = None,
+        sync_groups: dict[str, list[str]] | None = None,
     ) -> SimNode:
-        node = SimNode(name, ipaddress.ip_address(address), list(configs), dict(tracks or {}))
+        node = SimNode(name, ipaddress.ip_address(address), list(configs), dict(tracks or {}),
+                       sync_groups=dict(sync_groups or {}))
         self.nodes[name] = node
         return node
 
@@ -93,6 +97,8 @@ class Simulation:
             cfg.virtual_router_id: Instance(cfg, node.address, tracks=node.tracks.get(cfg.name, ()))
             for cfg in node.configs
         }
+        build_groups(node.sync_groups.items(),
+                     {i.name: i for i in node.instances.values()})
         for inst in node.instances.values():
             self._apply(node, inst, inst.start(self.now))
 
@@ -194,6 +200,9 @@ class Simulation:
             elif isinstance(a, act.PacketDropped):
                 self._record(Record(self.now, node.name, inst.name, "drop", detail=a.reason))
         self._schedule_timer(node, inst)
+        if inst.sync is not None:
+            for member, moves in inst.sync.follow(inst, actions, self.now):
+                self._apply(node, member, moves)
 
     def _broadcast(self, sender: SimNode, send: act.SendAdvert) -> None:
         if sender.partitioned:
