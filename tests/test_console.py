@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from textual.color import Color
 from textual.command import CommandPalette
+from textual.widgets import Static
 
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
@@ -286,6 +288,7 @@ async def test_destructive_actions_ask_for_confirmation_outside_the_lab() -> Non
         await pilot.press("s")
         assert isinstance(app.screen, ConfirmScreen)
         assert "Stop nginx on nginx1?" in screen_text(app)
+        assert not app.screen.query("#confirm-warning")  # the lab has nothing to warn of
         await pilot.press("n")
         assert not isinstance(app.screen, ConfirmScreen)
         assert app.toasts[-1] == ("information", "cancelled: stop nginx on nginx1")
@@ -366,6 +369,58 @@ async def test_results_are_logged_even_when_the_source_does_not_publish_them() -
         await pilot.press("s")
         await until(pilot, lambda: "FAILED - permission denied" in log_text(app), "the result")
         assert app.toasts[-1] == ("error", "stop nginx on web1: failed — permission denied")
+
+
+class WarningSource(SilentSource):
+    """A source with something to say before a failover (as keepalived_ssh's preemption)."""
+
+    name = "warns"
+    WARNING = ("VI_9: preemption is on and web1 has the highest priority (100), so when "
+               "keepalived starts again on web1 it takes the VIP straight back.")
+
+    def __init__(self) -> None:
+        self.asked: list[cmd.Command] = []
+
+    def warning(self, command: cmd.Command) -> str:
+        self.asked.append(command)
+        return self.WARNING if isinstance(command, cmd.Failover) else ""
+
+
+async def test_the_confirmation_shows_the_sources_warning_in_the_warning_colour() -> None:
+    source = WarningSource()
+    app = HAConsoleApp([source], confirm=True)  # type: ignore[list-item]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.view.master_of("VI_9") == "web1", "web1 MASTER")
+        await pilot.press("f")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert source.asked == [cmd.Failover("web1", "VI_9")]
+        box = app.screen.query_one("#confirm-warning", Static)
+        assert str(box.render()) == f"\u26a0 {WarningSource.WARNING}"
+
+        def dialog() -> str:
+            """The words inside the dialog's frame (█ ... █), in reading order."""
+            rows = [line[line.index("\u2588") + 1:line.rindex("\u2588")]
+                    for line in screen_text(app).splitlines() if line.count("\u2588") >= 2]
+            return " ".join(" ".join(rows).replace("\u258c", " ").split())
+
+        await until(pilot, lambda: "straight back." in dialog(), "the warning on screen")
+        text = dialog()
+        assert "preemption is on and web1 has the highest priority (100), so when" in text
+        assert text.index("Fail over VI_9 away from web1?") < text.index("preemption is on")
+        assert text.index("preemption is on") < text.index("Yes (y)")
+        # the theme's $warning (Textual derives it from the palette's, within rounding)
+        warning = Color.parse(app.get_css_variables()["warning"])
+        assert box.styles.color == warning
+        assert box.rich_style.color is not None and box.rich_style.bold
+        assert box.rich_style.color.triplet == warning.rich_color.triplet
+        ours = Color.parse(app.palette.warning)
+        assert max(abs(a - b) for a, b in zip(warning.rgb, ours.rgb, strict=True)) <= 2
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("s")  # a command the source has nothing to say about
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Stop nginx on web1?" in screen_text(app)
+        assert not app.screen.query("#confirm-warning")
 
 
 async def test_secrets_never_reach_the_screen() -> None:

@@ -646,6 +646,45 @@ async def test_failover_stops_waits_for_new_master_and_starts_again(fake: Any,
         await fleet.stop()
 
 
+async def test_console_confirmation_shows_the_preemption_warning_without_asking_the_node(
+        fake: Any, tmp_path: Path) -> None:
+    """`f` on a keepalived master: the dialog carries the fleet's preemption warning,
+    computed from the dumps already read; opening it sends nothing to the node."""
+    from haconsole.console.app import HAConsoleApp
+    from haconsole.console.screens import ConfirmScreen
+
+    a = await fake("a", addresses=["192.0.2.11", "192.0.2.100"])
+    b = await fake("b", addresses=["192.0.2.12"])
+    a.set_state(2, base_priority=150, effective_priority=150)
+    inv = parse_inventory(
+        f'[[node]]\nname = "a"\nhost = "127.0.0.1"\nport = {a.port}\ninterval = 0.1\n'
+        f'[[node]]\nname = "b"\nhost = "127.0.0.1"\nport = {b.port}\ninterval = 0.1\n')
+    fleet = SshFleet(inv, options(known_hosts_for(tmp_path, a, b)))
+    app = HAConsoleApp([fleet], cluster="unit", kind="ssh", confirm=True)
+
+    def warning_shown() -> str:
+        found = app.screen.query("#confirm-warning")
+        return str(found.first().render()) if found else ""
+
+    async with app.run_test(size=(120, 36)) as pilot:
+        end = time.monotonic() + 10
+        while not (app.view.master_of("VI_1") == "a" and ("b", "VI_1") in app.view.instances):
+            assert time.monotonic() < end, "a MASTER and b seen, within 10 s"
+            await pilot.pause(0.05)
+        sent = (list(a.exec_strings), list(a.commands))
+        await pilot.press("f")
+        assert isinstance(app.screen, ConfirmScreen)
+        text = warning_shown()
+        assert text.startswith("\u26a0 VI_1: preemption is on and a has the highest priority "
+                               "(150)") and "takes the VIP straight back" in text
+        assert (a.exec_strings, a.commands) == sent  # no remote call for the dialog
+        assert PASSWORD not in app.export_screenshot()
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert not any("stop keepalived" in c for c in a.commands)
+    await asyncio.wait_for(fleet.stop(), 5)
+
+
 async def test_no_preemption_warning_with_nopreempt(fake: Any, tmp_path: Path) -> None:
     a = await fake("np", instances=[ka_instance(state=2, nopreempt=True)])
     source = KeepalivedSshNode(spec(a), options(known_hosts_for(tmp_path, a)))

@@ -5,6 +5,8 @@ Why it looks like this:
   the queue into the ClusterView ten times a second and repaints once, so a burst of
   thousands of events costs one frame, and nothing blocks the UI.
 - Commands run in workers; each reports done / failed in the log and in a toast.
+  A destructive one is confirmed first, and the dialog carries the owning source's
+  warning (`sources.base.WarnsBeforeCommands`), which it answers from facts it holds.
 - Which source runs a command is learnt from the events: the source that reports a node
   owns it.
 """
@@ -53,6 +55,7 @@ from haconsole.console.widgets.banner import AlarmBanner
 from haconsole.console.widgets.instances import InstancesTable
 from haconsole.console.widgets.log import LogPanel
 from haconsole.console.widgets.panels import TransitionsPanel, VipPanel
+from haconsole.sources.base import WarnsBeforeCommands
 
 if TYPE_CHECKING:
     from haconsole.lab.definition import LabDefinition
@@ -354,10 +357,22 @@ class HAConsoleApp(App[int]):
         if needs_confirmation(command, confirm=self.confirm):
             question = f"{command.describe()[:1].upper()}{command.describe()[1:]}?"
             detail = f"{source.name} will run it on {command.node}."
-            self.push_screen(ConfirmScreen(question, detail),
+            self.push_screen(ConfirmScreen(question, detail,
+                                           warning=self._warning(source, command)),
                              partial(self._confirmed, source, command))
             return
         self._launch(source, command)
+
+    @staticmethod
+    def _warning(source: Source, command: cmd.Command) -> str:
+        """The source's own warning for the dialog, from what it already knows (no I/O:
+        `WarnsBeforeCommands`); a source that fails to say is reported, not fatal."""
+        if not isinstance(source, WarnsBeforeCommands):
+            return ""
+        try:
+            return source.warning(command)
+        except Exception as err:  # the dialog must still open
+            return f"{source.name} could not say what this will cause: {err}"
 
     def _confirmed(self, source: Source, command: cmd.Command, yes: bool | None) -> None:
         if yes:

@@ -88,17 +88,32 @@ class HelpScreen(ModalScreen[None]):
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Ask before a destructive command; `y` / Enter confirms, `n` / Esc cancels."""
+    """Ask before a destructive command; `y` / Enter confirms, `n` / Esc cancels.
 
+    `warning` is what the owning source says the command will cause beyond its name
+    (e.g. preemption pulling the VIP straight back): shown above the buttons in the
+    theme's warning colour, because the moment to read it is before answering.
+    """
+
+    DEFAULT_CSS = """
+    ConfirmScreen #confirm-warning {
+        color: $warning;
+        text-style: bold;
+        margin-top: 1;
+        padding-left: 1;
+        border-left: outer $warning;
+    }
+    """
     BINDINGS = [
         Binding("y", "answer(True)", "yes"),
         Binding("n,escape", "answer(False)", "no"),
     ]
 
-    def __init__(self, question: str, detail: str = "") -> None:
+    def __init__(self, question: str, detail: str = "", *, warning: str = "") -> None:
         super().__init__()
         self.question = question
         self.detail = detail
+        self.warning = warning
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box") as box:
@@ -106,6 +121,8 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(Text(self.question, style="bold"), id="confirm-question")
             if self.detail:
                 yield Static(self.detail, id="confirm-detail")
+            if self.warning:
+                yield Static(Text(f"\u26a0 {self.warning}"), id="confirm-warning")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes (y)", id="yes", variant="error")
                 yield Button("No (n)", id="no", variant="primary")

@@ -92,6 +92,8 @@ class AgentSshNode:
         return command in _CMD_NAMES
 
     def warning(self, command: cmd.Command) -> str:
+        """Nothing to add: the agent keeps a released master backup for its
+        failover_hold, so a failover is not undone by preemption at once."""
         return ""
 
     def _emit(self, event: ev.Event) -> None:

@@ -6,7 +6,7 @@ The console holds a list of sources and never looks inside them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from haconsole.cluster.commands import Command
 from haconsole.cluster.events import Event
@@ -30,3 +30,16 @@ class Source(Protocol):
 
     async def stop(self) -> None:
         """Stop publishing and release everything the source holds."""
+
+
+@runtime_checkable
+class WarnsBeforeCommands(Protocol):
+    """A source that can say what a command will cause beyond its name (keepalived's
+    preemption taking the VIP straight back after a failover).
+
+    Optional: the console asks it while it builds the confirmation dialog, on the UI's
+    event loop, so `warning` must answer from facts the source already holds, no I/O.
+    """
+
+    def warning(self, command: Command) -> str:
+        """What the operator should know before confirming `command`, or ""."""
