@@ -1,0 +1,114 @@
+"""keepalived's root keyword table, which process handles each section, and the passes.
+
+Each block's own keywords live in the module named after it (global_defs.py,
+vrrp_instance.py, ...); this module puts the blocks together under the root keywords.
+"""
+
+from __future__ import annotations
+
+from haconsole.keepalived.conf import (
+    global_defs,
+    track_file,
+    vrrp_instance,
+    vrrp_script,
+    vrrp_sync_group,
+    vrrp_track_process,
+)
+from haconsole.keepalived.conf.builder import Builder
+from haconsole.keepalived.conf.findings import FATAL, GENERAL_ERROR, INVALID_NUMBER
+from haconsole.keepalived.conf.global_defs import ACCEPTED, FATAL_MISSING, NEED_VALUE, accepting
+from haconsole.keepalived.conf.limits import TIMER_HZ
+from haconsole.keepalived.conf.stream import Handler, Kw
+from haconsole.keepalived.conf.values import read_decimal
+
+
+# -- root keywords of the vrrp process that are not blocks of their own ------------------
+def linkbeat_interfaces(b: Builder, words: list[str]) -> None:
+    b.each_value(words, lambda vec: _linkbeat_interface(b, vec))
+
+
+def _linkbeat_interface(b: Builder, vec: list[str]) -> None:
+    if not _existing_interface(b, vec[0]):
+        b.report(FATAL, f"unknown interface {vec[0]} specified for linkbeat interface")
+        return
+    if len(vec) > 1 and (vec[1] not in ("MII", "ETHTOOL", "IOCTL") or len(vec) > 2):
+        b.report(GENERAL_ERROR, f"extra characters {vec[1]} in linkbeat interface")
+
+
+def up_down_delays(b: Builder, words: list[str]) -> None:
+    b.each_value(words, lambda vec: _up_down_delay(b, vec))
+
+
+def _up_down_delay(b: Builder, vec: list[str]) -> None:
+    if not _existing_interface(b, vec[0]):
+        b.report(FATAL, f"unknown interface {vec[0]} specified for up/down delay")
+        return
+    for text in vec[1:3]:
+        for msg in read_decimal(text, 0, 255 * TIMER_HZ)[2]:
+            b.report(INVALID_NUMBER, msg)
+
+
+def _existing_interface(b: Builder, name: str) -> bool:
+    """if_get_by_ifname(name, dynamic_interfaces): no "non-existent" flag here."""
+    known = b.env.interfaces
+    return known is None or name in known or b.g.dynamic_interfaces
+
+
+UNSUPPORTED_SECTIONS = {
+    "virtual_server": "lvs", "virtual_server_group": "lvs", "SSL": "lvs", "bfd_instance": "bfd",
+}
+
+
+def table(handlers: dict[str, Handler]) -> dict[str, Kw]:
+    return {name: Kw(handler) for name, handler in handlers.items()}
+
+
+def _root_table() -> dict[str, Kw]:
+    """keepalived's root keywords with the section (process) that handles each."""
+    global_sub = table(global_defs.KEYWORDS)
+    global_sub.update({name: Kw(accepting(name, NEED_VALUE.get(name)))
+                       for name in ACCEPTED})
+    instance_sub = table(vrrp_instance.KEYWORDS)
+    instance_sub["authentication"] = Kw(None, {"auth_type": Kw(vrrp_instance.auth_type),
+                                               "auth_pass": Kw(vrrp_instance.auth_pass)})
+    garp_sub = {name: Kw(accepting(name, FATAL_MISSING))
+                for name in ("garp_interval", "gna_interval", "interface")}
+    garp_sub["interfaces"] = Kw(Builder.ignore_block)
+    root: dict[str, Kw] = {
+        "global_defs": Kw(None, global_sub, section="global"),
+        "vrrp_instance": Kw(vrrp_instance.begin, instance_sub, vrrp_instance.end, "vrrp"),
+        "vrrp_script": Kw(vrrp_script.begin, table(vrrp_script.KEYWORDS), vrrp_script.end,
+                          "vrrp"),
+        "vrrp_sync_group": Kw(vrrp_sync_group.begin, table(vrrp_sync_group.KEYWORDS),
+                              section="vrrp"),
+        "vrrp_track_process": Kw(vrrp_track_process.begin, table(vrrp_track_process.KEYWORDS),
+                                 vrrp_track_process.end, "vrrp"),
+        "track_group": Kw(Builder.accept, {"group": Kw(Builder.ignore_block)},
+                          section="vrrp"),
+        "garp_group": Kw(Builder.accept, garp_sub, section="vrrp"),
+    }
+    for name in ("static_ipaddress", "static_routes", "static_rules"):
+        root[name] = Kw(Builder.ignore_block, section="vrrp")
+    root["linkbeat_interfaces"] = Kw(linkbeat_interfaces, section="vrrp")
+    root["interface_up_down_delays"] = Kw(up_down_delays, section="vrrp")
+    for name in ("track_file", "vrrp_track_file"):
+        root[name] = Kw(track_file.begin, table(track_file.KEYWORDS), track_file.end,
+                        "track_file")
+    for name in ("linkbeat_use_polling", "net_namespace", "net_namespace_ipvs",
+                 "namespace_with_ipsets", "use_pid_dir", "instance", "child_wait_time"):
+        root[name] = Kw(accepting(name, NEED_VALUE.get(name)), section="global")
+    for name, section in UNSUPPORTED_SECTIONS.items():
+        root[name] = Kw(None, section=section)
+    return root
+
+
+ROOT = _root_table()
+
+# keepalived -t: the parent reads global_defs, then the checker, vrrp and bfd processes
+# each read the whole file with their own sections active.
+PASSES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("parent", frozenset({"global"})),
+    ("checker", frozenset({"track_file"})),
+    ("vrrp", frozenset({"vrrp", "track_file"})),
+    ("bfd", frozenset()),
+)

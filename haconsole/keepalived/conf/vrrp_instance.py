@@ -1,0 +1,549 @@
+"""vrrp_instance: the keywords of an instance except addresses and track_* blocks."""
+
+from __future__ import annotations
+
+from haconsole.config import VrrpInstance
+from haconsole.keepalived.conf import addresses, tracking
+from haconsole.keepalived.conf.builder import Builder
+from haconsole.keepalived.conf.findings import DEPRECATED, GENERAL_ERROR, INVALID_NUMBER
+from haconsole.keepalived.conf.limits import (
+    IFNAMSIZ,
+    INT_MAX,
+    TIMER_HZ,
+    TIMER_MAX_SEC,
+    UINT_MAX,
+    VRRP_PRIO_DFL,
+    VRRP_PRIO_OWNER,
+    WHITESPACE,
+)
+from haconsole.keepalived.conf.state import Inst
+from haconsole.keepalived.conf.stream import Handler, arg
+from haconsole.keepalived.conf.values import parse_ip, read_decimal, read_int, read_unsigned
+
+
+def begin(b: Builder, words: list[str]) -> None:
+    if len(words) != 2:
+        b.report(GENERAL_ERROR, "vrrp_instance must have a name")
+        b.s.skip_block()
+        return
+    if words[1] in b.instance_names:
+        b.report(GENERAL_ERROR, f"vrrp instance {words[1]} already defined")
+        b.s.skip_block()
+        return
+    line = b.here
+    cfg = VrrpInstance(words[1], line=line.number, file=line.file)
+    cfg.garp_master_delay = b.g.defs.vrrp_garp_master_delay
+    cfg.garp_master_repeat = b.g.defs.vrrp_garp_master_repeat
+    b.instances.append(Inst(cfg, line.file, down_timer_adverts=b.g.down_timer_adverts))
+    b.instance_names.add(words[1])
+
+
+def end(b: Builder) -> None:
+    inst = b.inst
+    if inst is None:
+        return
+    if inst.unicast_configured and (inst.vmac or inst.ipvlan):
+        if inst.ifp is None:
+            b.report(GENERAL_ERROR, f"({inst.name}): Cannot use VMAC/ipvlan with unicast"
+                     " and no interface - clearing use_vmac")
+            inst.vmac = inst.ipvlan = False
+        elif not inst.vmac_xmit_base:
+            b.report(GENERAL_ERROR, f"({inst.name}) unicast with use_vmac requires "
+                     "vmac_xmit_base - setting")
+            inst.vmac_xmit_base = True
+    if not inst.cfg.unicast_peer and inst.ttl != -1:
+        b.report(GENERAL_ERROR, f"({inst.name}): Cannot use unicast_ttl without unicast"
+                 " peers - resetting")
+        inst.ttl = -1
+
+
+def state(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    word = arg(words, 1)
+    if inst is None:
+        return
+    if word == "MASTER":
+        inst.wantstate = "MASTER"
+    elif word == "BACKUP":
+        if inst.wantstate == "MASTER":
+            b.report(GENERAL_ERROR, f"({inst.name}) state previously set as MASTER - "
+                     "ignoring BACKUP")
+        else:
+            inst.wantstate = "BACKUP"
+    else:
+        b.report(GENERAL_ERROR,
+                 f"({inst.name}) unknown state '{word}', defaulting to BACKUP")
+        inst.wantstate = "BACKUP"
+
+
+def interface(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    name = arg(words, 1)
+    if inst is None:
+        return
+    if len(name.encode("utf-8", "surrogateescape")) >= IFNAMSIZ:
+        b.report(GENERAL_ERROR, f"Interface name '{name}' too long - ignoring")
+        return
+    usable, exists = b.interface(name)
+    inst.ifp, inst.ifp_exists = (name, exists) if usable else (None, False)
+    inst.cfg.interface = name
+    if not usable:
+        b.report(GENERAL_ERROR, f"WARNING - interface {name} for vrrp_instance "
+                 f"{inst.name} doesn't exist")
+    elif name == "lo":
+        b.report(GENERAL_ERROR, f"({inst.name}) cannot use a loopback interface (lo) "
+                 "for vrrp - ignoring")
+        inst.ifp = None
+
+
+def virtual_router_id(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    text = arg(words, 1)
+    ok, value, msg = read_unsigned(text, 1, 255)
+    if inst is None:
+        return
+    if not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, f"({inst.name}): VRID '{text}' not valid - must be "
+                 "between 1 & 255")
+        return
+    inst.cfg.virtual_router_id = value
+
+
+def priority(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    ok, value, msg = read_unsigned(arg(words, 1), 1, VRRP_PRIO_OWNER)
+    if inst is None:
+        return
+    if not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, f"({inst.name}) Priority not valid! must be between 1 & "
+                 f"{VRRP_PRIO_OWNER}. Using default {VRRP_PRIO_DFL}")
+        value = VRRP_PRIO_DFL
+    inst.base_priority = value
+
+
+def advert_int(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    text = arg(words, 1)
+    ok, value, msgs = read_decimal(text, TIMER_HZ // 100, 255 * TIMER_HZ)
+    if inst is None:
+        return
+    for msg in msgs:
+        b.report(INVALID_NUMBER, msg)
+    if not ok or value <= 0:
+        b.report(GENERAL_ERROR, f"({inst.name}) Advert interval ({text}) not valid! Must"
+                 " be > 0 - ignoring")
+        return
+    inst.adver_int_us = value
+
+
+def version(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    ok, value, msg = read_int(arg(words, 1), 2, 3)
+    if inst is None:
+        return
+    if not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, f"({inst.name}): Version must be either 2 or 3")
+        return
+    if (inst.version and inst.version != value) or (value == 2 and inst.family == 6):
+        b.report(GENERAL_ERROR, f"({inst.name}) vrrp_version {value} conflicts with "
+                 f"configured or deduced version {inst.version}; ignoring.")
+        return
+    inst.version = value
+
+
+def native_ipv6(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    if inst is None:
+        return
+    if inst.family == 4:
+        b.report(GENERAL_ERROR, f"({inst.name}) Cannot specify native_ipv6 with IPv4 "
+                 "addresses")
+        return
+    inst.family = 6
+    inst.version = 3
+
+
+def nopreempt(b: Builder, words: list[str]) -> None:
+    if b.inst:
+        b.inst.nopreempt = True
+
+
+def preempt(b: Builder, words: list[str]) -> None:
+    if b.inst:
+        b.inst.nopreempt = False
+
+
+def preempt_delay(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    ok, value, msgs = read_decimal(arg(words, 1), 0, TIMER_MAX_SEC * TIMER_HZ)
+    if inst is None:
+        return
+    for msg in msgs:
+        b.report(INVALID_NUMBER, msg)
+    if not ok:
+        b.report(GENERAL_ERROR, f"({inst.name}) Preempt_delay not valid! must be "
+                 f"between 0-{TIMER_MAX_SEC}")
+        value = 0
+    inst.preempt_delay_us = value
+
+
+def unicast_flag(b: Builder, words: list[str]) -> None:
+    if b.inst:
+        b.inst.unicast_configured = True
+        if words[0] == "unicast_fault_no_peer":
+            b.inst.fault_no_peer = True
+
+
+def old_unicast_checksum(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    if inst is None:
+        return
+    inst.unicast_configured = True
+    if len(words) >= 2 and words[1] != "never":
+        b.report(GENERAL_ERROR, f"({inst.name}) Unknown old_unicast_chksum mode "
+                 f"{words[1]} - ignoring")
+
+
+def unicast_ttl(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    text = arg(words, 1)
+    ok, value, msg = read_unsigned(text, 0, 255)
+    if inst is None:
+        return
+    if not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, f"({inst.name}): TTL '{text}' not valid - must be "
+                 "between 0 & 255")
+        return
+    inst.ttl = value
+
+
+def notify(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    if inst is None:
+        return
+    b.set_notify(inst.name, inst.notify, words, f"({inst.name})")
+
+
+def notify_deleted(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    if inst is None:
+        return
+    if "notify_deleted" in inst.notify:
+        shown = words[1] if len(words) > 1 else ""
+        b.report(GENERAL_ERROR, f"({inst.name}) notify_deleted already specified - "
+                 f"ignoring {shown}")
+        return
+    inst.notify["notify_deleted"] = (b.notify_script(words) or []) if len(words) > 1 else []
+
+
+def smtp_alert(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    value = b.bool_word(words, "Invalid vrrp_instance smtp_alert parameter {}")
+    if inst is not None and value is not None:
+        inst.cfg.smtp_alert = value
+
+
+def flag_option(b: Builder, words: list[str]) -> None:
+    """lower_prio_no_advert, higher_prio_send_advert, strict_mode,
+    skip_check_adv_addr: yes/no, yes when alone."""
+    inst = b.inst
+    if inst is None:
+        return
+    value = b.bool_word(words, f"({inst.name}) invalid {words[0]} {{}} specified")
+    if value is None:
+        return
+    if words[0] == "lower_prio_no_advert":
+        inst.lower_prio_no_advert = value
+    elif words[0] == "higher_prio_send_advert":
+        inst.higher_prio_send_advert = value
+    elif words[0] == "strict_mode":
+        inst.strict_mode = value
+
+
+def notify_priority_changes(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    if inst is not None:
+        b.bool_word(words, f"({inst.name}) Invalid value '{{}}' for "
+                    "notify_priority_changes specified")
+
+
+def accept_mode(b: Builder, words: list[str]) -> None:
+    if b.inst:
+        b.inst.accept = words[0] == "accept"
+
+
+def garp_delay(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    text = arg(words, 1)
+    ok, value, msg = read_unsigned(text, 0, UINT_MAX // TIMER_HZ)
+    if inst is None:
+        return
+    if not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, f"({inst.name}): {words[0]} '{text}' invalid - ignoring")
+        return
+    if words[0] == "garp_master_delay":
+        inst.cfg.garp_master_delay = float(value)
+    else:
+        inst.garp_lower_prio_delay = float(value)
+
+
+def garp_repeat(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    text = arg(words, 1)
+    ok, value, msg = read_unsigned(text, 0, UINT_MAX)
+    if inst is None:
+        return
+    if not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, f"({inst.name}): {words[0]} '{text}' invalid - ignoring")
+        return
+    if value == 0:
+        b.report(GENERAL_ERROR, f"({inst.name}): {words[0]} must be greater than 0, "
+                 "setting to 1")
+        value = 1
+    if words[0] == "garp_master_repeat":
+        inst.cfg.garp_master_repeat = value
+
+
+def garp_refresh(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    text = arg(words, 1)
+    ok, _, msg = read_unsigned(text, 0, UINT_MAX)
+    if inst is not None and not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, f"({inst.name}): Invalid garp_master_refresh '{text}' - "
+                 "ignoring")
+
+
+def garp_lower_prio_repeat(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    text = arg(words, 1)
+    ok, value, msg = read_unsigned(text, 0, INT_MAX)
+    if inst is None:
+        return
+    if not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, f"({inst.name}): Invalid garp_lower_prio_repeat '{text}'")
+        return
+    inst.garp_lower_prio_rep = value
+
+
+def down_timer_adverts(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    text = arg(words, 1)
+    ok, value, msg = read_unsigned(text, 1, 100)
+    if inst is None:
+        return
+    if not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, f"({inst.name}): Invalid down_timer_adverts [1:100] "
+                 f"'{text}'")
+        return
+    inst.down_timer_adverts = value
+
+
+def debug(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    text = arg(words, 1)
+    ok, _, msg = read_unsigned(text, 0, 4)
+    if inst is not None and not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, f"({inst.name}) Debug value '{text}' not valid; must be "
+                 "between 0-4")
+
+
+def linkbeat_use_polling(b: Builder, words: list[str]) -> None:
+    if b.inst:
+        b.report(GENERAL_ERROR, f"({b.inst.name}) 'linkbeat_use_polling' in vrrp "
+                 "instance deprecated - use linkbeat_interfaces block", "warning")
+
+
+def lvs_sync_daemon_interface(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    if inst is None:
+        return
+    b.report(GENERAL_ERROR, f"({inst.name}) Specifying lvs_sync_daemon_interface against"
+             " a vrrp is deprecated.", "warning")
+    pad = " " * max(len(inst.name) - 2, 0)
+    b.report(GENERAL_ERROR, f"      {pad}Please use global lvs_sync_daemon", "warning")
+    arg(words, 1)
+
+
+def kernel_rx_buf_size(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    if inst is None:
+        return
+    if len(words) == 2:
+        ok, _, msg = read_unsigned(words[1], 0, UINT_MAX)
+        if ok:
+            return
+        b.report_number(msg)
+    b.report(GENERAL_ERROR, f"({inst.name}) invalid kernel_rx_buf_size specified")
+
+
+def use_vmac(b: Builder, words: list[str]) -> None:
+    if not b.inst:
+        return
+    b.inst.vmac = True
+    b.inst.cfg.use_vmac = True
+    for word in words[1:3]:
+        if ":" not in word and not _dev_name_valid(word):
+            b.report(GENERAL_ERROR, f"VMAC interface name '{word}' too long or invalid "
+                     "characters - ignoring")
+
+
+def vrf(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    name = arg(words, 1)
+    if inst is None:
+        return
+    if len(name.encode("utf-8", "surrogateescape")) >= IFNAMSIZ:
+        b.report(GENERAL_ERROR, f"({inst.name}) VRF interface name '{name}' too long - "
+                 "ignoring")
+    elif inst.ifp is not None:
+        b.report(GENERAL_ERROR, f"({inst.name}) Cannot specify VRF interface and "
+                 "interface - ignoring")
+    elif not b.interface(name)[0]:
+        b.report(GENERAL_ERROR, f"({inst.name}) WARNING - VRF interface {name} doesn't "
+                 "exist")
+
+
+def garp_extra_if(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    if inst is None:
+        return
+    key = words[0]
+    if key == "vmac_garp_intvl":
+        b.report(DEPRECATED, 'Keyword "vmac_garp_intvl" is deprecated - please use '
+                 '"garp_extra_if"')
+    have_time = False
+    for word in words[1:]:
+        if word == "all":
+            continue
+        ok, _, msg = read_unsigned(word, 0, 86400)
+        if not ok:
+            b.report_number(msg)
+            b.report(GENERAL_ERROR, f"({inst.name}): {key} '{word}' invalid - ignoring")
+            return
+        have_time = True
+    if not have_time:
+        b.report(GENERAL_ERROR, f"({inst.name}): {key} specified without time - "
+                 "ignoring")
+
+
+def vmac_xmit_base(b: Builder, words: list[str]) -> None:
+    if b.inst:
+        b.inst.vmac_xmit_base = True
+
+
+def use_ipvlan(b: Builder, words: list[str]) -> None:
+    if b.inst:
+        b.inst.ipvlan = True
+        addrs = [a for a in map(parse_ip, words[1:]) if a is not None]
+        b.inst.ipvlan_family = addrs[0].version if addrs else 0
+
+
+def dont_track_primary(b: Builder, words: list[str]) -> None:
+    if b.inst:
+        b.inst.cfg.dont_track_primary = True
+
+
+def auth_type(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    word = arg(words, 1)
+    if inst is None:
+        return
+    if word in ("AH", "PASS"):
+        inst.auth_type = word
+    else:
+        b.report(GENERAL_ERROR, f"({inst.name}) unknown authentication type '{word}'")
+
+
+def auth_pass(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    word = arg(words, 1)
+    if inst is None:
+        return
+    raw = word.encode("utf-8", "surrogateescape")
+    if len(raw) > 8:
+        b.report(GENERAL_ERROR, "Truncating auth_pass to 8 characters", "warning")
+        raw = raw[:8]
+    inst.auth_data = raw.split(b"\0")[0].decode("utf-8", "surrogateescape")
+
+
+def _dev_name_valid(name: str) -> bool:
+    """The kernel's dev_valid_name(): what a VMAC interface may be called."""
+    return (bool(name) and len(name.encode("utf-8", "surrogateescape")) < IFNAMSIZ
+            and name not in (".", "..") and not any(c in name for c in "/:" + WHITESPACE))
+
+
+KEYWORDS: dict[str, Handler] = {
+    "use_vmac": use_vmac,
+    "use_vmac_addr": Builder.accept,
+    "vmac_xmit_base": vmac_xmit_base,
+    "use_ipvlan": use_ipvlan,
+    "unicast_peer": addresses.unicast_peer,
+    "unicast_fault_no_peer": unicast_flag,
+    "check_unicast_src": unicast_flag,
+    "old_unicast_checksum": old_unicast_checksum,
+    "native_ipv6": native_ipv6,
+    "state": state,
+    "interface": interface,
+    "vrf": vrf,
+    "dont_track_primary": dont_track_primary,
+    "track_interface": tracking.track_interface,
+    "track_script": tracking.track_script,
+    "track_file": tracking.track_file,
+    "track_process": tracking.track_process,
+    "track_bfd": Builder.ignore_block,
+    "mcast_src_ip": addresses.src_ip,
+    "unicast_src_ip": addresses.src_ip,
+    "mcast_dst_ip": addresses.mcast_dst_ip,
+    "track_src_ip": Builder.accept,
+    "virtual_router_id": virtual_router_id,
+    "unicast_ttl": unicast_ttl,
+    "version": version,
+    "priority": priority,
+    "advert_int": advert_int,
+    "virtual_ipaddress": addresses.virtual_ipaddress,
+    "virtual_ipaddress_excluded": addresses.virtual_ipaddress,
+    "promote_secondaries": Builder.accept,
+    "linkbeat_use_polling": linkbeat_use_polling,
+    "virtual_routes": Builder.ignore_block,
+    "virtual_rules": Builder.ignore_block,
+    "accept": accept_mode,
+    "no_accept": accept_mode,
+    "skip_check_adv_addr": flag_option,
+    "strict_mode": flag_option,
+    "preempt": preempt,
+    "nopreempt": nopreempt,
+    "preempt_delay": preempt_delay,
+    "debug": debug,
+    "notify_backup": notify,
+    "notify_master": notify,
+    "notify_fault": notify,
+    "notify_stop": notify,
+    "notify_deleted": notify_deleted,
+    "notify": notify,
+    "notify_master_rx_lower_pri": notify,
+    "smtp_alert": smtp_alert,
+    "notify_priority_changes": notify_priority_changes,
+    "lvs_sync_daemon_interface": lvs_sync_daemon_interface,
+    "garp_master_delay": garp_delay,
+    "garp_master_refresh": garp_refresh,
+    "garp_master_repeat": garp_repeat,
+    "garp_master_refresh_repeat": garp_repeat,
+    "garp_lower_prio_delay": garp_delay,
+    "garp_lower_prio_repeat": garp_lower_prio_repeat,
+    "down_timer_adverts": down_timer_adverts,
+    "garp_extra_if": garp_extra_if,
+    "vmac_garp_intvl": garp_extra_if,
+    "lower_prio_no_advert": flag_option,
+    "higher_prio_send_advert": flag_option,
+    "kernel_rx_buf_size": kernel_rx_buf_size,
+}

@@ -1,0 +1,158 @@
+"""vrrp_script: a script tracker definition."""
+
+from __future__ import annotations
+
+from haconsole.config import VrrpScript
+from haconsole.keepalived.conf.builder import Builder
+from haconsole.keepalived.conf.environment import group_exists, user_exists
+from haconsole.keepalived.conf.findings import GENERAL_ERROR, UNMATCHED_QUOTE
+from haconsole.keepalived.conf.limits import INT_MAX, TIMER_HZ, UINT_MAX
+from haconsole.keepalived.conf.state import Script
+from haconsole.keepalived.conf.stream import Handler, arg
+from haconsole.keepalived.conf.values import (
+    cmd_line,
+    cmd_str,
+    read_int,
+    read_unsigned,
+    split_quoted,
+)
+
+
+def begin(b: Builder, words: list[str]) -> None:
+    name = arg(words, 1)
+    line = b.here
+    b.scripts.append(Script(VrrpScript(name, line=line.number), file=line.file))
+
+
+def command(b: Builder, words: list[str]) -> None:
+    script = b.script
+    full, missing = split_quoted(b.here.text)
+    if missing:
+        b.report(UNMATCHED_QUOTE, f"String '{b.here.text}': missing terminating "
+                 f"{missing}")
+        full = []
+    if script is None or len(full) < 2:
+        return
+    if len(full) > 2 and not any(q in b.here.text for q in "\"'"):
+        b.advise(f"vrrp_script {script.cfg.name}: keepalived runs only '{full[1]}' and "
+                 f"ignores {' '.join(full[2:])!r}; quote the whole command")
+    args, _ = split_quoted(full[1])
+    script.args = args
+    script.cfg.script = cmd_line(args)
+
+
+def interval(b: Builder, words: list[str]) -> None:
+    script = b.script
+    text = arg(words, 1)
+    ok, value, msg = read_unsigned(text, 0, UINT_MAX // TIMER_HZ)
+    if script is None:
+        return
+    name = script.cfg.name
+    if not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, f"({name}): vrrp script interval '{text}' must be between"
+                 f" 1 and {UINT_MAX // TIMER_HZ} - ignoring")
+        return
+    if value == 0:
+        b.report(GENERAL_ERROR, f"({name}): vrrp script interval must be greater than 0,"
+                 " setting to 1")
+        value = 1
+    script.cfg.interval = float(value)
+
+
+def timeout(b: Builder, words: list[str]) -> None:
+    script = b.script
+    text = arg(words, 1)
+    ok, value, msg = read_unsigned(text, 0, UINT_MAX // TIMER_HZ)
+    if script is None:
+        return
+    name = script.cfg.name
+    if not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, f"({name}): vrrp script timeout '{text}' invalid - "
+                 "ignoring")
+        return
+    if value == 0:
+        b.report(GENERAL_ERROR, f"({name}): vrrp script timeout must be greater than 0, "
+                 "setting to 1")
+        value = 1
+    script.cfg.timeout = float(value)
+
+
+def weight(b: Builder, words: list[str]) -> None:
+    script = b.script
+    text = arg(words, 1)
+    ok, value, msg = read_int(text, -253, 253)
+    if script is None:
+        return
+    name = script.cfg.name
+    if not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, f"vrrp_script {name} weight {text} must be in "
+                 "[-253, 253]")
+    script.cfg.weight = value
+    if len(words) >= 3:
+        if words[2] == "reverse":
+            script.cfg.weight_reverse = True
+        else:
+            b.report(GENERAL_ERROR, f"vrrp_script {name} unknown weight option "
+                     f"{words[2]}")
+
+
+def rise_fall(b: Builder, words: list[str]) -> None:
+    script = b.script
+    text = arg(words, 1)
+    ok, value, msg = read_unsigned(text, 1, INT_MAX)
+    if script is None:
+        return
+    if not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, f"({script.cfg.name}): vrrp script {words[0]} value "
+                 f"'{text}' invalid, defaulting to 1")
+        value = 1
+    setattr(script.cfg, words[0], value)
+
+
+def user(b: Builder, words: list[str]) -> None:
+    script = b.script
+    name = arg(words, 1)
+    if script is None:
+        return
+    if not user_exists(name, b.env) or (len(words) > 2 and not group_exists(words[2],
+                                                                            b.env)):
+        b.report(GENERAL_ERROR, f"Unable to set uid/gid for script "
+                 f"{cmd_str(script.args)}")
+        script.remove = True
+        return
+    script.remove = False
+    script.user_set = True
+    script.cfg.user = name
+
+
+def init_fail(b: Builder, words: list[str]) -> None:
+    if b.script:
+        b.script.cfg.init_fail = True
+
+
+def end(b: Builder) -> None:
+    script = b.script
+    if script is None:
+        return
+    if not script.args or not script.args[0]:
+        b.report(GENERAL_ERROR, f"No script set for vrrp_script {script.cfg.name} - "
+                 "removing")
+        script.remove = True
+    if script.remove:
+        b.scripts.pop()
+
+
+KEYWORDS: dict[str, Handler] = {
+    "script": command,
+    "interval": interval,
+    "timeout": timeout,
+    "weight": weight,
+    "rise": rise_fall,
+    "fall": rise_fall,
+    "user": user,
+    "init_fail": init_fail,
+}
