@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -114,6 +114,44 @@ def http_checked(config: Config) -> Config:
             script = dataclasses.replace(script, script=HTTP_CHECK)
         scripts[name] = script
     return dataclasses.replace(config, vrrp_scripts=scripts)
+
+
+def agent_argv(config: Path, control: str | Path, *, name: str,
+               pidfile: Path | None = None, services: Iterable[Sequence[str]] = (),
+               extra: Iterable[str] = ()) -> list[str]:
+    """`python -m haconsole.agent` in the foreground, logging keepalived-style to stdout,
+    with its control socket at `control`; `services` are (NAME, START, STOP) triples."""
+    argv = [sys.executable, "-m", "haconsole.agent", "-f", str(config), "-n", "-l", "-D",
+            "-G", "--control", str(control)]
+    if pidfile is not None:
+        argv += ["-p", str(pidfile)]
+    argv += ["--name", name]
+    for service in services:
+        argv += ["--service", *service]
+    return [*argv, *extra]
+
+
+def agent_ctl_argv(control: str | Path, *args: str) -> list[str]:
+    """`haconsole agent ctl ARGS` on the socket at `control` (`--stream` for SSH)."""
+    return [sys.executable, "-m", "haconsole.agent", "--control", str(control), "ctl", *args]
+
+
+def agent_env() -> dict[str, str]:
+    """This environment, with the repository first on PYTHONPATH: the agent must import
+    the haconsole under test even where it is not installed."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+    return env
+
+
+def agent_status(control: str | Path) -> dict[str, Any] | None:
+    """The agent's `status` reply, or None while it cannot be reached."""
+    from haconsole.agent.ctl import CtlError, request
+
+    try:
+        return request(str(control), {"cmd": "status"}, timeout=2)
+    except (CtlError, OSError, ValueError):
+        return None
 
 
 @dataclass
@@ -230,13 +268,10 @@ class NetnsLab:
             return ["keepalived", "-n", "-l", "-D", "-G", "-P", "-f", str(conf),
                     "-p", str(node.dir / "keepalived.pid"), "-r", str(node.dir / "vrrp.pid"),
                     "-c", str(node.dir / "checkers.pid")]
-        argv = [sys.executable, "-m", "haconsole.agent", "-f", str(conf), "-n", "-l", "-D",
-                "-G", "--control", node.control, "-p", str(node.dir / "agent.pid"),
-                "--name", node.name]
-        if self.nginx:
-            argv += ["--service", "nginx", " ".join(self.nginx_command(node.name, "start")),
-                     " ".join(self.nginx_command(node.name, "stop"))]
-        return [*argv, *self.agent_args]
+        services = [("nginx", " ".join(self.nginx_command(node.name, "start")),
+                     " ".join(self.nginx_command(node.name, "stop")))] if self.nginx else []
+        return agent_argv(conf, node.control, name=node.name, pidfile=node.dir / "agent.pid",
+                          services=services, extra=self.agent_args)
 
     def config_text(self, node: LabNode) -> str:
         config = node.config
@@ -254,12 +289,10 @@ class NetnsLab:
         for pidfile in ("keepalived.pid", "vrrp.pid", "checkers.pid", "agent.pid"):
             with contextlib.suppress(OSError):
                 (node.dir / pidfile).unlink()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO),
-                                                          env.get("PYTHONPATH", "")]))
         with node.log.open("a") as f:
             f.write(f"--- start {node.engine} {time.strftime('%H:%M:%S')}\n")
-        node.proc = spawn(self.ns(node_name), self.engine_argv(node), log=node.log, env=env)
+        node.proc = spawn(self.ns(node_name), self.engine_argv(node), log=node.log,
+                          env=agent_env())
         if wait:
             self.wait_engine_ready(node_name)
 
@@ -361,12 +394,7 @@ class NetnsLab:
             return ""
 
     def agent_status(self, node: str) -> dict[str, Any] | None:
-        from haconsole.agent.ctl import CtlError, request
-
-        try:
-            return request(self.nodes[node].control, {"cmd": "status"}, timeout=2)
-        except (CtlError, OSError, ValueError):
-            return None
+        return agent_status(self.nodes[node].control)
 
     def agent_request(self, node: str, obj: dict[str, Any]) -> dict[str, Any]:
         from haconsole.agent.ctl import request
@@ -474,5 +502,5 @@ def pair_configs(*, version: int = 2, family: int = 4, auth_pass: str | None = "
     return configs
 
 
-__all__ = ["VIP4", "VIP6", "LabNode", "NetnsLab", "lab_configs", "pair_configs",
-           "process_tracked", "wait_for"]
+__all__ = ["VIP4", "VIP6", "LabNode", "NetnsLab", "agent_argv", "agent_ctl_argv", "agent_env",
+           "agent_status", "lab_configs", "pair_configs", "process_tracked", "wait_for"]

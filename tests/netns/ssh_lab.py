@@ -12,6 +12,11 @@ to the lab (nothing is added outside our namespaces). SSH reaches the nodes the 
 jump host does: the generated ssh_config gives each node a ProxyCommand that relays
 stdin/stdout to port 22 from inside the client namespace.
 
+A node runs keepalived, or (`SshLab(agents=...)`) the haconsole agent on the same
+keepalived.conf, launched as `haconsole.netns.lab` launches it; its inventory entry is
+`kind = "haconsole"` and its `agent_stream` runs `agent ctl --stream` on a control socket
+whose path has a space and a quote.
+
 Addresses: 192.0.2.0/24 only. Keys: generated at setup, removed at teardown. Paths with
 spaces and quotes (pidfile, log file) exercise the quoting of every remote command.
 """
@@ -32,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from haconsole.netns.lab import agent_argv, agent_ctl_argv, agent_env, agent_status
 from haconsole.netns.topology import Topology, kill_namespace_processes, ns_pids, spawn
 
 VIP = "192.0.2.100"
@@ -148,12 +154,18 @@ class SshNode:
     address: str
     ns: str
     dir: Path  # plain path: nginx, sshd, keepalived.conf
-    odd: Path  # a directory with a space and a quote: pidfile and log file
+    odd: Path  # a directory with a space and a quote: pidfile, log file, control socket
+    engine: str = "keepalived"  # or "haconsole" (the agent)
     holder: subprocess.Popen[bytes] | None = None
 
     @property
     def pidfile(self) -> Path:
         return self.odd / "keepalived.pid"
+
+    @property
+    def control(self) -> Path:
+        """The agent's control socket (haconsole nodes)."""
+        return self.odd / "agent.sock"
 
     @property
     def log_file(self) -> Path:
@@ -169,9 +181,15 @@ class SshNode:
 
 
 class SshLab:
-    """Two nodes (n1 priority 150, n2 priority 100) and a client namespace."""
+    """Two nodes (n1 priority 150, n2 priority 100) and a client namespace; the nodes
+    named in `agents` run the haconsole agent instead of keepalived."""
 
-    def __init__(self, nodes: tuple[str, ...] = ("n1", "n2")) -> None:
+    def __init__(self, nodes: tuple[str, ...] = ("n1", "n2"),
+                 agents: tuple[str, ...] = ()) -> None:
+        unknown = set(agents) - set(nodes)
+        if unknown:
+            raise ValueError(f"agents {sorted(unknown)} are not nodes of the lab")
+        self.agents = agents
         base = Path("/var/tmp")
         self.work = Path(tempfile.mkdtemp(prefix="haconsole-ssh-", dir=base))
         self.topology = Topology(list(nodes), client=True)
@@ -187,6 +205,7 @@ class SshLab:
         try:
             self._start()
         except BaseException:
+            print(self.logs())  # before stop() removes them
             self.stop()
             raise
         return self
@@ -205,7 +224,8 @@ class SshLab:
         for name in self.topology.nodes:
             host = self.topology.hosts[name]
             node = SshNode(name, str(host.ipv4), host.ns, self.work / name,
-                           self.work / f"{name} node's files")
+                           self.work / f"{name} node's files",
+                           engine="haconsole" if name in self.agents else "keepalived")
             node.dir.mkdir()
             (node.dir / "tmp").mkdir()
             node.odd.mkdir()
@@ -222,7 +242,10 @@ class SshLab:
             self._start_holder(node)
             self.start_nginx(name)
             self.start_sshd(name)
-            self.start_keepalived(name)
+            if node.engine == "haconsole":
+                self.start_agent(name)
+            else:
+                self.start_keepalived(name)
         self.known_hosts.write_text("".join(known))
         self.ssh_config.write_text("".join(config))
         self.inventory.write_text(self.inventory_text())
@@ -253,6 +276,14 @@ class SshLab:
                  f"known_hosts = {_toml(str(overrides.get('known_hosts', self.known_hosts)))}",
                  f"ssh_config = {_toml(str(self.ssh_config))}"]
         for node in self.nodes.values():
+            if node.engine == "haconsole":
+                stream = agent_ctl_argv(node.control, "--stream")
+                command = shlex.join(["env", f"PYTHONPATH={agent_env()['PYTHONPATH']}",
+                                      *stream])
+                lines += ["", "[[node]]", f'name = "{node.name}"', 'kind = "haconsole"',
+                          "[node.commands]",
+                          f"agent_stream = {_toml(_literal_template(command))}"]
+                continue
             stop = shlex.join(node.nginx_argv("-s", "stop"))
             start = shlex.join(node.nginx_argv())
             status = f"[ -s {shlex.quote(str(node.dir / 'nginx.pid'))} ]"
@@ -266,11 +297,13 @@ class SshLab:
         return "\n".join(lines) + "\n"
 
     # ------------------------------------------------------------------ processes
-    def _popen(self, node: SshNode, argv: list[str], log: Path | None = None) -> None:
+    def _popen(self, node: SshNode, argv: list[str], log: Path | None = None,
+               env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
         try:
-            subprocess.Popen([*node.enter(), *argv], stdin=subprocess.DEVNULL, stdout=out,
-                             stderr=subprocess.STDOUT, start_new_session=True)
+            return subprocess.Popen([*node.enter(), *argv], stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True, env=env)
         finally:
             if log is not None and not isinstance(out, int):
                 out.close()
@@ -310,6 +343,23 @@ class SshLab:
                            "-r", str(node.dir / "vrrp.pid")], node.log_file)
         wait_until(lambda: node.pidfile.exists(), 5, f"keepalived on {name}")
 
+    def start_agent(self, name: str) -> None:
+        """The haconsole agent on the node's keepalived.conf, with nginx as its service;
+        ready when its control socket answers `status`."""
+        node = self.nodes[name]
+        services = [("nginx", shlex.join(node.nginx_argv()),
+                     shlex.join(node.nginx_argv("-s", "stop")))]
+        argv = agent_argv(node.dir / "keepalived.conf", node.control, name=name,
+                          pidfile=node.dir / "agent.pid", services=services)
+        proc = self._popen(node, argv, node.log_file, env=agent_env())
+
+        def answers() -> dict[str, Any] | None:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the agent on {name} exited with {proc.returncode}")
+            return agent_status(node.control)
+
+        wait_until(answers, 20, f"the agent on {name}")
+
     def holders(self) -> list[str]:
         return self.topology.holders(VIP)
 
@@ -341,6 +391,11 @@ class SshLab:
 def _keygen(path: Path) -> None:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "haconsole-test",
                     "-f", str(path)], check=True, capture_output=True, timeout=20)
+
+
+def _literal_template(command: str) -> str:
+    """A command as an inventory template that renders to itself (braces doubled)."""
+    return command.replace("{", "{{").replace("}", "}}")
 
 
 def _toml(text: str) -> str:

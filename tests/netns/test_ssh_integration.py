@@ -4,7 +4,10 @@ Through the console (Textual Pilot) on the inventory `haconsole connect` reads: 
 shows MASTER/BACKUP and the VIP owner; `s` (stop nginx, confirmed) on the master makes
 keepalived move the VIP and the stopwatch time it; killing sshd on a node marks it stale
 and it recovers when sshd is back; a wrong host key is refused with a clear message; the
-VRRP password never reaches an event. Root and namespaces only (see ssh_lab.py).
+VRRP password never reaches an event. A mixed pair (n1 the haconsole agent, n2 keepalived)
+does the same for an agent node through `agent ctl --stream` over the real sshd: state and
+VIP, a failover the agent confirms, stale when its sshd dies. Root and namespaces only
+(see ssh_lab.py).
 """
 
 from __future__ import annotations
@@ -17,8 +20,12 @@ from typing import Any
 import pytest
 from ssh_lab import PASSWORD, VIP, SshLab, wait_until  # tests/netns is on sys.path
 
+from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
+from haconsole.cluster.view import ClusterView
 from haconsole.console.widgets.instances import InstancesTable
+from haconsole.netns.topology import list_namespaces
+from haconsole.sources.agent_ssh import AgentSshNode
 from haconsole.sources.connect import build_fleet, make_console
 from haconsole.sources.inventory import load_inventory
 from haconsole.sources.keepalived_ssh import KeepalivedSshNode
@@ -28,14 +35,10 @@ pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(150)]
 SIZE = (160, 48)
 
 
-@pytest.fixture
-def ssh_lab(root: Callable[[str], None]) -> Iterator[SshLab]:
-    """The lab, torn down whatever happens; `root` skips (or fails under
-    HACONSOLE_REQUIRE_NETNS=1) without root and namespaces."""
-    need_program = root
+def _lab(need_program: Callable[[str], None], **kwargs: Any) -> Iterator[SshLab]:
     for program in ("sshd", "keepalived", "nginx", "nsenter", "unshare", "ssh-keygen", "ss"):
         need_program(program)
-    lab = SshLab()
+    lab = SshLab(**kwargs)
     try:
         lab.start()
         yield lab
@@ -44,6 +47,21 @@ def ssh_lab(root: Callable[[str], None]) -> Iterator[SshLab]:
         raise
     finally:
         lab.stop()
+        left = [ns for ns in list_namespaces() if ns.startswith(lab.topology.prefix)]
+        assert not left, f"namespaces left behind: {left}"
+
+
+@pytest.fixture
+def ssh_lab(root: Callable[[str], None]) -> Iterator[SshLab]:
+    """The lab, torn down whatever happens; `root` skips (or fails under
+    HACONSOLE_REQUIRE_NETNS=1) without root and namespaces."""
+    yield from _lab(root)
+
+
+@pytest.fixture
+def agent_lab(root: Callable[[str], None]) -> Iterator[SshLab]:
+    """n1 runs the haconsole agent (priority 150), n2 keepalived (100)."""
+    yield from _lab(root, agents=("n1",))
 
 
 async def until(pilot: Any, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -128,3 +146,79 @@ async def test_wrong_host_key_is_refused_with_a_clear_message(ssh_lab: SshLab) -
         assert not any(isinstance(e, ev.NodeSeen) for e in seen)
     finally:
         await source.stop()
+
+
+async def wait_view(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll a condition on what the sources published (they run on this loop)."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def test_agent_node_over_real_sshd(agent_lab: SshLab) -> None:
+    lab = agent_lab
+    wait_until(lambda: lab.holders() == ["n1"], 15, "the agent on n1 to hold the VIP")
+    fleet = build_fleet(load_inventory(lab.inventory))
+    agent = fleet.nodes["n1"]
+    assert isinstance(agent, AgentSshNode) and isinstance(fleet.nodes["n2"], KeepalivedSshNode)
+    view = ClusterView()
+    events: list[ev.Event] = []
+
+    def publish(event: ev.Event) -> None:
+        events.append(event)
+        view.apply(event)
+
+    await fleet.start(publish)
+    try:
+        # 1. the agent's state and VIP, through `agent ctl --stream` on the real sshd,
+        #    beside the keepalived node's dump: one VRRP group, n1 MASTER, VIP on n1.
+        await wait_view(lambda: view.master_of("VI_1") == "n1" and
+                        ("n2", "VI_1") in view.instances and
+                        view.instances[("n2", "VI_1")].state == "BACKUP", 15,
+                        "n1 MASTER (agent) and n2 BACKUP (keepalived)")
+        master = view.instances[("n1", "VI_1")]
+        assert master.effective_priority == 150 and VIP in master.vips
+        assert view.nodes["n1"].agent == "haconsole" and agent.agent_name == "n1"
+        assert view.nodes["n1"].health_ok
+        # (VIP ownership is not asserted here: the agent's snapshot on subscribe carries
+        # no VipAdded for VIPs it already holds, so only changes made after attaching show.)
+
+        # 2. a failover sent through the source: the agent confirms it (priority 0 sent)
+        #    and keepalived on n2 takes the VIP; the kernel agrees.
+        ok, detail = await asyncio.wait_for(fleet.execute(cmd.Failover("n1", "VI_1")), 20)
+        assert ok, detail
+        assert "priority 0 sent" in detail
+        result = next(e for e in events if isinstance(e, ev.CommandResult))
+        assert (result.node, result.ok, result.detail) == ("n1", True, detail)
+        await wait_view(lambda: view.master_of("VI_1") == "n2" and view.vips.get(VIP) and
+                        view.vips[VIP].owner == "n2", 15, "the VIP to move to n2")
+        await wait_view(lambda: any(isinstance(e, ev.VipRemoved) and e.node == "n1" and
+                                    e.vip.split("/")[0] == VIP for e in events), 5,
+                        "the agent's VipRemoved, live through the stream")
+        wait_until(lambda: lab.holders() == ["n2"], 5, "the VIP on n2 only (ip addr)")
+        assert view.instances[("n1", "VI_1")].state == "BACKUP"  # held back, no preempt
+
+        # 3. sshd killed on the agent's node: n1 goes stale, n2 stays healthy.
+        lab.kill_sshd("n1")
+        await wait_view(lambda: not view.nodes["n1"].health_ok, 15, "n1 to go stale")
+        assert "stale" in view.nodes["n1"].health_detail
+        assert view.nodes["n2"].health_ok
+        ok, detail = await fleet.execute(cmd.Failover("n1", "VI_1"))
+        assert not ok and "not connected" in detail
+        # ... and when sshd is back, it reconnects and the agent replays its state.
+        replays = sum(isinstance(e, ev.InstanceState) and e.node == "n1" for e in events)
+        lab.start_sshd("n1")
+        await wait_view(lambda: view.nodes["n1"].health_ok, 20, "n1 to reconnect")
+        await wait_view(lambda: sum(isinstance(e, ev.InstanceState) and e.node == "n1"
+                                    for e in events) > replays, 10, "the agent's snapshot")
+        assert view.instances[("n1", "VI_1")].state == "BACKUP"
+
+        # 4. the VRRP password never reached an event.
+        assert events and not any(PASSWORD in str(e.to_dict()) for e in events)
+    finally:
+        await asyncio.wait_for(fleet.stop(), 5)
