@@ -31,8 +31,9 @@ from haconsole.netns.confgen import render
 from haconsole.netns.topology import (
     Topology,
     cleanup_stale,
-    ns_pids,
+    ns_processes,
     run,
+    signal_processes,
     spawn,
     stop_process,
 )
@@ -63,6 +64,40 @@ http {{
     }}
 }}
 """
+
+
+def write_nginx_conf(directory: Path, node: str) -> Path:
+    """nginx.conf for one node in `directory`, where nginx keeps everything it writes
+    (pid, logs, temp files) and serves a page naming the node; returns the conf's path."""
+    (directory / "www").mkdir(parents=True, exist_ok=True)
+    (directory / "tmp").mkdir(exist_ok=True)
+    (directory / "www" / "index.html").write_text(f"{node}\n")
+    conf = directory / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=directory, node=node))
+    return conf
+
+
+def nginx_argv(directory: Path, action: Literal["start", "stop"]) -> list[str]:
+    """Start nginx on `write_nginx_conf(directory, ...)`, or stop it (`-s stop`)."""
+    base = ["nginx", "-p", str(directory), "-c", str(directory / "nginx.conf"), "-e",
+            str(directory / "nginx-error.log")]
+    return base if action == "start" else [*base, "-s", "stop"]
+
+
+def start_nginx(ns: str, directory: Path, timeout: float = 5.0) -> int:
+    """Start the nginx of `directory` inside `ns`; returns its master's pid once the
+    pidfile names a live nginx of that namespace (what checks and status commands read)."""
+    run(nginx_argv(directory, "start"), ns=ns)
+    pidfile = directory / "nginx.pid"
+
+    def master() -> int | None:
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(pidfile.read_text().strip())
+            if pid in ns_processes(ns, "nginx"):
+                return pid
+        return None
+
+    return int(wait_for(master, timeout, what=f"nginx in {ns}"))
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.05,
@@ -206,7 +241,7 @@ class NetnsLab:
             for node in self.nodes.values():
                 node.dir.mkdir(parents=True, exist_ok=True)
                 if self.nginx:
-                    self._write_nginx(node)
+                    write_nginx_conf(node.dir, node.name)
                     self.start_nginx(node.name)
             for name in (self.nodes if engines is None else engines):
                 self.start_engine(name)
@@ -233,32 +268,19 @@ class NetnsLab:
         self.stop()
 
     # ----------------------------------------------------------------- nginx
-    def _write_nginx(self, node: LabNode) -> None:
-        (node.dir / "www").mkdir(exist_ok=True)
-        (node.dir / "tmp").mkdir(exist_ok=True)
-        (node.dir / "www" / "index.html").write_text(f"{node.name}\n")
-        (node.dir / "nginx.conf").write_text(NGINX_CONF.format(dir=node.dir, node=node.name))
-
     def nginx_command(self, node: str, action: Literal["start", "stop"]) -> list[str]:
-        d = self.nodes[node].dir
-        base = ["nginx", "-p", str(d), "-c", str(d / "nginx.conf"), "-e",
-                str(d / "nginx-error.log")]
-        return base if action == "start" else [*base, "-s", "stop"]
+        return nginx_argv(self.nodes[node].dir, action)
 
     def start_nginx(self, node: str) -> None:
-        run(self.nginx_command(node, "start"), ns=self.ns(node))
-        wait_for(lambda: self.nginx_pids(node), 5, what=f"nginx on {node}")
+        start_nginx(self.ns(node), self.nodes[node].dir)
 
     def nginx_pids(self, node: str) -> list[int]:
-        return [pid for pid in ns_pids(self.ns(node)) if _comm(pid) == "nginx"]
+        return ns_processes(self.ns(node), "nginx")
 
     def kill_nginx(self, node: str, sig: int = signal.SIGKILL) -> float:
         """Kill every nginx process of the node at once; returns the time (time.time())."""
-        pids = self.nginx_pids(node)
         t = time.time()
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
+        signal_processes(self.ns(node), "nginx", sig)
         return t
 
     # ----------------------------------------------------------------- engines
@@ -315,10 +337,7 @@ class NetnsLab:
         assert node.proc is not None
         t = time.time()
         if node.engine == "keepalived" and sig == signal.SIGKILL:
-            for pid in ns_pids(self.ns(node_name)):
-                if _comm(pid) == "keepalived":
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, sig)
+            signal_processes(self.ns(node_name), "keepalived", sig)
         else:
             node.proc.send_signal(sig)
         return t
@@ -333,8 +352,7 @@ class NetnsLab:
             raise TimeoutError(f"{node.engine} on {node_name} did not exit") from None
         node.proc = None
         if node.engine == "keepalived":  # its VRRP child may outlive the parent briefly
-            wait_for(lambda: not [p for p in ns_pids(self.ns(node_name))
-                                  if _comm(p) == "keepalived"], timeout,
+            wait_for(lambda: not ns_processes(self.ns(node_name), "keepalived"), timeout,
                      what=f"keepalived children on {node_name}")
         return code
 
@@ -438,13 +456,6 @@ class NetnsLab:
                                                f"{expect or 'one node'}"))
 
 
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
 def lab_configs(definition: Any) -> dict[str, Config]:
     """Configs per node from a `lab.definition.LabDefinition` (real `pidof` checks)."""
     configs = {}
@@ -503,4 +514,5 @@ def pair_configs(*, version: int = 2, family: int = 4, auth_pass: str | None = "
 
 
 __all__ = ["VIP4", "VIP6", "LabNode", "NetnsLab", "agent_argv", "agent_ctl_argv", "agent_env",
-           "agent_status", "lab_configs", "pair_configs", "process_tracked", "wait_for"]
+           "agent_status", "lab_configs", "nginx_argv", "pair_configs", "process_tracked",
+           "start_nginx", "wait_for", "write_nginx_conf"]

@@ -63,6 +63,29 @@ def ns_pids(ns: str) -> list[int]:
     return [int(p) for p in out.split() if p.isdigit()]
 
 
+def process_name(pid: int) -> str:
+    """The process's name (/proc/PID/comm), "" once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def ns_processes(ns: str, name: str) -> list[int]:
+    """Pids of the processes called `name` in `ns` (all namespaces share one pid space
+    here, so `pidof` would find every node's)."""
+    return [pid for pid in ns_pids(ns) if process_name(pid) == name]
+
+
+def signal_processes(ns: str, name: str, sig: int = signal.SIGKILL) -> list[int]:
+    """Send `sig` to every process called `name` in `ns` at once; returns their pids."""
+    pids = ns_processes(ns, name)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    return pids
+
+
 def kill_namespace_processes(ns: str, *, grace: float = 2.0) -> None:
     """SIGTERM every process in `ns`, then SIGKILL what is left after `grace` seconds."""
     pids = ns_pids(ns)
@@ -255,11 +278,19 @@ class Topology:
 def spawn(ns: str, argv: Sequence[str], *, log: Path | None = None,
           env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start a long-running process inside `ns` (its own session, output to `log`)."""
+    return start_process(["ip", "netns", "exec", ns, *argv], log=log, env=env)
+
+
+def start_process(argv: Sequence[str], *, log: Path | None = None,
+                  env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start a long-running process in its own session (a Ctrl-C for the test or lab is
+    not its), stdin closed, stdout and stderr appended to `log`. `argv` enters the
+    namespaces itself: `spawn` for `ip netns exec`, or e.g. `nsenter` for a namespace
+    that also needs a private mount."""
     out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
     try:
-        return subprocess.Popen(["ip", "netns", "exec", ns, *argv], stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                env=env)
+        return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True, env=env)
     finally:
         if log is not None and not isinstance(out, int):
             out.close()

@@ -1,11 +1,13 @@
 """A namespace lab for `haconsole connect`: real sshd, keepalived 2.2.7 and nginx per node.
 
-Why its own fixture (on top of `haconsole.netns.topology`): each node needs a private
+Why its own fixture (on top of `haconsole.netns`: its topology, and nginx and the agent
+set up and launched as the netns lab does): each node needs a private
 `/tmp` shared by its keepalived (which writes its dumps to the fixed /tmp/keepalived.json)
 and its sshd (whose sessions read them). So each node namespace gets a holder process
-in a new mount namespace with a tmpfs on /tmp; sshd, keepalived and nginx are started
-inside it with `nsenter -t HOLDER -m -n`. Files live under /var/tmp (not /tmp, which is
-overmounted inside the nodes).
+in a new mount namespace with a tmpfs on /tmp; sshd and keepalived (or the agent) are
+started inside it with `nsenter -t HOLDER -m -n` (nginx, which writes nothing to /tmp,
+starts as in the netns lab). Files live under /var/tmp (not /tmp, which is overmounted
+inside the nodes).
 
 The console runs in the test process, in the host network namespace, which has no route
 to the lab (nothing is added outside our namespaces). SSH reaches the nodes the way a
@@ -24,21 +26,35 @@ spaces and quotes (pidfile, log file) exercise the quoting of every remote comma
 from __future__ import annotations
 
 import contextlib
-import os
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from haconsole.netns.lab import agent_argv, agent_ctl_argv, agent_env, agent_status
-from haconsole.netns.topology import Topology, kill_namespace_processes, ns_pids, spawn
+from haconsole.netns.lab import (
+    agent_argv,
+    agent_ctl_argv,
+    agent_env,
+    agent_status,
+    nginx_argv,
+    start_nginx,
+    wait_for,
+    write_nginx_conf,
+)
+from haconsole.netns.topology import (
+    Topology,
+    kill_namespace_processes,
+    ns_processes,
+    run,
+    signal_processes,
+    spawn,
+    start_process,
+)
 
 VIP = "192.0.2.100"
 PASSWORD = "Sh0uldN0"  # 8 characters: keepalived truncates auth_pass to 8
@@ -111,43 +127,6 @@ vrrp_instance VI_1 {{
 }}
 """
 
-NGINX_CONF = """\
-daemon on;
-worker_processes 1;
-user root;
-pid {dir}/nginx.pid;
-error_log {dir}/nginx-error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/tmp;
-    proxy_temp_path {dir}/tmp;
-    fastcgi_temp_path {dir}/tmp;
-    uwsgi_temp_path {dir}/tmp;
-    scgi_temp_path {dir}/tmp;
-    server {{ listen 80 default_server; return 200 "{node}\\n"; }}
-}}
-"""
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= end:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
 @dataclass
 class SshNode:
     name: str
@@ -175,9 +154,9 @@ class SshNode:
         assert self.holder is not None
         return ["nsenter", "-t", str(self.holder.pid), "-m", "-n", "--"]
 
-    def nginx_argv(self, *extra: str) -> list[str]:
-        return ["nginx", "-c", str(self.dir / "nginx.conf"), "-e",
-                str(self.dir / "nginx-error.log"), *extra]
+    def nginx_command(self, action: Literal["start", "stop"]) -> str:
+        """The nginx command line, for the inventory and the agent's --service."""
+        return shlex.join(nginx_argv(self.dir, action))
 
 
 class SshLab:
@@ -227,7 +206,6 @@ class SshLab:
                            self.work / f"{name} node's files",
                            engine="haconsole" if name in self.agents else "keepalived")
             node.dir.mkdir()
-            (node.dir / "tmp").mkdir()
             node.odd.mkdir()
             self.nodes[name] = node
             _keygen(node.dir / "host_key")
@@ -261,15 +239,15 @@ class SshLab:
         (node.dir / "keepalived.conf").write_text(KEEPALIVED_CONF.format(
             node=node.name, check=check, priority=PRIORITIES.get(node.name, 100),
             password=PASSWORD, vip=VIP))
-        (node.dir / "nginx.conf").write_text(NGINX_CONF.format(dir=node.dir, node=node.name))
+        write_nginx_conf(node.dir, node.name)
 
     def _start_holder(self, node: SshNode) -> None:
         node.holder = spawn(node.ns, ["unshare", "-m", "--propagation", "private", "sh", "-c",
                                       "mount -t tmpfs -o mode=1777 tmpfs /tmp && "
                                       "exec sleep 100000"])
         pid = node.holder.pid
-        wait_until(lambda: " /tmp tmpfs " in Path(f"/proc/{pid}/mounts").read_text(), 5,
-                   f"the private /tmp of {node.name}")
+        wait_for(lambda: " /tmp tmpfs " in Path(f"/proc/{pid}/mounts").read_text(), 5,
+                 what=f"the private /tmp of {node.name}")
 
     def inventory_text(self, **overrides: str) -> str:
         lines = ['name = "ssh-lab"', "interval = 0.5",
@@ -284,8 +262,8 @@ class SshLab:
                           "[node.commands]",
                           f"agent_stream = {_toml(_literal_template(command))}"]
                 continue
-            stop = shlex.join(node.nginx_argv("-s", "stop"))
-            start = shlex.join(node.nginx_argv())
+            stop = node.nginx_command("stop")
+            start = node.nginx_command("start")
             status = f"[ -s {shlex.quote(str(node.dir / 'nginx.pid'))} ]"
             lines += ["", "[[node]]", f'name = "{node.name}"',
                       f"pidfile = {_toml(str(node.pidfile))}",
@@ -299,56 +277,43 @@ class SshLab:
     # ------------------------------------------------------------------ processes
     def _popen(self, node: SshNode, argv: list[str], log: Path | None = None,
                env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
-        try:
-            return subprocess.Popen([*node.enter(), *argv], stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True, env=env)
-        finally:
-            if log is not None and not isinstance(out, int):
-                out.close()
+        """Start `argv` in the node's namespace and private mount (its /tmp)."""
+        return start_process([*node.enter(), *argv], log=log, env=env)
 
     def start_sshd(self, name: str) -> None:
         node = self.nodes[name]
         self._popen(node, ["/usr/sbin/sshd", "-D", "-e", "-f", str(node.dir / "sshd_config")],
                     node.dir / "sshd.log")
-        wait_until(lambda: self.sshd_pids(name), 5, f"sshd on {name}")
-        wait_until(lambda: self._listening(node), 5, f"sshd listening on {name}")
+        wait_for(lambda: self.sshd_pids(name), 5, what=f"sshd on {name}")
+        wait_for(lambda: self._listening(node), 5, what=f"sshd listening on {name}")
 
     def _listening(self, node: SshNode) -> bool:
-        out = subprocess.run(["ip", "netns", "exec", node.ns, "ss", "-Htln", "sport = :22"],
-                             capture_output=True, text=True, check=False).stdout
-        return bool(out.strip())
+        return bool(run(["ss", "-Htln", "sport = :22"], ns=node.ns, check=False).stdout.strip())
 
     def sshd_pids(self, name: str) -> list[int]:
-        return [p for p in ns_pids(self.nodes[name].ns) if _comm(p) == "sshd"]
+        return ns_processes(self.nodes[name].ns, "sshd")
 
     def kill_sshd(self, name: str) -> None:
         """Kill every sshd of the node (the listener and the sessions' processes)."""
-        for pid in self.sshd_pids(name):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: not self.sshd_pids(name), 5, f"sshd gone on {name}")
+        signal_processes(self.nodes[name].ns, "sshd", signal.SIGKILL)
+        wait_for(lambda: not self.sshd_pids(name), 5, what=f"sshd gone on {name}")
 
     def start_nginx(self, name: str) -> None:
         node = self.nodes[name]
-        subprocess.run([*node.enter(), *node.nginx_argv()], check=True, timeout=10,
-                       capture_output=True)
-        wait_until(lambda: (node.dir / "nginx.pid").exists(), 5, f"nginx on {name}")
+        start_nginx(node.ns, node.dir)
 
     def start_keepalived(self, name: str) -> None:
         node = self.nodes[name]
         self._popen(node, ["keepalived", "-n", "-l", "-D", "-G", "-P",
                            "-f", str(node.dir / "keepalived.conf"), "-p", str(node.pidfile),
                            "-r", str(node.dir / "vrrp.pid")], node.log_file)
-        wait_until(lambda: node.pidfile.exists(), 5, f"keepalived on {name}")
+        wait_for(lambda: node.pidfile.exists(), 5, what=f"keepalived on {name}")
 
     def start_agent(self, name: str) -> None:
         """The haconsole agent on the node's keepalived.conf, with nginx as its service;
         ready when its control socket answers `status`."""
         node = self.nodes[name]
-        services = [("nginx", shlex.join(node.nginx_argv()),
-                     shlex.join(node.nginx_argv("-s", "stop")))]
+        services = [("nginx", node.nginx_command("start"), node.nginx_command("stop"))]
         argv = agent_argv(node.dir / "keepalived.conf", node.control, name=name,
                           pidfile=node.dir / "agent.pid", services=services)
         proc = self._popen(node, argv, node.log_file, env=agent_env())
@@ -358,7 +323,7 @@ class SshLab:
                 raise RuntimeError(f"the agent on {name} exited with {proc.returncode}")
             return agent_status(node.control)
 
-        wait_until(answers, 20, f"the agent on {name}")
+        wait_for(answers, 20, what=f"the agent on {name}")
 
     def holders(self) -> list[str]:
         return self.topology.holders(VIP)

@@ -18,12 +18,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from ssh_lab import PASSWORD, VIP, SshLab, wait_until  # tests/netns is on sys.path
+from ssh_lab import PASSWORD, VIP, SshLab  # tests/netns is on sys.path
 
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.cluster.view import ClusterView
 from haconsole.console.widgets.instances import InstancesTable
+from haconsole.netns.lab import wait_for
 from haconsole.netns.topology import list_namespaces
 from haconsole.sources.agent_ssh import AgentSshNode
 from haconsole.sources.connect import build_fleet, make_console
@@ -65,6 +66,8 @@ def agent_lab(root: Callable[[str], None]) -> Iterator[SshLab]:
 
 
 async def until(pilot: Any, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll a condition on what the sources published (they run on this loop), letting
+    the console (`pilot`, or None without one) repaint between polls."""
     end = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -72,12 +75,12 @@ async def until(pilot: Any, predicate: Callable[[], Any], timeout: float, what: 
             return value
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await pilot.pause(0.1)
+        await (pilot.pause(0.1) if pilot is not None else asyncio.sleep(0.05))
 
 
 async def test_connect_console_on_real_sshd_keepalived_nginx(ssh_lab: SshLab) -> None:
     lab = ssh_lab
-    wait_until(lambda: lab.holders() == ["n1"], 15, "n1 to hold the VIP")
+    wait_for(lambda: lab.holders() == ["n1"], 15, what="n1 to hold the VIP")
     fleet = build_fleet(load_inventory(lab.inventory))
     app = make_console(fleet)
     assert app is not None, "the console (haconsole.console.app) is not importable"
@@ -148,21 +151,10 @@ async def test_wrong_host_key_is_refused_with_a_clear_message(ssh_lab: SshLab) -
         await source.stop()
 
 
-async def wait_view(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll a condition on what the sources published (they run on this loop)."""
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.05)
-
 
 async def test_agent_node_over_real_sshd(agent_lab: SshLab) -> None:
     lab = agent_lab
-    wait_until(lambda: lab.holders() == ["n1"], 15, "the agent on n1 to hold the VIP")
+    wait_for(lambda: lab.holders() == ["n1"], 15, what="the agent on n1 to hold the VIP")
     fleet = build_fleet(load_inventory(lab.inventory))
     agent = fleet.nodes["n1"]
     assert isinstance(agent, AgentSshNode) and isinstance(fleet.nodes["n2"], KeepalivedSshNode)
@@ -177,10 +169,10 @@ async def test_agent_node_over_real_sshd(agent_lab: SshLab) -> None:
     try:
         # 1. the agent's state and VIP, through `agent ctl --stream` on the real sshd,
         #    beside the keepalived node's dump: one VRRP group, n1 MASTER, VIP on n1.
-        await wait_view(lambda: view.master_of("VI_1") == "n1" and
-                        ("n2", "VI_1") in view.instances and
-                        view.instances[("n2", "VI_1")].state == "BACKUP", 15,
-                        "n1 MASTER (agent) and n2 BACKUP (keepalived)")
+        await until(None, lambda: view.master_of("VI_1") == "n1" and
+                    ("n2", "VI_1") in view.instances and
+                    view.instances[("n2", "VI_1")].state == "BACKUP", 15,
+                    "n1 MASTER (agent) and n2 BACKUP (keepalived)")
         master = view.instances[("n1", "VI_1")]
         assert master.effective_priority == 150 and VIP in master.vips
         assert view.nodes["n1"].agent == "haconsole" and agent.agent_name == "n1"
@@ -195,17 +187,17 @@ async def test_agent_node_over_real_sshd(agent_lab: SshLab) -> None:
         assert "priority 0 sent" in detail
         result = next(e for e in events if isinstance(e, ev.CommandResult))
         assert (result.node, result.ok, result.detail) == ("n1", True, detail)
-        await wait_view(lambda: view.master_of("VI_1") == "n2" and view.vips.get(VIP) and
-                        view.vips[VIP].owner == "n2", 15, "the VIP to move to n2")
-        await wait_view(lambda: any(isinstance(e, ev.VipRemoved) and e.node == "n1" and
-                                    e.vip.split("/")[0] == VIP for e in events), 5,
-                        "the agent's VipRemoved, live through the stream")
-        wait_until(lambda: lab.holders() == ["n2"], 5, "the VIP on n2 only (ip addr)")
+        await until(None, lambda: view.master_of("VI_1") == "n2" and view.vips.get(VIP) and
+                    view.vips[VIP].owner == "n2", 15, "the VIP to move to n2")
+        await until(None, lambda: any(isinstance(e, ev.VipRemoved) and e.node == "n1" and
+                                      e.vip.split("/")[0] == VIP for e in events), 5,
+                    "the agent's VipRemoved, live through the stream")
+        wait_for(lambda: lab.holders() == ["n2"], 5, what="the VIP on n2 only (ip addr)")
         assert view.instances[("n1", "VI_1")].state == "BACKUP"  # held back, no preempt
 
         # 3. sshd killed on the agent's node: n1 goes stale, n2 stays healthy.
         lab.kill_sshd("n1")
-        await wait_view(lambda: not view.nodes["n1"].health_ok, 15, "n1 to go stale")
+        await until(None, lambda: not view.nodes["n1"].health_ok, 15, "n1 to go stale")
         assert "stale" in view.nodes["n1"].health_detail
         assert view.nodes["n2"].health_ok
         ok, detail = await fleet.execute(cmd.Failover("n1", "VI_1"))
@@ -213,9 +205,9 @@ async def test_agent_node_over_real_sshd(agent_lab: SshLab) -> None:
         # ... and when sshd is back, it reconnects and the agent replays its state.
         replays = sum(isinstance(e, ev.InstanceState) and e.node == "n1" for e in events)
         lab.start_sshd("n1")
-        await wait_view(lambda: view.nodes["n1"].health_ok, 20, "n1 to reconnect")
-        await wait_view(lambda: sum(isinstance(e, ev.InstanceState) and e.node == "n1"
-                                    for e in events) > replays, 10, "the agent's snapshot")
+        await until(None, lambda: view.nodes["n1"].health_ok, 20, "n1 to reconnect")
+        await until(None, lambda: sum(isinstance(e, ev.InstanceState) and e.node == "n1"
+                                      for e in events) > replays, 10, "the agent's snapshot")
         assert view.instances[("n1", "VI_1")].state == "BACKUP"
 
         # 4. the VRRP password never reached an event.
