@@ -169,6 +169,8 @@ async def test_reload_keeps_the_master_and_applies_the_changes(tmp_path):
     agent, task = await _start_agent(tmp_path, vips=vips)
     await until(lambda: _state(agent, "VI_1") == "MASTER")
     assert agent.node is not None
+    # A console attaching now learns the VIP's owner from the snapshot alone.
+    assert [e.vip for e in agent.snapshot() if isinstance(e, ev.VipAdded)] == ["192.0.2.170"]
     node_before = agent.node
     events: list[ev.Event] = []
     publish = node_before.publish

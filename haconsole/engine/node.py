@@ -384,5 +384,16 @@ class Node:
         )
 
     def snapshot(self) -> list[ev.Event]:
-        """Everything a newly attached watcher needs to know now."""
-        return [self.instance_state(i) for i in self.instances.values()]
+        """Everything a newly attached watcher needs to know now: each instance's state
+        and, for masters, the VIPs they hold (dated from when the instance took over), so
+        a console attaching to a running master shows who owns each VIP at once."""
+        events: list[ev.Event] = [self.instance_state(i) for i in self.instances.values()]
+        held = self.vips.held()
+        now, wall = self._now() if self._loop else 0.0, self.wall_time()
+        for inst in self.instances.values():
+            if inst.state != "MASTER":
+                continue
+            since = wall - (now - inst.last_transition) if inst.last_transition else wall
+            events.extend(ev.VipAdded(since, self.name, instance=inst.name, vip=str(vip))
+                          for vip in inst.all_vips if str(vip) in held)
+        return events
