@@ -177,8 +177,9 @@ async def test_agent_node_over_real_sshd(agent_lab: SshLab) -> None:
         assert master.effective_priority == 150 and VIP in master.vips
         assert view.nodes["n1"].agent == "haconsole" and agent.agent_name == "n1"
         assert view.nodes["n1"].health_ok
-        # (VIP ownership is not asserted here: the agent's snapshot on subscribe carries
-        # no VipAdded for VIPs it already holds, so only changes made after attaching show.)
+        # The agent's snapshot names the VIP it already held before we attached.
+        await until(None, lambda: view.vips.get(VIP) is not None and
+                    view.vips[VIP].owner == "n1", 5, "the VIP owned by n1 from the snapshot")
 
         # 2. a failover sent through the source: the agent confirms it (priority 0 sent)
         #    and keepalived on n2 takes the VIP; the kernel agrees.
