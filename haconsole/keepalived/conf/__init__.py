@@ -29,16 +29,7 @@ interface, script and user is assumed to exist on the target node, except `lo`.
 
 from __future__ import annotations
 
-from haconsole.keepalived.conf.environment import (
-    SC_EXECUTABLE,
-    SC_INHIBIT,
-    SC_INSECURE,
-    SC_ISSCRIPT,
-    SC_NOTFOUND,
-    SC_SYSTEM,
-    Environment,
-    script_flags,
-)
+from haconsole.keepalived.conf.environment import Environment, script_flags
 from haconsole.keepalived.conf.findings import (
     BAD_IF,
     DEPRECATED,
@@ -74,8 +65,7 @@ __all__ = [
     "BAD_IF", "DEPRECATED", "EXIT_CONFIG", "EXIT_CONFIG_TEST", "EXIT_MISSING_PARAMETER",
     "EXIT_NO_CONFIG", "EXIT_OK", "EXIT_SECURITY", "FATAL", "FILE_NOT_FOUND", "GENERAL_ERROR",
     "INVALID_NUMBER", "LEVELS", "MISSING_BOB", "MISSING_EOB", "MISSING_PARAMETER",
-    "MULTIPLE_FILES", "OK", "SC_EXECUTABLE", "SC_INHIBIT", "SC_INSECURE", "SC_ISSCRIPT",
-    "SC_NOTFOUND", "SC_SYSTEM", "SECURITY_ERROR", "UNEXPECTED_BOB", "UNEXPECTED_EOB",
+    "MULTIPLE_FILES", "OK", "SECURITY_ERROR", "UNEXPECTED_BOB", "UNEXPECTED_EOB",
     "UNKNOWN_KEYWORD", "UNMATCHED_QUOTE", "WARNING", "Environment", "Finding", "ParseResult",
     "Severity", "parse_file", "parse_text", "script_flags",
 ]

@@ -10,12 +10,11 @@ from haconsole.keepalived.conf.findings import GENERAL_ERROR, INVALID_NUMBER
 from haconsole.keepalived.conf.limits import IFNAMSIZ, UINT_MAX
 from haconsole.keepalived.conf.state import Inst
 from haconsole.keepalived.conf.stream import arg
-from haconsole.keepalived.conf.values import is_ipv4, parse_ip, read_unsigned
+from haconsole.keepalived.conf.values import ifname_fits, is_ipv4, parse_ip, read_unsigned
 
 
 def src_ip(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    text = arg(words, 1)
+    inst, text = b.inst, arg(words, 1)
     if inst is None:
         return
     if words[0] == "unicast_src_ip":
@@ -40,8 +39,7 @@ def src_ip(b: Builder, words: list[str]) -> None:
 
 
 def mcast_dst_ip(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    text = arg(words, 1)
+    inst, text = b.inst, arg(words, 1)
     if inst is None:
         return
     addr = parse_ip(text)
@@ -64,12 +62,10 @@ def mcast_dst_ip(b: Builder, words: list[str]) -> None:
 
 
 def unicast_peer(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    if inst is None:
-        b.ignore_block(words)
-        return
-    inst.unicast_configured = True
-    b.each_value(words, lambda vec: _peer(b, inst, vec))
+    inst = b.inst_for_block(words)
+    if inst is not None:
+        inst.unicast_configured = True
+        b.each_value(words, lambda vec: _peer(b, inst, vec))
 
 
 def _peer(b: Builder, inst: Inst, vec: list[str]) -> None:
@@ -108,12 +104,11 @@ def _peer(b: Builder, inst: Inst, vec: list[str]) -> None:
 
 
 def virtual_ipaddress(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    if inst is None:
-        b.ignore_block(words)
-        return
-    excluded = words[0] == "virtual_ipaddress_excluded"
-    b.each_value(words, lambda vec: _vip(b, inst, vec, excluded))
+    """virtual_ipaddress and virtual_ipaddress_excluded."""
+    inst = b.inst_for_block(words)
+    if inst is not None:
+        excluded = words[0] == "virtual_ipaddress_excluded"
+        b.each_value(words, lambda vec: _vip(b, inst, vec, excluded))
 
 
 def _vip(b: Builder, inst: Inst, vec: list[str], excluded: bool) -> None:
@@ -211,7 +206,7 @@ def _ip_option(b: Builder, address: ipaddress.IPv4Interface | ipaddress.IPv6Inte
             return False
         opts["brd"] = value
     elif key == "label":
-        if len(value.encode("utf-8", "surrogateescape")) >= IFNAMSIZ:
+        if not ifname_fits(value):
             b.report(GENERAL_ERROR, f"Address label {value} is longer than maximum "
                      f"length {IFNAMSIZ - 1} - removing address")
             return False

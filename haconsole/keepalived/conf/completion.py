@@ -30,6 +30,14 @@ from haconsole.keepalived.conf.findings import (
 from haconsole.keepalived.conf.limits import TIMER_HZ, VRRP_PRIO_DFL, VRRP_PRIO_OWNER
 from haconsole.keepalived.conf.state import Group, Inst, Script
 
+# VRRP version -> the advert interval's unit (in microseconds), how many units fit in the
+# packet's field, and keepalived's words when the interval is too long or not whole units.
+_ADVERT_UNITS = {
+    2: (TIMER_HZ, 256, "Must be less than 256s. Setting to 255s", "must be an integer. rounding"),
+    3: (TIMER_HZ // 100, 4096, "Must be less than 40.96s. Setting to 40.95s",
+        "must be in units of 10ms - rounding"),
+}
+
 
 class Completion:
     """vrrp_complete_init() in config-test mode: defaults, consistency, first failure stops."""
@@ -329,33 +337,21 @@ class Completion:
         return self.g.defs.vrrp_garp_master_delay if delay is None else delay
 
     def advert_interval(self, inst: Inst) -> None:
-        name = inst.name
+        """VRRPv2 counts the interval in seconds, VRRPv3 in centiseconds (_ADVERT_UNITS)."""
         if not inst.adver_int_us:
             inst.adver_int_us = TIMER_HZ
         value = inst.adver_int_us
-        centi = TIMER_HZ // 100
-        if inst.version == 2:
-            if value >= 256 * TIMER_HZ:
-                self.say(GENERAL_ERROR, f"({name}) VRRPv2 advertisement interval "
-                         f"{value / TIMER_HZ:.2f}s is out of range. Must be less than 256s. "
-                         "Setting to 255s", inst)
-                inst.adver_int_us = 255 * TIMER_HZ
-            elif value % TIMER_HZ:
-                self.say(GENERAL_ERROR, f"({name}) VRRPv2 advertisement interval "
-                         f"{value / TIMER_HZ:f}s must be an integer. rounding", inst, "warning")
-                value += TIMER_HZ // 2
-                inst.adver_int_us = max(value - value % TIMER_HZ, TIMER_HZ)
-        elif value >= 4096 * centi:
-            self.say(GENERAL_ERROR, f"({name}) VRRPv3 advertisement interval "
-                     f"{value / TIMER_HZ:.2f}s is out of range. Must be less than 40.96s. "
-                     "Setting to 40.95s", inst)
-            inst.adver_int_us = 4095 * centi
-        elif value % centi:
-            self.say(GENERAL_ERROR, f"({name}) VRRPv3 advertisement interval "
-                     f"{value / TIMER_HZ:f}s must be in units of 10ms - rounding", inst,
-                     "warning")
-            value += centi // 2
-            inst.adver_int_us = max(value - value % centi, centi)
+        version = 2 if inst.version == 2 else 3
+        unit, most, out_of_range, rounding = _ADVERT_UNITS[version]
+        shown = f"({inst.name}) VRRPv{version} advertisement interval"
+        if value >= most * unit:
+            self.say(GENERAL_ERROR, f"{shown} {value / TIMER_HZ:.2f}s is out of range. "
+                     f"{out_of_range}", inst)
+            inst.adver_int_us = (most - 1) * unit
+        elif value % unit:
+            self.say(GENERAL_ERROR, f"{shown} {value / TIMER_HZ:f}s {rounding}", inst, "warning")
+            value += unit // 2
+            inst.adver_int_us = max(value - value % unit, unit)
 
     def vmac(self, inst: Inst) -> None:
         name = inst.name
@@ -370,13 +366,13 @@ class Completion:
 
     def own_interface(self, inst: Inst) -> None:
         kept = []
-        for track in inst.track_if:
+        for track in inst.track_interface:
             if track.name == inst.ifp:
                 self.say(GENERAL_ERROR, f"({inst.name}) Ignoring track_interface {track.name} "
                          "since own interface", inst, "warning")
             else:
                 kept.append(track)
-        inst.track_if = kept
+        inst.track_interface = kept
 
     def tracking_weights(self, inst: Inst) -> None:
         """Weights are ignored in a sync group (unless sync_group_tracking_weight) and for
@@ -387,13 +383,13 @@ class Completion:
         reason = "SYNC group" if in_group else "address owner"
         reason_ = "SYNC group" if in_group else "address_owner"
         name = inst.name
-        for track in inst.track_if:
+        for track in inst.track_interface:
             if track.weight:
                 self.say(GENERAL_ERROR, f"({name}) ignoring {track.name} tracked interface "
                          f"{'weight ' if in_group else ''}due to {reason}", inst, "warning")
                 track.weight = 0 if in_group else track.weight
         if not in_group:
-            inst.track_if = [t for t in inst.track_if if not t.weight]
+            inst.track_interface = [t for t in inst.track_interface if not t.weight]
         for track in list(inst.track_script):
             if track.weight:
                 self.say(GENERAL_ERROR, f"({name}) ignoring tracked script {track.name} with "

@@ -6,9 +6,11 @@ holds (`Environment`); by default everything is assumed to exist on the target n
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -35,22 +37,19 @@ class Environment:
 
 
 def user_exists(name: str, env: Environment) -> bool:
-    if not env.check_users:
-        return True
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
+    return _known(pwd.getpwnam, name, env)
 
 
 def group_exists(name: str, env: Environment) -> bool:
+    return _known(grp.getgrnam, name, env)
+
+
+def _known(lookup: Callable[[str], object], name: str, env: Environment) -> bool:
+    """A user or group keepalived could resolve (always, unless env.check_users)."""
     if not env.check_users:
         return True
-    import grp
-
     try:
-        grp.getgrnam(name)
+        lookup(name)
     except KeyError:
         return False
     return True

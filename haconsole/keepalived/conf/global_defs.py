@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from haconsole.keepalived.conf.builder import Builder
+from haconsole.keepalived.conf.builder import Builder, Number
 from haconsole.keepalived.conf.environment import user_exists
 from haconsole.keepalived.conf.findings import DEPRECATED, GENERAL_ERROR, WARNING
 from haconsole.keepalived.conf.limits import INT_MAX, TIMER_HZ, UINT_MAX
@@ -32,17 +32,9 @@ def smtp_server(b: Builder, words: list[str]) -> None:
         b.report(GENERAL_ERROR, f"Invalid smtp server {server} {port}")
 
 
-def smtp_connect_timeout(b: Builder, words: list[str]) -> None:
-    ok, value, msg = read_unsigned(arg(words, 1), 0, UINT_MAX // TIMER_HZ)
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"smtp_connect_timeout '{words[1]}' must be in [0, "
-                 f"{UINT_MAX // TIMER_HZ}] - ignoring")
-        return
-    if value == 0:
-        b.report(GENERAL_ERROR, "smtp_conect_timeout must be greater than 0, setting to 1")
-        value = 1
-    b.g.defs.smtp_connect_timeout = value
+def number(b: Builder, words: list[str]) -> None:
+    """The keywords of NUMBERS."""
+    b.store_number(NUMBERS[words[0]], arg(words, 1), b.g)
 
 
 def notification_email(b: Builder, words: list[str]) -> None:
@@ -55,65 +47,6 @@ def notification_email(b: Builder, words: list[str]) -> None:
 
 def smtp_alert(b: Builder, words: list[str]) -> None:
     b.bool_word(words, f"Invalid value '{{}}' for global {words[0]} specified")
-
-
-def vrrp_version(b: Builder, words: list[str]) -> None:
-    ok, value, msg = read_int(arg(words, 1), 2, 3)
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, "VRRP Error: Version must be either 2 or 3")
-        return
-    b.g.defs.vrrp_version = value
-
-
-def garp_master_delay(b: Builder, words: list[str]) -> None:
-    ok, value, msg = read_unsigned(arg(words, 1), 0, UINT_MAX // TIMER_HZ)
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"vrrp_garp_master_delay '{words[1]}' invalid - ignoring")
-        return
-    b.g.defs.vrrp_garp_master_delay = float(value)
-
-
-def garp_master_repeat(b: Builder, words: list[str]) -> None:
-    ok, value, msg = read_unsigned(arg(words, 1), 0, UINT_MAX)
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"vrrp_garp_master_repeat '{words[1]}' invalid - ignoring")
-        return
-    if value == 0:
-        b.report(GENERAL_ERROR, "vrrp_garp_master_repeat must be greater than 0, "
-                 "setting to 1")
-        value = 1
-    b.g.defs.vrrp_garp_master_repeat = value
-
-
-def garp_lower_prio_delay(b: Builder, words: list[str]) -> None:
-    ok, value, msg = read_unsigned(arg(words, 1), 0, UINT_MAX // TIMER_HZ)
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR,
-                 f"vrrp_garp_lower_prio_delay '{words[1]}' invalid - ignoring")
-        return
-    b.g.garp_lower_prio_delay = float(value)
-
-
-def garp_lower_prio_repeat(b: Builder, words: list[str]) -> None:
-    ok, value, msg = read_unsigned(arg(words, 1), 0, INT_MAX)
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"Invalid vrrp_garp_lower_prio_repeat '{words[1]}'")
-        return
-    b.g.garp_lower_prio_rep = value
-
-
-def down_timer_adverts(b: Builder, words: list[str]) -> None:
-    ok, value, msg = read_unsigned(arg(words, 1), 1, 100)
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"Invalid vrrp_down_timer_adverts [1:100] '{words[1]}'")
-        return
-    b.g.down_timer_adverts = value
 
 
 def min_garp(b: Builder, words: list[str]) -> None:
@@ -186,15 +119,14 @@ def nftables(b: Builder, words: list[str]) -> None:
     b.g.nftables = True
 
 
-def lower_prio_no_advert(b: Builder, words: list[str]) -> None:
+def prio_advert(b: Builder, words: list[str]) -> None:
+    """vrrp_lower_prio_no_advert, vrrp_higher_prio_send_advert: yes/no, yes when alone."""
     value = b.bool_word(words, f"Invalid value for {words[0]} specified", quote=False)
-    if value is not None:
+    if value is None:
+        return
+    if words[0] == "vrrp_lower_prio_no_advert":
         b.g.lower_prio_no_advert = value
-
-
-def higher_prio_send_advert(b: Builder, words: list[str]) -> None:
-    value = b.bool_word(words, f"Invalid value for {words[0]} specified", quote=False)
-    if value is not None:
+    else:
         b.g.higher_prio_send_advert = value
 
 
@@ -202,6 +134,32 @@ def default_interface(b: Builder, words: list[str]) -> None:
     if len(words) < 2:
         b.report(GENERAL_ERROR, "default_interface requires interface name")
 
+
+# Keywords taking one number: keepalived's range, where the value goes, its complaints.
+NUMBERS: dict[str, Number] = {
+    "smtp_connect_timeout": Number(
+        read_unsigned, 0, UINT_MAX // TIMER_HZ, "smtp_connect_timeout '{text}' must be in "
+        "[0, {hi}] - ignoring", "defs.smtp_connect_timeout",
+        zero="smtp_conect_timeout must be greater than 0, setting to 1"),
+    "vrrp_version": Number(read_int, 2, 3, "VRRP Error: Version must be either 2 or 3",
+                           "defs.vrrp_version"),
+    "vrrp_garp_master_delay": Number(
+        read_unsigned, 0, UINT_MAX // TIMER_HZ, "vrrp_garp_master_delay '{text}' invalid - "
+        "ignoring", "defs.vrrp_garp_master_delay", seconds=True),
+    "vrrp_garp_master_repeat": Number(
+        read_unsigned, 0, UINT_MAX, "vrrp_garp_master_repeat '{text}' invalid - ignoring",
+        "defs.vrrp_garp_master_repeat",
+        zero="vrrp_garp_master_repeat must be greater than 0, setting to 1"),
+    "vrrp_garp_lower_prio_delay": Number(
+        read_unsigned, 0, UINT_MAX // TIMER_HZ, "vrrp_garp_lower_prio_delay '{text}' invalid - "
+        "ignoring", "garp_lower_prio_delay", seconds=True),
+    "vrrp_garp_lower_prio_repeat": Number(
+        read_unsigned, 0, INT_MAX, "Invalid vrrp_garp_lower_prio_repeat '{text}'",
+        "garp_lower_prio_rep"),
+    "vrrp_down_timer_adverts": Number(
+        read_unsigned, 1, 100, "Invalid vrrp_down_timer_adverts [1:100] '{text}'",
+        "down_timer_adverts"),
+}
 
 ACCEPTED = frozenset("""
 process_names process_name vrrp_process_name checker_process_name lvs_process_name
@@ -306,17 +264,10 @@ KEYWORDS: dict[str, Handler] = {
     "router_id": router_id,
     "notification_email_from": notification_email_from,
     "smtp_server": smtp_server,
-    "smtp_connect_timeout": smtp_connect_timeout,
     "notification_email": notification_email,
     "smtp_alert": smtp_alert,
     "smtp_alert_vrrp": smtp_alert,
     "smtp_alert_checker": smtp_alert,
-    "vrrp_version": vrrp_version,
-    "vrrp_garp_master_delay": garp_master_delay,
-    "vrrp_garp_master_repeat": garp_master_repeat,
-    "vrrp_garp_lower_prio_delay": garp_lower_prio_delay,
-    "vrrp_garp_lower_prio_repeat": garp_lower_prio_repeat,
-    "vrrp_down_timer_adverts": down_timer_adverts,
     "vrrp_min_garp": min_garp,
     "vrrp_strict": strict,
     "script_user": script_user,
@@ -326,7 +277,8 @@ KEYWORDS: dict[str, Handler] = {
     "dynamic_interfaces": dynamic_interfaces,
     "vrrp_iptables": iptables,
     "nftables": nftables,
-    "vrrp_lower_prio_no_advert": lower_prio_no_advert,
-    "vrrp_higher_prio_send_advert": higher_prio_send_advert,
+    "vrrp_lower_prio_no_advert": prio_advert,
+    "vrrp_higher_prio_send_advert": prio_advert,
     "default_interface": default_interface,
+    **dict.fromkeys(NUMBERS, number),
 }

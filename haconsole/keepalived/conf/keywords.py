@@ -6,6 +6,8 @@ vrrp_instance.py, ...); this module puts the blocks together under the root keyw
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from haconsole.keepalived.conf import (
     global_defs,
     track_file,
@@ -15,43 +17,43 @@ from haconsole.keepalived.conf import (
     vrrp_track_process,
 )
 from haconsole.keepalived.conf.builder import Builder
-from haconsole.keepalived.conf.findings import FATAL, GENERAL_ERROR, INVALID_NUMBER
+from haconsole.keepalived.conf.findings import FATAL, GENERAL_ERROR
 from haconsole.keepalived.conf.global_defs import ACCEPTED, FATAL_MISSING, NEED_VALUE, accepting
 from haconsole.keepalived.conf.limits import TIMER_HZ
 from haconsole.keepalived.conf.stream import Handler, Kw
-from haconsole.keepalived.conf.values import read_decimal
-
 
 # -- root keywords of the vrrp process that are not blocks of their own ------------------
+
+
 def linkbeat_interfaces(b: Builder, words: list[str]) -> None:
-    b.each_value(words, lambda vec: _linkbeat_interface(b, vec))
+    _interface_lines(b, words, "linkbeat interface", _linkbeat_options)
 
 
-def _linkbeat_interface(b: Builder, vec: list[str]) -> None:
-    if not _existing_interface(b, vec[0]):
-        b.report(FATAL, f"unknown interface {vec[0]} specified for linkbeat interface")
-        return
+def up_down_delays(b: Builder, words: list[str]) -> None:
+    """interface_up_down_delays."""
+    _interface_lines(b, words, "up/down delay", _delays)
+
+
+def _interface_lines(b: Builder, words: list[str], what: str,
+                     rest: Callable[[Builder, list[str]], None]) -> None:
+    """A value block of `IFNAME ...` lines: the interface must exist (if_get_by_ifname with
+    dynamic_interfaces, no "non-existent" flag), then `rest` judges the line."""
+    known = b.env.interfaces
+    for vec in b.s.value_lines(words):
+        if known is None or vec[0] in known or b.g.dynamic_interfaces:
+            rest(b, vec)
+        else:
+            b.report(FATAL, f"unknown interface {vec[0]} specified for {what}")
+
+
+def _linkbeat_options(b: Builder, vec: list[str]) -> None:
     if len(vec) > 1 and (vec[1] not in ("MII", "ETHTOOL", "IOCTL") or len(vec) > 2):
         b.report(GENERAL_ERROR, f"extra characters {vec[1]} in linkbeat interface")
 
 
-def up_down_delays(b: Builder, words: list[str]) -> None:
-    b.each_value(words, lambda vec: _up_down_delay(b, vec))
-
-
-def _up_down_delay(b: Builder, vec: list[str]) -> None:
-    if not _existing_interface(b, vec[0]):
-        b.report(FATAL, f"unknown interface {vec[0]} specified for up/down delay")
-        return
+def _delays(b: Builder, vec: list[str]) -> None:
     for text in vec[1:3]:
-        for msg in read_decimal(text, 0, 255 * TIMER_HZ)[2]:
-            b.report(INVALID_NUMBER, msg)
-
-
-def _existing_interface(b: Builder, name: str) -> bool:
-    """if_get_by_ifname(name, dynamic_interfaces): no "non-existent" flag here."""
-    known = b.env.interfaces
-    return known is None or name in known or b.g.dynamic_interfaces
+        b.decimal(text, 0, 255 * TIMER_HZ)
 
 
 UNSUPPORTED_SECTIONS = {
@@ -69,8 +71,7 @@ def _root_table() -> dict[str, Kw]:
     global_sub.update({name: Kw(accepting(name, NEED_VALUE.get(name)))
                        for name in ACCEPTED})
     instance_sub = table(vrrp_instance.KEYWORDS)
-    instance_sub["authentication"] = Kw(None, {"auth_type": Kw(vrrp_instance.auth_type),
-                                               "auth_pass": Kw(vrrp_instance.auth_pass)})
+    instance_sub["authentication"] = Kw(None, table(vrrp_instance.AUTHENTICATION))
     garp_sub = {name: Kw(accepting(name, FATAL_MISSING))
                 for name in ("garp_interval", "gna_interval", "interface")}
     garp_sub["interfaces"] = Kw(Builder.ignore_block)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 
-from haconsole.config import Config, Secret, TrackRef, VrrpInstance
+from haconsole.config import Config, Secret, VrrpInstance
 from haconsole.keepalived.conf.builder import Builder
 from haconsole.keepalived.conf.completion import Completion
 from haconsole.keepalived.conf.environment import Environment
@@ -13,8 +12,9 @@ from haconsole.keepalived.conf.findings import BAD_IF, MISSING_PARAMETER, Findin
 from haconsole.keepalived.conf.keywords import PASSES, ROOT, UNSUPPORTED_SECTIONS
 from haconsole.keepalived.conf.lexer import Lexer
 from haconsole.keepalived.conf.limits import TIMER_HZ, VRRP_PRIO_DFL, VRRP_PRIO_OWNER
-from haconsole.keepalived.conf.state import Globals, Group, Inst, Track
+from haconsole.keepalived.conf.state import Globals, Group, Inst
 from haconsole.keepalived.conf.stream import MissingParameter, Stream
+from haconsole.keepalived.conf.tracking import refs
 from haconsole.keepalived.conf.values import cmd_line
 
 
@@ -128,10 +128,6 @@ def _build_config(root: str, glob_: Globals, b: Builder | None) -> Config:
     return config
 
 
-def _refs(tracks: Iterable[Track]) -> list[TrackRef]:
-    return [TrackRef(t.name, t.weight if t.explicit else None, t.reverse) for t in tracks]
-
-
 def _finish(inst: Inst, glob_: Globals) -> VrrpInstance:
     """The model the engine runs: keepalived's values after completion."""
     cfg = inst.cfg
@@ -154,10 +150,10 @@ def _finish(inst: Inst, glob_: Globals) -> VrrpInstance:
         cfg.auth_pass = Secret(inst.auth_data)
     cfg.virtual_ipaddress = inst.vips
     cfg.virtual_ipaddress_excluded = inst.evips
-    cfg.track_interface = _refs(inst.track_if)
-    cfg.track_script = _refs(inst.track_script)
-    cfg.track_file = _refs(inst.track_file)
-    cfg.track_process = _refs(inst.track_process)
+    cfg.track_interface = refs(inst.track_interface)
+    cfg.track_script = refs(inst.track_script)
+    cfg.track_file = refs(inst.track_file)
+    cfg.track_process = refs(inst.track_process)
     cfg.accept = inst.accept
     cfg.strict_mode = bool(inst.strict_mode if inst.strict_mode is not None
                            else glob_.defs.vrrp_strict)

@@ -62,40 +62,44 @@ class Inst:
 
     cfg: VrrpInstance
     file: str
+    # deduced or defaulted when keepalived completes the instance
     family: int = 0
     version: int = 0
     base_priority: int = 0
     wantstate: str = "INIT"
-    ifp: str | None = None
-    ifp_exists: bool = False
-    nopreempt: bool = False
-    preempt_delay_us: int = 0
-    adver_int_us: int = 0
-    unicast_configured: bool = False
-    fault_no_peer: bool = False
-    saddr_from_config: bool = False
     strict_mode: bool | None = None
     accept: bool | None = None
-    garp_lower_prio_rep: int | None = None
-    garp_lower_prio_delay: float | None = None
-    lower_prio_no_advert: bool | None = None
-    higher_prio_send_advert: bool | None = None
-    down_timer_adverts: int = 3
+    # where it speaks: interface, addresses, unicast
+    ifp: str | None = None
+    ifp_exists: bool = False
+    vips: list[VirtualAddress] = field(default_factory=list)
+    evips: list[VirtualAddress] = field(default_factory=list)
     mcast_dst: IPAddress | None = None
-    auth_type: str | None = None
-    auth_data: str = ""
+    saddr_from_config: bool = False
+    unicast_configured: bool = False
+    fault_no_peer: bool = False
     ttl: int = -1
     vmac: bool = False
     vmac_xmit_base: bool = False
     ipvlan: bool = False
     ipvlan_family: int = 0
+    # timers and adverts
+    adver_int_us: int = 0
+    nopreempt: bool = False
+    preempt_delay_us: int = 0
+    down_timer_adverts: int = 3
+    garp_lower_prio_rep: int | None = None
+    garp_lower_prio_delay: float | None = None
+    lower_prio_no_advert: bool | None = None
+    higher_prio_send_advert: bool | None = None
+    auth_type: str | None = None
+    auth_data: str = ""
+    # scripts it runs, trackers it follows (named after their keywords), its sync group
     notify: dict[str, list[str]] = field(default_factory=dict)
-    track_if: list[Track] = field(default_factory=list)
+    track_interface: list[Track] = field(default_factory=list)
     track_script: list[Track] = field(default_factory=list)
     track_file: list[Track] = field(default_factory=list)
     track_process: list[Track] = field(default_factory=list)
-    vips: list[VirtualAddress] = field(default_factory=list)
-    evips: list[VirtualAddress] = field(default_factory=list)
     sync: str | None = None
     sync_tracking_weight: bool = False
 

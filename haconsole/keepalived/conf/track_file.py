@@ -30,30 +30,9 @@ def path(b: Builder, words: list[str]) -> None:
 
 
 def weight(b: Builder, words: list[str]) -> None:
-    tfile = b.cur_track_file
-    if len(words) < 2:
-        name = tfile.name if tfile else ""
-        b.report(GENERAL_ERROR, f"No weight specified for track file {name} - ignoring")
-        return
-    if tfile is None:
-        return
-    if tfile.weight != 1:
-        b.report(GENERAL_ERROR, f"Weight already set for track file {tfile.name} - "
-                 f"ignoring {words[1]}")
-        return
-    ok, value, msg = read_int(words[1], -254, 254)
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"Weight ({words[1]}) for track_file {tfile.name} must be"
-                 " between [-254..254] inclusive. Ignoring...")
-        value = 1
-    tfile.weight = value
-    if len(words) >= 3:
-        if words[2] == "reverse":
-            tfile.reverse = True
-        else:
-            b.report(GENERAL_ERROR, f"track_file {tfile.name} unknown weight option "
-                     f"{words[2]}")
+    """`weight W [reverse]`: an invalid W leaves the weight at 1."""
+    if b.cur_track_file is not None:
+        b.tracker_weight(words, b.cur_track_file, "track file", "track_file", unset=1, invalid=1)
 
 
 def init_file(b: Builder, words: list[str]) -> None:

@@ -1,23 +1,42 @@
 """track_interface/track_script/track_file/track_process blocks of vrrp_instance and
-vrrp_sync_group: references to trackers, with their weights."""
+vrrp_sync_group: references to trackers, with the weights they lend."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from haconsole.config import TrackRef
 from haconsole.keepalived.conf.builder import Builder
 from haconsole.keepalived.conf.findings import GENERAL_ERROR
 from haconsole.keepalived.conf.state import Track
 from haconsole.keepalived.conf.values import read_int
 
 
-def track_interface(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    if inst is None:
-        b.ignore_block(words)
-        return
-    b.each_value(words, lambda vec: add_interface(b, inst.name, inst.track_if, vec))
+def track(b: Builder, words: list[str]) -> None:
+    """A track_* block of a vrrp_instance: its lines go to the instance's list of that name."""
+    inst = b.inst_for_block(words)
+    if inst is not None:
+        tracks = getattr(inst, words[0])
+        b.each_value(words, lambda vec: add(b, words[0], inst.name, tracks, vec))
+
+
+def add(b: Builder, keyword: str, owner: str, tracks: list[Track], vec: list[str]) -> None:
+    """One line of a track_* block (keyword) of `owner`, added to `tracks` if keepalived
+    accepts it."""
+    if keyword == "track_interface":
+        add_interface(b, owner, tracks, vec)
+    else:
+        add_tracker(b, keyword.removeprefix("track_"), owner, tracks, vec)
+
+
+def refs(tracks: Iterable[Track]) -> list[TrackRef]:
+    """The model's references: a weight only where the line gave one."""
+    return [TrackRef(t.name, t.weight if t.explicit else None, t.reverse) for t in tracks]
 
 
 def add_interface(b: Builder, owner: str, tracks: list[Track], vec: list[str]) -> None:
+    """`IFNAME [weight W [reverse]]`: keepalived's own reader for interfaces (its wording
+    differs from the other trackers', and it knows no `noreverse`)."""
     name = vec[0]
     usable, _ = b.interface(name)
     if not usable:
@@ -46,6 +65,58 @@ def add_interface(b: Builder, owner: str, tracks: list[Track], vec: list[str]) -
     tracks.append(Track(name, weight, reverse, len(vec) >= 3, b.here.number))
 
 
+def add_tracker(b: Builder, kind: str, owner: str, tracks: list[Track], vec: list[str]) -> None:
+    """`NAME [weight W [reverse|noreverse]]` naming a vrrp_script, track_file or
+    vrrp_track_process (kind script, file or process): its own weight and reverse unless
+    the line overrides them."""
+    name = vec[0]
+    defined = _defined(b, kind, name)
+    if defined is None:
+        b.report(GENERAL_ERROR, f"({owner}) track {kind} {name} not found, ignoring...")
+        return
+    if any(t.name == name for t in tracks):
+        b.report(GENERAL_ERROR, f"({owner}) duplicate track_{kind} {name} - ignoring")
+        return
+    weight, reverse = defined
+    if len(vec) >= 2 and not _weight_option(b, owner, name, vec, kind):
+        return
+    if len(vec) >= 3:
+        weight = _weight(b, owner, name, vec[2], kind, weight)
+    if len(vec) >= 4 and vec[3] in ("reverse", "noreverse"):
+        reverse = vec[3] == "reverse"
+    elif len(vec) >= 4:
+        # keepalived's track_file reader words this differently and drops the line
+        spelled = "track file" if kind == "file" else f"track_{kind}"
+        b.report(GENERAL_ERROR, f"({owner}) unknown {spelled} {name} weight option {vec[3]} - "
+                 "ignoring")
+        if kind == "file":
+            return
+    tracks.append(Track(name, weight, reverse, len(vec) >= 3, b.here.number))
+
+
+def _defined(b: Builder, kind: str, name: str) -> tuple[int, bool] | None:
+    """The weight and reverse the named tracker was defined with (None: it was not)."""
+    if kind == "script":
+        found = [(s.cfg.weight, s.cfg.weight_reverse) for s in b.scripts
+                 if s.cfg.name == name and not s.remove]
+    else:
+        trackers = b.track_files if kind == "file" else b.processes
+        found = [(t.weight, t.reverse) for t in trackers if t.name == name]
+    return found[0] if found else None
+
+
+def _weight_option(b: Builder, owner: str, name: str, vec: list[str], kind: str) -> bool:
+    if vec[1] != "weight":
+        b.report(GENERAL_ERROR, f"({owner}) unknown track {kind} option {vec[1]} - "
+                 "ignoring")
+        return False
+    if len(vec) == 2:
+        b.report(GENERAL_ERROR, f"({owner}) weight without value specified for track "
+                 f"{kind} {name} - ignoring")
+        return False
+    return True
+
+
 def _weight(b: Builder, owner: str, name: str, text: str, kind: str, default: int) -> int:
     ok, weight, msg = read_int(text, -254, 254)
     if not ok:
@@ -65,115 +136,3 @@ def _weight(b: Builder, owner: str, name: str, text: str, kind: str, default: in
                  "Setting to +/-253")
         weight = 253 if weight > 0 else -253
     return weight
-
-
-def track_script(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    if inst is None:
-        b.ignore_block(words)
-        return
-    b.each_value(words, lambda vec: add_script(b, inst.name, inst.track_script, vec))
-
-
-def add_script(b: Builder, owner: str, tracks: list[Track], vec: list[str]) -> None:
-    name = vec[0]
-    script = next((s for s in b.scripts if s.cfg.name == name and not s.remove), None)
-    if script is None:
-        b.report(GENERAL_ERROR, f"({owner}) track script {name} not found, ignoring...")
-        return
-    if any(t.name == name for t in tracks):
-        b.report(GENERAL_ERROR, f"({owner}) duplicate track_script {name} - ignoring")
-        return
-    weight, reverse = script.cfg.weight, script.cfg.weight_reverse
-    if len(vec) >= 2 and not _weight_option(b, owner, name, vec, "script"):
-        return
-    if len(vec) >= 3:
-        weight = _weight(b, owner, name, vec[2], "script", weight)
-        reverse = _reverse(b, owner, name, vec, "track_script", reverse)
-    tracks.append(Track(name, weight, reverse, len(vec) >= 3, b.here.number))
-
-
-def _weight_option(b: Builder, owner: str, name: str, vec: list[str], kind: str) -> bool:
-    if vec[1] != "weight":
-        b.report(GENERAL_ERROR, f"({owner}) unknown track {kind} option {vec[1]} - "
-                 "ignoring")
-        return False
-    if len(vec) == 2:
-        b.report(GENERAL_ERROR, f"({owner}) weight without value specified for track "
-                 f"{kind} {name} - ignoring")
-        return False
-    return True
-
-
-def _reverse(b: Builder, owner: str, name: str, vec: list[str], kind: str, reverse: bool) -> bool:
-    if len(vec) < 4:
-        return reverse
-    if vec[3] in ("reverse", "noreverse"):
-        return vec[3] == "reverse"
-    b.report(GENERAL_ERROR, f"({owner}) unknown {kind} {name} weight option {vec[3]} - "
-             "ignoring")
-    return reverse
-
-
-def track_file(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    if inst is None:
-        b.ignore_block(words)
-        return
-    b.each_value(words, lambda vec: add_file(b, inst.name, inst.track_file, vec))
-
-
-def add_file(b: Builder, owner: str, tracks: list[Track], vec: list[str]) -> None:
-    name = vec[0]
-    tfile = next((t for t in b.track_files if t.name == name), None)
-    if tfile is None:
-        b.report(GENERAL_ERROR, f"({owner}) track file {name} not found, ignoring...")
-        return
-    if any(t.name == name for t in tracks):
-        b.report(GENERAL_ERROR, f"({owner}) duplicate track_file {name} - ignoring")
-        return
-    weight, reverse = tfile.weight, tfile.reverse
-    if len(vec) >= 2:
-        if vec[1] != "weight":
-            b.report(GENERAL_ERROR, f"({owner}) unknown track file option {vec[1]} - "
-                     "ignoring")
-            return
-        if len(vec) == 2:
-            b.report(GENERAL_ERROR, f"({owner}) weight without value specified for "
-                     f"track file {name} - ignoring")
-            return
-        weight = _weight(b, owner, name, vec[2], "file", weight)
-        if len(vec) >= 4:
-            if vec[3] not in ("reverse", "noreverse"):
-                b.report(GENERAL_ERROR, f"({owner}) unknown track file {name} weight "
-                         f"option {vec[3]} - ignoring")
-                return
-            reverse = vec[3] == "reverse"
-    tracks.append(Track(name, weight, reverse, len(vec) >= 3, b.here.number))
-
-
-def track_process(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    if inst is None:
-        b.ignore_block(words)
-        return
-    b.each_value(words, lambda vec: add_process(b, inst.name, inst.track_process,
-                                                vec))
-
-
-def add_process(b: Builder, owner: str, tracks: list[Track], vec: list[str]) -> None:
-    name = vec[0]
-    proc = next((p for p in b.processes if p.name == name), None)
-    if proc is None:
-        b.report(GENERAL_ERROR, f"({owner}) track process {name} not found, ignoring...")
-        return
-    if any(t.name == name for t in tracks):
-        b.report(GENERAL_ERROR, f"({owner}) duplicate track_process {name} - ignoring")
-        return
-    weight, reverse = proc.weight, proc.reverse
-    if len(vec) >= 2 and not _weight_option(b, owner, name, vec, "process"):
-        return
-    if len(vec) >= 3:
-        weight = _weight(b, owner, name, vec[2], "process", weight)
-        reverse = _reverse(b, owner, name, vec, "track_process", reverse)
-    tracks.append(Track(name, weight, reverse, len(vec) >= 3, b.here.number))

@@ -11,6 +11,7 @@ import re
 
 from haconsole.config import IPAddress
 from haconsole.keepalived.conf.limits import (
+    IFNAMSIZ,
     INT_MAX,
     INT_MIN,
     TIMER_HZ_DIGITS,
@@ -126,24 +127,22 @@ def split_words(text: str) -> tuple[list[str], bool]:
     if '"' not in text:
         return _PLAIN_WORD.findall(text), False
     out: list[str] = []
-    i, n = 0, len(text)
-    while True:
-        while i < n and text[i] in WHITESPACE:
-            i += 1
-        if i >= n:
-            return out, False
+    n = len(text)
+    i = _skip_blanks(text, 0)
+    while i < n:
         if text[i] == '"':
             close = text.find('"', i + 1)
             if close < 0:
                 return out, True
             out.append(text[i + 1 : close])
-            i = close + 1
-            continue
-        j = i
-        while j < n and text[j] not in WHITESPACE and text[j] != '"':
-            j += 1
-        out.append(text[i:j])
-        i = j
+            j = close + 1
+        else:
+            j = i
+            while j < n and text[j] not in WHITESPACE and text[j] != '"':
+                j += 1
+            out.append(text[i:j])
+        i = _skip_blanks(text, j)
+    return out, False
 
 
 _ESCAPES = {"a": "\a", "b": "\b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
@@ -156,12 +155,9 @@ def split_quoted(text: str) -> tuple[list[str], str | None]:
     Returns (words, error) where error names the missing quote character.
     """
     out: list[str] = []
-    i, n = 0, len(text)
-    while True:
-        while i < n and text[i] in WHITESPACE:
-            i += 1
-        if i >= n:
-            return out, None
+    n = len(text)
+    i = _skip_blanks(text, 0)
+    while i < n:
         word: list[str] = []
         quote = ""
         while i < n:
@@ -190,6 +186,15 @@ def split_quoted(text: str) -> tuple[list[str], str | None]:
         if quote:
             return out, quote
         out.append("".join(word))
+        i = _skip_blanks(text, i)
+    return out, None
+
+
+def _skip_blanks(text: str, i: int) -> int:
+    """Where the next word starts (len(text) if none does)."""
+    while i < len(text) and text[i] in WHITESPACE:
+        i += 1
+    return i
 
 
 def _escape(text: str, i: int) -> tuple[int, str]:
@@ -210,8 +215,6 @@ def _escape(text: str, i: int) -> tuple[int, str]:
 
 
 # -- commands -----------------------------------------------------------------------------
-
-
 def cmd_str(args: list[str]) -> str:
     """keepalived's cmd_str(): each word in single quotes (a leading < or > excepted)."""
     out = []
@@ -225,9 +228,7 @@ def cmd_line(args: list[str]) -> str:
     return " ".join(a if a and not any(c in a for c in " \t'\"\\") else repr(a) for a in args)
 
 
-# -- addresses ----------------------------------------------------------------------------
-
-
+# -- addresses and interface names --------------------------------------------------------
 def is_ipv4(text: str) -> bool:
     try:
         ipaddress.IPv4Address(text)
@@ -244,3 +245,8 @@ def parse_ip(text: str) -> IPAddress | None:
         return ipaddress.ip_address(text)
     except ValueError:
         return None
+
+
+def ifname_fits(name: str) -> bool:
+    """Whether `name` fits an interface name (IFNAMSIZ bytes with the final NUL)."""
+    return len(name.encode("utf-8", "surrogateescape")) < IFNAMSIZ

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from haconsole.config import VrrpInstance
 from haconsole.keepalived.conf import addresses, tracking
-from haconsole.keepalived.conf.builder import Builder
-from haconsole.keepalived.conf.findings import DEPRECATED, GENERAL_ERROR, INVALID_NUMBER
+from haconsole.keepalived.conf.builder import Builder, Number, set_path
+from haconsole.keepalived.conf.findings import DEPRECATED, GENERAL_ERROR
 from haconsole.keepalived.conf.limits import (
-    IFNAMSIZ,
     INT_MAX,
     TIMER_HZ,
     TIMER_MAX_SEC,
@@ -18,7 +17,7 @@ from haconsole.keepalived.conf.limits import (
 )
 from haconsole.keepalived.conf.state import Inst
 from haconsole.keepalived.conf.stream import Handler, arg
-from haconsole.keepalived.conf.values import parse_ip, read_decimal, read_int, read_unsigned
+from haconsole.keepalived.conf.values import ifname_fits, parse_ip, read_int, read_unsigned
 
 
 def begin(b: Builder, words: list[str]) -> None:
@@ -57,9 +56,22 @@ def end(b: Builder) -> None:
         inst.ttl = -1
 
 
+def number(b: Builder, words: list[str]) -> None:
+    """The keywords of NUMBERS."""
+    inst, text = b.inst, arg(words, 1)
+    if inst is not None:
+        b.store_number(NUMBERS[words[0]], text, inst, inst.name)
+
+
+def flag(b: Builder, words: list[str]) -> None:
+    """The keywords of FLAGS."""
+    if b.inst:
+        path, value = FLAGS[words[0]]
+        set_path(b.inst, path, value)
+
+
 def state(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    word = arg(words, 1)
+    inst, word = b.inst, arg(words, 1)
     if inst is None:
         return
     if word == "MASTER":
@@ -77,11 +89,10 @@ def state(b: Builder, words: list[str]) -> None:
 
 
 def interface(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    name = arg(words, 1)
+    inst, name = b.inst, arg(words, 1)
     if inst is None:
         return
-    if len(name.encode("utf-8", "surrogateescape")) >= IFNAMSIZ:
+    if not ifname_fits(name):
         b.report(GENERAL_ERROR, f"Interface name '{name}' too long - ignoring")
         return
     usable, exists = b.interface(name)
@@ -96,41 +107,11 @@ def interface(b: Builder, words: list[str]) -> None:
         inst.ifp = None
 
 
-def virtual_router_id(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    text = arg(words, 1)
-    ok, value, msg = read_unsigned(text, 1, 255)
-    if inst is None:
-        return
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"({inst.name}): VRID '{text}' not valid - must be "
-                 "between 1 & 255")
-        return
-    inst.cfg.virtual_router_id = value
-
-
-def priority(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    ok, value, msg = read_unsigned(arg(words, 1), 1, VRRP_PRIO_OWNER)
-    if inst is None:
-        return
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"({inst.name}) Priority not valid! must be between 1 & "
-                 f"{VRRP_PRIO_OWNER}. Using default {VRRP_PRIO_DFL}")
-        value = VRRP_PRIO_DFL
-    inst.base_priority = value
-
-
 def advert_int(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    text = arg(words, 1)
-    ok, value, msgs = read_decimal(text, TIMER_HZ // 100, 255 * TIMER_HZ)
+    inst, text = b.inst, arg(words, 1)
     if inst is None:
         return
-    for msg in msgs:
-        b.report(INVALID_NUMBER, msg)
+    ok, value = b.decimal(text, TIMER_HZ // 100, 255 * TIMER_HZ)
     if not ok or value <= 0:
         b.report(GENERAL_ERROR, f"({inst.name}) Advert interval ({text}) not valid! Must"
                  " be > 0 - ignoring")
@@ -139,13 +120,8 @@ def advert_int(b: Builder, words: list[str]) -> None:
 
 
 def version(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    ok, value, msg = read_int(arg(words, 1), 2, 3)
-    if inst is None:
-        return
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"({inst.name}): Version must be either 2 or 3")
+    inst, text = b.inst, arg(words, 1)
+    if inst is None or (value := b.number(_VERSION, text, inst.name)) is None:
         return
     if (inst.version and inst.version != value) or (value == 2 and inst.family == 6):
         b.report(GENERAL_ERROR, f"({inst.name}) vrrp_version {value} conflicts with "
@@ -166,28 +142,14 @@ def native_ipv6(b: Builder, words: list[str]) -> None:
     inst.version = 3
 
 
-def nopreempt(b: Builder, words: list[str]) -> None:
-    if b.inst:
-        b.inst.nopreempt = True
-
-
-def preempt(b: Builder, words: list[str]) -> None:
-    if b.inst:
-        b.inst.nopreempt = False
-
-
 def preempt_delay(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    ok, value, msgs = read_decimal(arg(words, 1), 0, TIMER_MAX_SEC * TIMER_HZ)
-    if inst is None:
-        return
-    for msg in msgs:
-        b.report(INVALID_NUMBER, msg)
-    if not ok:
-        b.report(GENERAL_ERROR, f"({inst.name}) Preempt_delay not valid! must be "
-                 f"between 0-{TIMER_MAX_SEC}")
-        value = 0
-    inst.preempt_delay_us = value
+    inst, text = b.inst, arg(words, 1)
+    if inst is not None:
+        ok, value = b.decimal(text, 0, TIMER_MAX_SEC * TIMER_HZ)
+        if not ok:
+            b.report(GENERAL_ERROR, f"({inst.name}) Preempt_delay not valid! must be "
+                     f"between 0-{TIMER_MAX_SEC}")
+        inst.preempt_delay_us = value if ok else 0
 
 
 def unicast_flag(b: Builder, words: list[str]) -> None:
@@ -205,20 +167,6 @@ def old_unicast_checksum(b: Builder, words: list[str]) -> None:
     if len(words) >= 2 and words[1] != "never":
         b.report(GENERAL_ERROR, f"({inst.name}) Unknown old_unicast_chksum mode "
                  f"{words[1]} - ignoring")
-
-
-def unicast_ttl(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    text = arg(words, 1)
-    ok, value, msg = read_unsigned(text, 0, 255)
-    if inst is None:
-        return
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"({inst.name}): TTL '{text}' not valid - must be "
-                 "between 0 & 255")
-        return
-    inst.ttl = value
 
 
 def notify(b: Builder, words: list[str]) -> None:
@@ -271,92 +219,6 @@ def notify_priority_changes(b: Builder, words: list[str]) -> None:
                     "notify_priority_changes specified")
 
 
-def accept_mode(b: Builder, words: list[str]) -> None:
-    if b.inst:
-        b.inst.accept = words[0] == "accept"
-
-
-def garp_delay(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    text = arg(words, 1)
-    ok, value, msg = read_unsigned(text, 0, UINT_MAX // TIMER_HZ)
-    if inst is None:
-        return
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"({inst.name}): {words[0]} '{text}' invalid - ignoring")
-        return
-    if words[0] == "garp_master_delay":
-        inst.cfg.garp_master_delay = float(value)
-    else:
-        inst.garp_lower_prio_delay = float(value)
-
-
-def garp_repeat(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    text = arg(words, 1)
-    ok, value, msg = read_unsigned(text, 0, UINT_MAX)
-    if inst is None:
-        return
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"({inst.name}): {words[0]} '{text}' invalid - ignoring")
-        return
-    if value == 0:
-        b.report(GENERAL_ERROR, f"({inst.name}): {words[0]} must be greater than 0, "
-                 "setting to 1")
-        value = 1
-    if words[0] == "garp_master_repeat":
-        inst.cfg.garp_master_repeat = value
-
-
-def garp_refresh(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    text = arg(words, 1)
-    ok, _, msg = read_unsigned(text, 0, UINT_MAX)
-    if inst is not None and not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"({inst.name}): Invalid garp_master_refresh '{text}' - "
-                 "ignoring")
-
-
-def garp_lower_prio_repeat(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    text = arg(words, 1)
-    ok, value, msg = read_unsigned(text, 0, INT_MAX)
-    if inst is None:
-        return
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"({inst.name}): Invalid garp_lower_prio_repeat '{text}'")
-        return
-    inst.garp_lower_prio_rep = value
-
-
-def down_timer_adverts(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    text = arg(words, 1)
-    ok, value, msg = read_unsigned(text, 1, 100)
-    if inst is None:
-        return
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"({inst.name}): Invalid down_timer_adverts [1:100] "
-                 f"'{text}'")
-        return
-    inst.down_timer_adverts = value
-
-
-def debug(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    text = arg(words, 1)
-    ok, _, msg = read_unsigned(text, 0, 4)
-    if inst is not None and not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"({inst.name}) Debug value '{text}' not valid; must be "
-                 "between 0-4")
-
-
 def linkbeat_use_polling(b: Builder, words: list[str]) -> None:
     if b.inst:
         b.report(GENERAL_ERROR, f"({b.inst.name}) 'linkbeat_use_polling' in vrrp "
@@ -398,11 +260,10 @@ def use_vmac(b: Builder, words: list[str]) -> None:
 
 
 def vrf(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    name = arg(words, 1)
+    inst, name = b.inst, arg(words, 1)
     if inst is None:
         return
-    if len(name.encode("utf-8", "surrogateescape")) >= IFNAMSIZ:
+    if not ifname_fits(name):
         b.report(GENERAL_ERROR, f"({inst.name}) VRF interface name '{name}' too long - "
                  "ignoring")
     elif inst.ifp is not None:
@@ -436,11 +297,6 @@ def garp_extra_if(b: Builder, words: list[str]) -> None:
                  "ignoring")
 
 
-def vmac_xmit_base(b: Builder, words: list[str]) -> None:
-    if b.inst:
-        b.inst.vmac_xmit_base = True
-
-
 def use_ipvlan(b: Builder, words: list[str]) -> None:
     if b.inst:
         b.inst.ipvlan = True
@@ -448,14 +304,8 @@ def use_ipvlan(b: Builder, words: list[str]) -> None:
         b.inst.ipvlan_family = addrs[0].version if addrs else 0
 
 
-def dont_track_primary(b: Builder, words: list[str]) -> None:
-    if b.inst:
-        b.inst.cfg.dont_track_primary = True
-
-
 def auth_type(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    word = arg(words, 1)
+    inst, word = b.inst, arg(words, 1)
     if inst is None:
         return
     if word in ("AH", "PASS"):
@@ -465,8 +315,7 @@ def auth_type(b: Builder, words: list[str]) -> None:
 
 
 def auth_pass(b: Builder, words: list[str]) -> None:
-    inst = b.inst
-    word = arg(words, 1)
+    inst, word = b.inst, arg(words, 1)
     if inst is None:
         return
     raw = word.encode("utf-8", "surrogateescape")
@@ -478,14 +327,63 @@ def auth_pass(b: Builder, words: list[str]) -> None:
 
 def _dev_name_valid(name: str) -> bool:
     """The kernel's dev_valid_name(): what a VMAC interface may be called."""
-    return (bool(name) and len(name.encode("utf-8", "surrogateescape")) < IFNAMSIZ
-            and name not in (".", "..") and not any(c in name for c in "/:" + WHITESPACE))
+    return (bool(name) and ifname_fits(name) and name not in (".", "..")
+            and not any(c in name for c in "/:" + WHITESPACE))
 
+
+# Keywords taking one number: keepalived's range, where the value goes, its complaints.
+NUMBERS: dict[str, Number] = {
+    "virtual_router_id": Number(
+        read_unsigned, 1, 255, "({name}): VRID '{text}' not valid - must be between 1 & 255",
+        "cfg.virtual_router_id"),
+    "priority": Number(
+        read_unsigned, 1, VRRP_PRIO_OWNER, "({name}) Priority not valid! must be between 1 & "
+        "{hi}. Using default {default}", "base_priority", default=VRRP_PRIO_DFL),
+    "unicast_ttl": Number(
+        read_unsigned, 0, 255, "({name}): TTL '{text}' not valid - must be between 0 & 255",
+        "ttl"),
+    "garp_master_delay": Number(
+        read_unsigned, 0, UINT_MAX // TIMER_HZ, "({name}): garp_master_delay '{text}' invalid "
+        "- ignoring", "cfg.garp_master_delay", seconds=True),
+    "garp_lower_prio_delay": Number(
+        read_unsigned, 0, UINT_MAX // TIMER_HZ, "({name}): garp_lower_prio_delay '{text}' "
+        "invalid - ignoring", "garp_lower_prio_delay", seconds=True),
+    "garp_master_repeat": Number(
+        read_unsigned, 0, UINT_MAX, "({name}): garp_master_repeat '{text}' invalid - ignoring",
+        "cfg.garp_master_repeat",
+        zero="({name}): garp_master_repeat must be greater than 0, setting to 1"),
+    "garp_master_refresh_repeat": Number(
+        read_unsigned, 0, UINT_MAX, "({name}): garp_master_refresh_repeat '{text}' invalid - "
+        "ignoring", zero="({name}): garp_master_refresh_repeat must be greater than 0, "
+        "setting to 1"),
+    "garp_master_refresh": Number(
+        read_unsigned, 0, UINT_MAX, "({name}): Invalid garp_master_refresh '{text}' - "
+        "ignoring"),
+    "garp_lower_prio_repeat": Number(
+        read_unsigned, 0, INT_MAX, "({name}): Invalid garp_lower_prio_repeat '{text}'",
+        "garp_lower_prio_rep"),
+    "down_timer_adverts": Number(
+        read_unsigned, 1, 100, "({name}): Invalid down_timer_adverts [1:100] '{text}'",
+        "down_timer_adverts"),
+    "debug": Number(
+        read_unsigned, 0, 4, "({name}) Debug value '{text}' not valid; must be between 0-4"),
+}
+
+# Keywords that set one flag of the instance: where, and to what.
+FLAGS: dict[str, tuple[str, bool]] = {
+    "nopreempt": ("nopreempt", True),
+    "preempt": ("nopreempt", False),
+    "accept": ("accept", True),
+    "no_accept": ("accept", False),
+    "vmac_xmit_base": ("vmac_xmit_base", True),
+    "dont_track_primary": ("cfg.dont_track_primary", True),
+}
+
+_VERSION = Number(read_int, 2, 3, "({name}): Version must be either 2 or 3")
 
 KEYWORDS: dict[str, Handler] = {
     "use_vmac": use_vmac,
     "use_vmac_addr": Builder.accept,
-    "vmac_xmit_base": vmac_xmit_base,
     "use_ipvlan": use_ipvlan,
     "unicast_peer": addresses.unicast_peer,
     "unicast_fault_no_peer": unicast_flag,
@@ -495,20 +393,16 @@ KEYWORDS: dict[str, Handler] = {
     "state": state,
     "interface": interface,
     "vrf": vrf,
-    "dont_track_primary": dont_track_primary,
-    "track_interface": tracking.track_interface,
-    "track_script": tracking.track_script,
-    "track_file": tracking.track_file,
-    "track_process": tracking.track_process,
+    "track_interface": tracking.track,
+    "track_script": tracking.track,
+    "track_file": tracking.track,
+    "track_process": tracking.track,
     "track_bfd": Builder.ignore_block,
     "mcast_src_ip": addresses.src_ip,
     "unicast_src_ip": addresses.src_ip,
     "mcast_dst_ip": addresses.mcast_dst_ip,
     "track_src_ip": Builder.accept,
-    "virtual_router_id": virtual_router_id,
-    "unicast_ttl": unicast_ttl,
     "version": version,
-    "priority": priority,
     "advert_int": advert_int,
     "virtual_ipaddress": addresses.virtual_ipaddress,
     "virtual_ipaddress_excluded": addresses.virtual_ipaddress,
@@ -516,14 +410,9 @@ KEYWORDS: dict[str, Handler] = {
     "linkbeat_use_polling": linkbeat_use_polling,
     "virtual_routes": Builder.ignore_block,
     "virtual_rules": Builder.ignore_block,
-    "accept": accept_mode,
-    "no_accept": accept_mode,
     "skip_check_adv_addr": flag_option,
     "strict_mode": flag_option,
-    "preempt": preempt,
-    "nopreempt": nopreempt,
     "preempt_delay": preempt_delay,
-    "debug": debug,
     "notify_backup": notify,
     "notify_master": notify,
     "notify_fault": notify,
@@ -534,16 +423,12 @@ KEYWORDS: dict[str, Handler] = {
     "smtp_alert": smtp_alert,
     "notify_priority_changes": notify_priority_changes,
     "lvs_sync_daemon_interface": lvs_sync_daemon_interface,
-    "garp_master_delay": garp_delay,
-    "garp_master_refresh": garp_refresh,
-    "garp_master_repeat": garp_repeat,
-    "garp_master_refresh_repeat": garp_repeat,
-    "garp_lower_prio_delay": garp_delay,
-    "garp_lower_prio_repeat": garp_lower_prio_repeat,
-    "down_timer_adverts": down_timer_adverts,
     "garp_extra_if": garp_extra_if,
     "vmac_garp_intvl": garp_extra_if,
     "lower_prio_no_advert": flag_option,
     "higher_prio_send_advert": flag_option,
     "kernel_rx_buf_size": kernel_rx_buf_size,
+    **dict.fromkeys(NUMBERS, number),
+    **dict.fromkeys(FLAGS, flag),
 }
+AUTHENTICATION: dict[str, Handler] = {"auth_type": auth_type, "auth_pass": auth_pass}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from haconsole.config import VrrpScript
-from haconsole.keepalived.conf.builder import Builder
+from haconsole.keepalived.conf.builder import Builder, Number
 from haconsole.keepalived.conf.environment import group_exists, user_exists
 from haconsole.keepalived.conf.findings import GENERAL_ERROR, UNMATCHED_QUOTE
 from haconsole.keepalived.conf.limits import INT_MAX, TIMER_HZ, UINT_MAX
@@ -24,6 +24,13 @@ def begin(b: Builder, words: list[str]) -> None:
     b.scripts.append(Script(VrrpScript(name, line=line.number), file=line.file))
 
 
+def number(b: Builder, words: list[str]) -> None:
+    """The keywords of NUMBERS."""
+    script, text = b.script, arg(words, 1)
+    if script is not None:
+        b.store_number(NUMBERS[words[0]], text, script.cfg, script.cfg.name)
+
+
 def command(b: Builder, words: list[str]) -> None:
     script = b.script
     full, missing = split_quoted(b.here.text)
@@ -41,81 +48,23 @@ def command(b: Builder, words: list[str]) -> None:
     script.cfg.script = cmd_line(args)
 
 
-def interval(b: Builder, words: list[str]) -> None:
-    script = b.script
-    text = arg(words, 1)
-    ok, value, msg = read_unsigned(text, 0, UINT_MAX // TIMER_HZ)
-    if script is None:
-        return
-    name = script.cfg.name
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"({name}): vrrp script interval '{text}' must be between"
-                 f" 1 and {UINT_MAX // TIMER_HZ} - ignoring")
-        return
-    if value == 0:
-        b.report(GENERAL_ERROR, f"({name}): vrrp script interval must be greater than 0,"
-                 " setting to 1")
-        value = 1
-    script.cfg.interval = float(value)
-
-
-def timeout(b: Builder, words: list[str]) -> None:
-    script = b.script
-    text = arg(words, 1)
-    ok, value, msg = read_unsigned(text, 0, UINT_MAX // TIMER_HZ)
-    if script is None:
-        return
-    name = script.cfg.name
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"({name}): vrrp script timeout '{text}' invalid - "
-                 "ignoring")
-        return
-    if value == 0:
-        b.report(GENERAL_ERROR, f"({name}): vrrp script timeout must be greater than 0, "
-                 "setting to 1")
-        value = 1
-    script.cfg.timeout = float(value)
-
-
 def weight(b: Builder, words: list[str]) -> None:
-    script = b.script
-    text = arg(words, 1)
+    """`weight W [reverse]`: unlike the other numbers, an invalid W is kept as read."""
+    script, text = b.script, arg(words, 1)
     ok, value, msg = read_int(text, -253, 253)
     if script is None:
         return
     name = script.cfg.name
     if not ok:
         b.report_number(msg)
-        b.report(GENERAL_ERROR, f"vrrp_script {name} weight {text} must be in "
-                 "[-253, 253]")
+        b.report(GENERAL_ERROR, f"vrrp_script {name} weight {text} must be in [-253, 253]")
     script.cfg.weight = value
-    if len(words) >= 3:
-        if words[2] == "reverse":
-            script.cfg.weight_reverse = True
-        else:
-            b.report(GENERAL_ERROR, f"vrrp_script {name} unknown weight option "
-                     f"{words[2]}")
-
-
-def rise_fall(b: Builder, words: list[str]) -> None:
-    script = b.script
-    text = arg(words, 1)
-    ok, value, msg = read_unsigned(text, 1, INT_MAX)
-    if script is None:
-        return
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"({script.cfg.name}): vrrp script {words[0]} value "
-                 f"'{text}' invalid, defaulting to 1")
-        value = 1
-    setattr(script.cfg, words[0], value)
+    if b.reverse_option(words, f"vrrp_script {name}"):
+        script.cfg.weight_reverse = True
 
 
 def user(b: Builder, words: list[str]) -> None:
-    script = b.script
-    name = arg(words, 1)
+    script, name = b.script, arg(words, 1)
     if script is None:
         return
     if not user_exists(name, b.env) or (len(words) > 2 and not group_exists(words[2],
@@ -146,13 +95,25 @@ def end(b: Builder) -> None:
         b.scripts.pop()
 
 
+# Keywords taking one number: keepalived's range, where the value goes, its complaints.
+NUMBERS: dict[str, Number] = {
+    "interval": Number(
+        read_unsigned, 0, UINT_MAX // TIMER_HZ, "({name}): vrrp script interval '{text}' must "
+        "be between 1 and {hi} - ignoring", "interval", seconds=True,
+        zero="({name}): vrrp script interval must be greater than 0, setting to 1"),
+    "timeout": Number(
+        read_unsigned, 0, UINT_MAX // TIMER_HZ, "({name}): vrrp script timeout '{text}' "
+        "invalid - ignoring", "timeout", seconds=True,
+        zero="({name}): vrrp script timeout must be greater than 0, setting to 1"),
+    "rise": Number(read_unsigned, 1, INT_MAX, "({name}): vrrp script rise value '{text}' "
+                   "invalid, defaulting to 1", "rise", default=1),
+    "fall": Number(read_unsigned, 1, INT_MAX, "({name}): vrrp script fall value '{text}' "
+                   "invalid, defaulting to 1", "fall", default=1),
+}
 KEYWORDS: dict[str, Handler] = {
     "script": command,
-    "interval": interval,
-    "timeout": timeout,
     "weight": weight,
-    "rise": rise_fall,
-    "fall": rise_fall,
     "user": user,
     "init_fail": init_fail,
+    **dict.fromkeys(NUMBERS, number),
 }

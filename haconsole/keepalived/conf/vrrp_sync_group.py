@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from haconsole.config import TrackRef, VrrpSyncGroup
+from haconsole.config import VrrpSyncGroup
+from haconsole.keepalived.conf import tracking
 from haconsole.keepalived.conf.builder import Builder
 from haconsole.keepalived.conf.findings import GENERAL_ERROR
 from haconsole.keepalived.conf.state import Group, Track
 from haconsole.keepalived.conf.stream import Handler
-from haconsole.keepalived.conf.tracking import add_file, add_interface, add_process, add_script
 
 
 def begin(b: Builder, words: list[str]) -> None:
@@ -41,27 +41,14 @@ def members(b: Builder, words: list[str]) -> None:
 
 
 def track(b: Builder, words: list[str]) -> None:
+    """A track_* block of a sync group: its references go straight into the model."""
     group = b.group
     if group is None:
         b.ignore_block(words)
         return
-    name = group.cfg.name
-    kind = words[0]
-    sink: list[Track] = []
-    if kind == "track_interface":
-        b.each_value(words, lambda vec: add_interface(b, name, sink, vec))
-    elif kind == "track_script":
-        b.each_value(words, lambda vec: add_script(b, name, sink, vec))
-    elif kind == "track_file":
-        b.each_value(words, lambda vec: add_file(b, name, sink, vec))
-    elif kind == "track_process":
-        b.each_value(words, lambda vec: add_process(b, name, sink, vec))
-    else:
-        b.ignore_block(words)
-    refs = getattr(group.cfg, kind, None)
-    if isinstance(refs, list):
-        refs.extend(TrackRef(t.name, t.weight if t.explicit else None, t.reverse)
-                    for t in sink)
+    tracks: list[Track] = []
+    b.each_value(words, lambda vec: tracking.add(b, words[0], group.cfg.name, tracks, vec))
+    getattr(group.cfg, words[0]).extend(tracking.refs(tracks))
 
 
 def notify(b: Builder, words: list[str]) -> None:
@@ -75,18 +62,17 @@ def smtp_alert(b: Builder, words: list[str]) -> None:
     b.bool_word(words, "Invalid vrrp_group smtp_alert parameter {}")
 
 
-def global_tracking(b: Builder, words: list[str]) -> None:
-    group = b.group
-    if group is None:
-        return
-    b.report(GENERAL_ERROR, f"({group.cfg.name}) global_tracking is deprecated. Use "
-             "track_interface/script/file on the sync group", "warning")
-    group.tracking_weight = True
-
-
 def tracking_weight(b: Builder, words: list[str]) -> None:
     if b.group:
         b.group.tracking_weight = True
+
+
+def global_tracking(b: Builder, words: list[str]) -> None:
+    """The deprecated spelling of sync_group_tracking_weight."""
+    if b.group:
+        b.report(GENERAL_ERROR, f"({b.group.cfg.name}) global_tracking is deprecated. Use "
+                 "track_interface/script/file on the sync group", "warning")
+        tracking_weight(b, words)
 
 
 def notify_priority_changes(b: Builder, words: list[str]) -> None:
@@ -102,7 +88,7 @@ KEYWORDS: dict[str, Handler] = {
     "track_script": track,
     "track_file": track,
     "track_process": track,
-    "track_bfd": track,
+    "track_bfd": Builder.ignore_block,
     "notify_backup": notify,
     "notify_master": notify,
     "notify_fault": notify,

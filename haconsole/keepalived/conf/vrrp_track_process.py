@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from haconsole.config import TrackProcess
-from haconsole.keepalived.conf.builder import Builder
-from haconsole.keepalived.conf.findings import GENERAL_ERROR, INVALID_NUMBER
+from haconsole.keepalived.conf.builder import Builder, Number
+from haconsole.keepalived.conf.findings import GENERAL_ERROR
 from haconsole.keepalived.conf.limits import TIMER_HZ
 from haconsole.keepalived.conf.stream import Handler, arg
-from haconsole.keepalived.conf.values import read_decimal, read_int, read_unsigned
+from haconsole.keepalived.conf.values import read_unsigned
 
 
 def begin(b: Builder, words: list[str]) -> None:
@@ -16,8 +16,7 @@ def begin(b: Builder, words: list[str]) -> None:
 
 
 def command(b: Builder, words: list[str]) -> None:
-    proc = b.process
-    path = arg(words, 1)
+    proc, path = b.process, arg(words, 1)
     if proc is None:
         return
     if proc.process:
@@ -42,42 +41,15 @@ def param_match(b: Builder, words: list[str]) -> None:
 
 
 def weight(b: Builder, words: list[str]) -> None:
-    proc = b.process
-    if proc is None:
-        return
-    if len(words) < 2:
-        b.report(GENERAL_ERROR, f"No weight specified for track process {proc.name} - "
-                 "ignoring")
-        return
-    if proc.weight:
-        b.report(GENERAL_ERROR, f"Weight already set for track process {proc.name} - "
-                 f"ignoring {words[1]}")
-        return
-    ok, value, msg = read_int(words[1], -254, 254)
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"Weight ({words[1]}) for vrrp_track_process {proc.name} "
-                 "must be between [-254..254] inclusive. Ignoring...")
-        return
-    if len(words) >= 3:
-        if words[2] == "reverse":
-            proc.reverse = True
-        else:
-            b.report(GENERAL_ERROR, f"vrrp_track_process {proc.name} unknown weight "
-                     f"option {words[2]}")
-    proc.weight = value
+    """`weight W [reverse]`: an invalid W is ignored."""
+    if b.process is not None:
+        b.tracker_weight(words, b.process, "track process", "vrrp_track_process", unset=0,
+                         invalid=None)
 
 
 def quorum(b: Builder, words: list[str]) -> None:
-    proc = b.process
-    text = arg(words, 1)
-    ok, value, msg = read_unsigned(text, 1, 65535)
-    if proc is None:
-        return
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"Quorum ({text}) for vrrp_track_process {proc.name} "
-                 "must be between [1..65535] inclusive. Ignoring...")
+    proc, text = b.process, arg(words, 1)
+    if proc is None or (value := b.number(_QUORUM, text, proc.name)) is None:
         return
     if proc.quorum_max is not None and value > proc.quorum_max:
         b.report(GENERAL_ERROR, "Quorum is greater than quorum_max - ignoring")
@@ -86,15 +58,8 @@ def quorum(b: Builder, words: list[str]) -> None:
 
 
 def quorum_max(b: Builder, words: list[str]) -> None:
-    proc = b.process
-    text = arg(words, 1)
-    ok, value, msg = read_unsigned(text, 0, 65535)
-    if proc is None:
-        return
-    if not ok:
-        b.report_number(msg)
-        b.report(GENERAL_ERROR, f"quorum_max ({text}) for vrrp_track_process {proc.name} "
-                 "must be between [0..65535] inclusive. Ignoring...")
+    proc, text = b.process, arg(words, 1)
+    if proc is None or (value := b.number(_QUORUM_MAX, text, proc.name)) is None:
         return
     if (value or proc.quorum > 1) and value < proc.quorum:
         b.report(GENERAL_ERROR, "quorum_max is less than quorum - ignoring")
@@ -107,13 +72,12 @@ def quorum_max(b: Builder, words: list[str]) -> None:
 
 
 def delay(b: Builder, words: list[str]) -> None:
-    proc = b.process
-    text = arg(words, 1)
-    ok, value, msgs = read_decimal(text, 1, 3600 * TIMER_HZ)
+    """delay, terminate_delay and fork_delay (keepalived checks fork_delay, haconsole does
+    not model it)."""
+    proc, text = b.process, arg(words, 1)
     if proc is None:
         return
-    for msg in msgs:
-        b.report(INVALID_NUMBER, msg)
+    ok, value = b.decimal(text, 1, 3600 * TIMER_HZ)
     if not ok:
         prefix = {"terminate_delay": "terminate_", "fork_delay": "fork_"}.get(words[0], "")
         b.report(GENERAL_ERROR, f"{prefix}delay ({text}) for vrrp_track_process "
@@ -131,6 +95,11 @@ def end(b: Builder) -> None:
         b.report(GENERAL_ERROR, f"track process '{proc.name}' process name not specified")
         b.processes.pop()
 
+
+_QUORUM = Number(read_unsigned, 1, 65535, "Quorum ({text}) for vrrp_track_process {name} must "
+                 "be between [1..65535] inclusive. Ignoring...")
+_QUORUM_MAX = Number(read_unsigned, 0, 65535, "quorum_max ({text}) for vrrp_track_process "
+                     "{name} must be between [0..65535] inclusive. Ignoring...")
 
 KEYWORDS: dict[str, Handler] = {
     "process": command,
