@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from haconsole.netns.lab import (
+    REPO,
     agent_argv,
     agent_ctl_argv,
     agent_env,
@@ -242,9 +243,21 @@ class SshLab:
         write_nginx_conf(node.dir, node.name)
 
     def _start_holder(self, node: SshNode) -> None:
+        """The node's private /tmp. The code the node runs (this checkout and its venv)
+        may itself live under /tmp (a CI clone): such directories are bind-mounted aside
+        first and back in place on top of the tmpfs, so the agent still finds them."""
+        keep = _under_tmp([REPO, Path(sys.prefix), Path(sys.executable).parent])
+        steps = []
+        for i, path in enumerate(keep):
+            stash = shlex.quote(str(node.dir / f".keep{i}"))
+            steps += [f"mkdir -p {stash}", f"mount --bind {shlex.quote(str(path))} {stash}"]
+        steps.append("mount -t tmpfs -o mode=1777 tmpfs /tmp")
+        for i, path in enumerate(keep):
+            stash = shlex.quote(str(node.dir / f".keep{i}"))
+            quoted = shlex.quote(str(path))
+            steps += [f"mkdir -p {quoted}", f"mount --bind {stash} {quoted}"]
         node.holder = spawn(node.ns, ["unshare", "-m", "--propagation", "private", "sh", "-c",
-                                      "mount -t tmpfs -o mode=1777 tmpfs /tmp && "
-                                      "exec sleep 100000"])
+                                      " && ".join([*steps, "exec sleep 100000"])])
         pid = node.holder.pid
         wait_for(lambda: " /tmp tmpfs " in Path(f"/proc/{pid}/mounts").read_text(), 5,
                  what=f"the private /tmp of {node.name}")
@@ -366,3 +379,10 @@ def _literal_template(command: str) -> str:
 def _toml(text: str) -> str:
     """A TOML basic string."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _under_tmp(paths: list[Path]) -> list[Path]:
+    """The outermost of `paths` (resolved) that lie under /tmp, without nested ones."""
+    tmp = Path("/tmp")
+    found = sorted({p.resolve() for p in paths if p.resolve().is_relative_to(tmp)})
+    return [p for p in found if not any(p != q and p.is_relative_to(q) for q in found)]
