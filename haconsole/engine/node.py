@@ -133,7 +133,11 @@ class Node:
         inst = self._by_vrid.get((rx.interface, rx.src.version, rx.payload[1]))
         if inst is None:
             return
-        self._run(inst, inst.on_packet(rx.payload, rx.src, rx.dst, rx.ttl, self._now()))
+        # A raw transport stamps each packet with the kernel's receive time on the loop
+        # clock: the RFC's timers run from the advert's arrival, not from our wake-up.
+        at = getattr(rx, "at", None)
+        now = self._now() if at is None else at
+        self._run(inst, inst.on_packet(rx.payload, rx.src, rx.dst, rx.ttl, now))
 
     def set_track(self, name: str, ok: bool, cause: str = "") -> None:
         """A tracker reported; every instance tracking `name` re-derives its priority."""
