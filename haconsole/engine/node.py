@@ -17,6 +17,7 @@ from typing import Protocol
 
 from haconsole.cluster import events as ev
 from haconsole.config import Config
+from haconsole.engine.timers import TimerQueue
 from haconsole.net.base import Received, Transport, VipManager
 from haconsole.vrrp import actions as act
 from haconsole.vrrp.instance import Instance, track_specs
@@ -63,7 +64,7 @@ class Node:
         self.logger = logging.getLogger(f"haconsole.node.{name}")
         self._by_vrid: dict[tuple[str, int, int], Instance] = {}
         self._transports: dict[tuple[str, int], Transport] = {}
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timers: TimerQueue[Instance] | None = None  # one loop timer for all instances
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -113,9 +114,9 @@ class Node:
 
     def _teardown(self, reason: str) -> None:
         self.running = False
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
+        if self._timers is not None:
+            self._timers.clear()
+            self._timers = None
         for transport in self._transports.values():
             transport.close()
         self._transports.clear()
@@ -163,17 +164,27 @@ class Node:
 
     # ----------------------------------------------------------------- outputs
     def _fire(self, inst: Instance) -> None:
-        self._timers.pop(inst.name, None)
-        if self.running:
-            self._run(inst, inst.on_timer(self._now()))
+        if not self.running:
+            return
+        actions = inst.on_timer(self._now())
+        # The wire first: an advert the core emits after log lines ("Receive
+        # advertisement timeout") goes out before them; logging is the slow part.
+        for i, a in enumerate(actions):
+            if isinstance(a, act.SendAdvert):
+                if i:
+                    actions.insert(0, actions.pop(i))
+                break
+            if not isinstance(a, act.Log):
+                break
+        self._run(inst, actions)
 
     def _schedule(self, inst: Instance) -> None:
-        old = self._timers.pop(inst.name, None)
-        if old is not None:
-            old.cancel()
-        deadline = inst.next_deadline()
-        if deadline is not None and self.running and self._loop is not None:
-            self._timers[inst.name] = self._loop.call_at(deadline, self._fire, inst)
+        timers = self._timers
+        if timers is None:
+            if self._loop is None:
+                return
+            timers = self._timers = TimerQueue(self._loop, self._fire)
+        timers.set(inst, inst.next_deadline() if self.running else None)
 
     def _run(self, inst: Instance, actions: list[act.Action]) -> None:
         for a in actions:
