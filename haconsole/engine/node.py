@@ -65,6 +65,8 @@ class Node:
         self._by_vrid: dict[tuple[str, int, int], Instance] = {}
         self._transports: dict[tuple[str, int], Transport] = {}
         self._timers: TimerQueue[Instance] | None = None  # one loop timer for all instances
+        # The wire bytes of each instance's last advert: a master repeats the same one.
+        self._encoded: dict[Instance, tuple[object, list[bytes]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -196,8 +198,15 @@ class Node:
         if isinstance(a, act.SendAdvert):
             transport = self._transports.get((inst.interface, inst.address.version))
             if transport is not None:
-                for dst in a.destinations:
-                    transport.send(encode(a.advert, a.src, dst), a.src, dst)
+                key = (a.advert, a.src, a.destinations)  # equal adverts encode equally
+                cached = self._encoded.get(inst)
+                if cached is not None and cached[0] == key:
+                    payloads = cached[1]
+                else:
+                    payloads = [encode(a.advert, a.src, dst) for dst in a.destinations]
+                    self._encoded[inst] = (key, payloads)
+                for dst, payload in zip(a.destinations, payloads, strict=True):
+                    transport.send(payload, a.src, dst)
             self.publish(ev.AdvertSent(t, self.name, instance=inst.name,
                                        priority=a.advert.priority))
         elif isinstance(a, act.Log):
