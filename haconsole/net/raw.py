@@ -194,8 +194,8 @@ class RawTransport:
         self.users = 0
         self._on_close = on_close
         self._own = {self._primary}
-        self._ancillary: dict[IPAddress, list[tuple[int, int, bytes]]] = {}
-        self._addresses: dict[IPAddress, tuple[Any, ...]] = {}
+        # (id(src), id(dst)) -> (src, dst, ancillary, sockaddr); see send()
+        self._routes: dict[tuple[int, int], tuple[Any, Any, list[Any], tuple[Any, ...]]] = {}
         self._loop = loop or asyncio.get_running_loop()
         self._loop.add_reader(self.sock.fileno(), self._readable)
 
@@ -222,24 +222,15 @@ class RawTransport:
     def send(self, payload: bytes, src: IPAddress, dst: IPAddress) -> None:
         """Send one VRRP payload from `src` (via PKTINFO) to `dst`; never blocks.
 
-        The ancillary data and the destination tuple are cached per address: with a
-        thousand instances this is the engine's hottest path."""
-        ancillary = self._ancillary.get(src)
-        if ancillary is None:
-            self._own.add(src)
-            if self.family == 4:
-                # struct in_pktinfo {ipi_ifindex, ipi_spec_dst, ipi_addr}
-                pktinfo = struct.pack("=i4s4s", 0, src.packed, bytes(4))
-                ancillary = [(socket.IPPROTO_IP, IP_PKTINFO, pktinfo)]
-            else:
-                # struct in6_pktinfo {ipi6_addr, ipi6_ifindex}
-                pktinfo = struct.pack("=16sI", src.packed, self.info.index)
-                ancillary = [(socket.IPPROTO_IPV6, IPV6_PKTINFO, pktinfo)]
-            self._ancillary[src] = ancillary
-        address = self._addresses.get(dst)
-        if address is None:
-            address = (str(dst), 0) if self.family == 4 else (str(dst), 0, 0, self.info.index)
-            self._addresses[dst] = address
+        The ancillary data and the destination tuple are cached per address pair: with a
+        thousand instances this is the engine's hottest path. The cache is keyed by the
+        address objects' identities (an instance passes the same objects every time, and
+        ipaddress hashes in Python); each entry keeps its objects, so an id is never
+        reused while its entry lives, and the identity is checked anyway."""
+        route = self._routes.get((id(src), id(dst)))
+        if route is None or route[0] is not src or route[1] is not dst:
+            route = self._route(src, dst)
+        ancillary, address = route[2], route[3]
         try:
             self.sock.sendmsg([payload], ancillary, 0, address)
             self.sent += 1
@@ -250,6 +241,24 @@ class RawTransport:
             if self.send_errors <= 3 or self.send_errors % 100 == 0:
                 log.warning("VRRP send on %s to %s failed: %s", self.interface, dst,
                             err.strerror)
+
+    def _route(self, src: IPAddress, dst: IPAddress) -> tuple[Any, Any, list[Any], tuple[Any, ...]]:
+        self._own.add(src)
+        if self.family == 4:
+            # struct in_pktinfo {ipi_ifindex, ipi_spec_dst, ipi_addr}
+            pktinfo = struct.pack("=i4s4s", 0, src.packed, bytes(4))
+            ancillary = [(socket.IPPROTO_IP, IP_PKTINFO, pktinfo)]
+            address: tuple[Any, ...] = (str(dst), 0)
+        else:
+            # struct in6_pktinfo {ipi6_addr, ipi6_ifindex}
+            pktinfo = struct.pack("=16sI", src.packed, self.info.index)
+            ancillary = [(socket.IPPROTO_IPV6, IPV6_PKTINFO, pktinfo)]
+            address = (str(dst), 0, 0, self.info.index)
+        if len(self._routes) >= 4096:  # addresses built per call by some caller: bound it
+            self._routes.clear()
+        route = (src, dst, ancillary, address)
+        self._routes[(id(src), id(dst))] = route
+        return route
 
     def close(self) -> None:
         """Release one user; the socket closes with the last one."""
