@@ -234,3 +234,79 @@ def test_precise_loop_still_reports_ready_sockets(precise: bool) -> None:
         assert precise_loop.run(main()) == b"x"
     finally:
         precise_loop.set_precise(True)
+
+
+def test_receive_stamp_becomes_loop_time_and_wall_clock_steps_are_ignored() -> None:
+    """raw.parse_v4 turns SCM_TIMESTAMPNS (wall clock) into loop time for the node."""
+    import socket
+    import struct
+
+    from haconsole.net import raw
+
+    header = bytes([0x45, 0xC0, 0, 28, 0, 0, 0, 0, 255, 112, 0, 0,
+                    192, 0, 2, 11, 224, 0, 0, 18])
+    payload = bytes(8)
+
+    def stamp(wall: float) -> list[tuple[int, int, bytes]]:
+        seconds = int(wall)
+        nanos = round((wall - seconds) * 1e9)
+        return [(socket.SOL_SOCKET, raw.SO_TIMESTAMPNS, struct.pack("=qq", seconds, nanos)),
+                (socket.IPPROTO_IP, raw.IP_TTL, struct.pack("=i", 255))]
+
+    clock = (1000.0, 1_700_000_000.0 - 1000.0)  # loop 1000.0 == wall 1_700_000_000.0
+    got = raw.parse_v4(header + payload, stamp(1_700_000_000.0 - 0.0025), "eth0", clock)
+    assert got is not None and got.ttl == 255 and got.payload == payload
+    assert got.at == pytest.approx(999.9975, abs=1e-6)  # 2.5 ms before the wake-up
+    for wall in (1_700_000_000.0 + 0.5, 1_700_000_000.0 - 3600):  # future, or a step
+        late = raw.parse_v4(header + payload, stamp(wall), "eth0", clock)
+        assert late is not None and late.at is None  # the node then uses loop.time()
+    assert raw.parse_v4(header + payload, stamp(1_700_000_000.0), "eth0").at is None
+
+
+async def test_node_runs_the_down_timer_from_the_packet_arrival() -> None:
+    """Node passes Arrival.at to the core: Skew_Time counts from the kernel's stamp."""
+    import ipaddress
+
+    from haconsole.engine.node import Node
+    from haconsole.net.raw import Arrival
+    from haconsole.netns.lab import VIP4, pair_configs
+    from haconsole.vrrp.packet import AUTH_PASS, MCAST_V4, Advert, encode
+
+    class Transport:
+        interface, family = "eth0", 4
+
+        def primary_address(self) -> ipaddress.IPv4Address:
+            return ipaddress.IPv4Address("192.0.2.12")
+
+        def set_receiver(self, receiver: Any) -> None: ...
+
+        def send(self, payload: bytes, src: Any, dst: Any) -> None: ...
+
+        def close(self) -> None: ...
+
+    class Vips:
+        def add(self, vips: Any, interface: str) -> None: ...
+
+        def remove(self, vips: Any, interface: str) -> None: ...
+
+        def announce(self, vips: Any, interface: str) -> None: ...
+
+        def held(self) -> set[str]:
+            return set()
+
+    config = pair_configs(check_nginx=False)["nginx2"]
+    node = Node("nginx2", config, transport_for=lambda i, f: Transport(), vips=Vips(),
+                publish=lambda e: None)
+    await node.start()
+    inst = node.instances["VI_1"]
+    assert inst.state == "BACKUP"
+    master = ipaddress.IPv4Address("192.0.2.11")
+    zero = Advert(version=2, vrid=100, priority=0, advert_int_cs=100,
+                  addresses=(ipaddress.IPv4Address(VIP4),), auth_type=AUTH_PASS,
+                  auth_data=b"lab-pass")
+    at = asyncio.get_running_loop().time() - 0.002  # read 2 ms after it arrived
+    node._on_packet(Arrival(encode(zero, master, MCAST_V4), master, MCAST_V4, 255, "eth0", at))
+    assert node._timers is not None
+    assert node._timers.deadline(inst) == pytest.approx(at + inst.skew_time, abs=1e-9)
+    await node.stop()
+    assert node._timers is None
