@@ -310,3 +310,19 @@ async def test_node_runs_the_down_timer_from_the_packet_arrival() -> None:
     assert node._timers.deadline(inst) == pytest.approx(at + inst.skew_time, abs=1e-9)
     await node.stop()
     assert node._timers is None
+
+
+def test_precise_loop_signal_handlers_still_validate() -> None:
+    import signal
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, precise_loop.PreciseEventLoop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: None)
+        assert loop.remove_signal_handler(signal.SIGHUP)
+        with pytest.raises(ValueError):
+            loop.add_signal_handler(10_000, lambda: None)
+        with pytest.raises(TypeError):
+            loop.add_signal_handler("SIGHUP", lambda: None)  # type: ignore[arg-type]
+
+    precise_loop.run(main())
