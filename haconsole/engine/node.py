@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from haconsole.cluster import events as ev
 from haconsole.config import Config, VrrpInstance
 from haconsole.engine.files import FileTracker
+from haconsole.engine.timers import TimerQueue
 from haconsole.net.base import Received, Transport, VipManager
 from haconsole.vrrp import actions as act
 from haconsole.vrrp.instance import Instance, track_specs
@@ -80,7 +81,9 @@ class Node:
         self.logger = logging.getLogger(f"haconsole.node.{name}")
         self._by_vrid: dict[tuple[str, int, int], Instance] = {}
         self._transports: dict[tuple[str, int], Transport] = {}
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timers: TimerQueue[Instance] | None = None  # one loop timer for all instances
+        # The wire bytes of each instance's last advert: a master repeats the same one.
+        self._encoded: dict[Instance, tuple[object, list[bytes]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         # The trackers' last results, handed to instances created by a reload.
         self._checks: dict[str, bool] = {}
@@ -153,6 +156,7 @@ class Node:
                     or cfg.version != inst.version:
                 self._run(inst, inst.shutdown(now))
                 self._publish_state(inst)
+                self._forget(inst)
                 del self.instances[name]
                 self._by_vrid.pop(_vrid_key(inst.config), None)
         keep = [t for t in self.trackers if any(t is n for n in trackers)]
@@ -171,7 +175,7 @@ class Node:
                 continue
             inst = self._new_instance(config, cfg)
             if old is not None:
-                self._cancel_timer(old)
+                self._forget(old)
                 self._run(inst, inst.resume(old, self._now()))
             else:
                 self._run(inst, inst.start(self._now()))
@@ -223,9 +227,9 @@ class Node:
 
     def _teardown(self, reason: str) -> None:
         self.running = False
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
+        if self._timers is not None:
+            self._timers.clear()
+            self._timers = None
         for transport in self._transports.values():
             transport.close()
         self._transports.clear()
@@ -243,7 +247,11 @@ class Node:
         inst = self._by_vrid.get((rx.interface, rx.src.version, rx.payload[1]))
         if inst is None:
             return
-        self._run(inst, inst.on_packet(rx.payload, rx.src, rx.dst, rx.ttl, self._now()))
+        # A raw transport stamps each packet with the kernel's receive time on the loop
+        # clock: the RFC's timers run from the advert's arrival, not from our wake-up.
+        at = getattr(rx, "at", None)
+        now = self._now() if at is None else at
+        self._run(inst, inst.on_packet(rx.payload, rx.src, rx.dst, rx.ttl, now))
 
     def set_track(self, name: str, ok: bool, cause: str = "") -> None:
         """A tracker reported; every instance tracking `name` re-derives its priority."""
@@ -292,20 +300,40 @@ class Node:
 
     # ----------------------------------------------------------------- outputs
     def _fire(self, inst: Instance) -> None:
-        self._timers.pop(inst.name, None)
-        if self.running:
-            self._run(inst, inst.on_timer(self._now()))
+        if not self.running:
+            return
+        actions = inst.on_timer(self._now())
+        if len(actions) <= 1:  # a master's periodic advert: nothing to hold back
+            self._run(inst, actions)
+            return
+        # A takeover: the wire first. Log lines and events wait, in their order, while
+        # the advert, the VIP add and the GARP go out (as keepalived notifies after its
+        # GARPs); logging them first cost ~0.6 ms between a new master's advert and GARP.
+        queued: list[tuple[Callable[[Any], None], Any]] = []
+        publish, log = self.publish, self.log
+        self.publish = lambda event: queued.append((publish, event))
+        self.log = lambda message: queued.append((log, message))  # type: ignore[method-assign]
+        try:
+            self._run(inst, actions)
+        finally:
+            del self.log
+            self.publish = publish
+            for emit, item in queued:
+                emit(item)
 
-    def _cancel_timer(self, inst: Instance) -> None:
-        handle = self._timers.pop(inst.name, None)
-        if handle is not None:
-            handle.cancel()
+    def _forget(self, inst: Instance) -> None:
+        """An instance object leaves the node (replaced by a reload, or removed)."""
+        if self._timers is not None:
+            self._timers.cancel(inst)
+        self._encoded.pop(inst, None)
 
     def _schedule(self, inst: Instance) -> None:
-        self._cancel_timer(inst)
-        deadline = inst.next_deadline()
-        if deadline is not None and self.running and self._loop is not None:
-            self._timers[inst.name] = self._loop.call_at(deadline, self._fire, inst)
+        timers = self._timers
+        if timers is None:
+            if self._loop is None:
+                return
+            timers = self._timers = TimerQueue(self._loop, self._fire)
+        timers.set(inst, inst.next_deadline() if self.running else None)
 
     def _run(self, inst: Instance, actions: list[act.Action]) -> None:
         for a in actions:
@@ -320,8 +348,15 @@ class Node:
         if isinstance(a, act.SendAdvert):
             transport = self._transports.get((inst.interface, inst.address.version))
             if transport is not None:
-                for dst in a.destinations:
-                    transport.send(encode(a.advert, a.src, dst), a.src, dst)
+                key = (a.advert, a.src, a.destinations)  # equal adverts encode equally
+                cached = self._encoded.get(inst)
+                if cached is not None and cached[0] == key:
+                    payloads = cached[1]
+                else:
+                    payloads = [encode(a.advert, a.src, dst) for dst in a.destinations]
+                    self._encoded[inst] = (key, payloads)
+                for dst, payload in zip(a.destinations, payloads, strict=True):
+                    transport.send(payload, a.src, dst)
             self.publish(ev.AdvertSent(t, self.name, instance=inst.name,
                                        priority=a.advert.priority))
         elif isinstance(a, act.Log):

@@ -3,6 +3,13 @@
 Why netlink and not `ip addr`: no fork per VIP (a failover moves VIPs in microseconds),
 and errors come back as errno values we can tell apart (already there, already gone).
 
+Adding and removing go through a plain rtnetlink socket owned by the calling thread
+(`RtnlAddr`): the kernel handles RTM_NEWADDR inside sendmsg and has queued its ack when
+the call returns, so one add costs tens of µs. Through pyroute2's private thread it cost
+1 to 4 ms (a thread hop, pyroute2's own event loop, the GIL handed back and forth), and
+it sits between a new master's advert and its gratuitous ARP. Lookups that are not on
+that path (interface index, the address dump of `held`) still use pyroute2.
+
 Rules (keepalived's): a VIP is added with its prefix, on its `dev` (default: the
 instance's interface), with its `label` (IPv4 only) and scope; IPv6 VIPs get IFA_F_NODAD
 so they answer at once rather than after duplicate address detection. Only addresses
@@ -15,8 +22,11 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import itertools
 import logging
+import os
 import socket
+import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,9 +39,85 @@ log = logging.getLogger("haconsole.net.vips")
 IFA_F_NODAD = 0x02
 _SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 
+# linux/netlink.h, linux/rtnetlink.h, linux/if_addr.h
+NETLINK_ROUTE = 0
+NLMSG_ERROR = 2
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
+RTM_NEWADDR, RTM_DELADDR = 20, 21
+IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS = 1, 2, 3, 4, 8
+_NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
+_IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
+_RTATTR = struct.Struct("=HH")  # len, type
+_NLMSGERR = struct.Struct("=i")
 
-def _addr(command: str, args: dict[str, Any]) -> None:
-    netlink.call(lambda ipr: ipr.addr(command, **args))
+
+def _rtattr(kind: int, data: bytes) -> bytes:
+    size = _RTATTR.size + len(data)
+    return _RTATTR.pack(size, kind) + data + bytes(-size % 4)
+
+
+class RtnlAddr:
+    """RTM_NEWADDR / RTM_DELADDR on a blocking rtnetlink socket of the calling thread.
+
+    Errors are OSError with the kernel's errno (EEXIST, EADDRNOTAVAIL, ...), which
+    `netlink.error_code` reads like pyroute2's NetlinkError.
+    """
+
+    def __init__(self) -> None:
+        self._sock: socket.socket | None = None
+        self._seq = itertools.count(1)
+
+    def _socket(self) -> socket.socket:
+        sock = self._sock
+        if sock is None:
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+            sock.settimeout(2.0)  # the ack is queued before sendmsg returns; never hang
+            sock.bind((0, 0))
+            self._sock = sock
+        return sock
+
+    def request(self, command: str, args: dict[str, Any]) -> None:
+        """`command` is "add" or "del"; `args` as pyroute2's `ipr.addr` takes them."""
+        family = args["family"]
+        address = ipaddress.ip_address(args["address"]).packed
+        attrs = [_rtattr(IFA_ADDRESS, address)]
+        if family == socket.AF_INET:
+            attrs.append(_rtattr(IFA_LOCAL, address))
+            if args.get("label"):
+                attrs.append(_rtattr(IFA_LABEL, str(args["label"]).encode() + b"\0"))
+            if args.get("broadcast"):
+                attrs.append(_rtattr(IFA_BROADCAST,
+                                     ipaddress.IPv4Address(args["broadcast"]).packed))
+        if args.get("flags"):
+            attrs.append(_rtattr(IFA_FLAGS, struct.pack("=I", args["flags"])))
+        body = _IFADDRMSG.pack(family, args["prefixlen"], 0, args.get("scope", 0),
+                               args["index"]) + b"".join(attrs)
+        if command == "add":
+            kind, flags = RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+        else:
+            kind, flags = RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK
+        seq = next(self._seq)
+        sock = self._socket()
+        sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), kind, flags, seq, 0) + body)
+        self._ack(sock, seq)
+
+    def _ack(self, sock: socket.socket, seq: int) -> None:
+        while True:
+            data = sock.recv(65536)
+            offset = 0
+            while offset + _NLMSGHDR.size <= len(data):
+                size, kind, _flags, got, _pid = _NLMSGHDR.unpack_from(data, offset)
+                if got == seq and kind == NLMSG_ERROR:
+                    code = -_NLMSGERR.unpack_from(data, offset + _NLMSGHDR.size)[0]
+                    if code:
+                        raise OSError(code, os.strerror(code))
+                    return
+                offset += max(_NLMSGHDR.size, (size + 3) & ~3)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
 
 class VipError(Exception):
@@ -43,6 +129,7 @@ class NetlinkVips:
 
     def __init__(self, announcer: Announcer | None = None) -> None:
         self.announcer = announcer if announcer is not None else Announcer()
+        self._rtnl = RtnlAddr()
         self._known: set[str] = set()
         self._index: dict[str, int] = {}
         self.errors: list[str] = []
@@ -82,7 +169,7 @@ class NetlinkVips:
                 args = self._args(vip, interface)
                 if vip.ip.version == 6:
                     args["flags"] = IFA_F_NODAD
-                _addr("add", args)
+                self._rtnl.request("add", args)
             except VipError as err:
                 self._fail(f"cannot add VIP {vip}: {err}")
             except Exception as err:  # NetlinkError or OSError
@@ -94,7 +181,7 @@ class NetlinkVips:
             self._known.add(str(vip.ip))
             try:
                 args = self._args(vip, interface)
-                _addr("del", args)
+                self._rtnl.request("del", args)
             except VipError as err:
                 self._fail(f"cannot remove VIP {vip}: {err}")
             except Exception as err:  # NetlinkError or OSError
@@ -123,4 +210,5 @@ class NetlinkVips:
         log.error("%s", message)
 
     def close(self) -> None:
+        self._rtnl.close()
         self.announcer.close()
