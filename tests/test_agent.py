@@ -67,6 +67,7 @@ async def test_control_socket_source_and_commands(tmp_path):
     source = AgentSource("a", str(tmp_path / "agent.sock"))
     await source.start(events.append)
     assert source.connected.is_set() and source.node == "node-a"
+    assert agent.node is not None and agent.node.advert_events  # a subscriber wants them
     assert any(isinstance(e, ev.InstanceState) and e.instance == "VI_1" for e in events)
 
     # Alone on the segment, the MASTER-configured instance takes over after ~1 s, and
@@ -173,6 +174,8 @@ async def test_reload_keeps_the_master_and_applies_the_changes(tmp_path):
     assert [e.vip for e in agent.snapshot() if isinstance(e, ev.VipAdded)] == ["192.0.2.170"]
     node_before = agent.node
     events: list[ev.Event] = []
+    assert not node_before.advert_events  # nobody subscribed: no per-advert events built
+    node_before.advert_events = True  # this test watches them directly
     publish = node_before.publish
     node_before.publish = lambda e: (events.append(e), publish(e))[1]  # type: ignore[method-assign]
     changed = CONF.replace("priority 100", "priority 110").replace(

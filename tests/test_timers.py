@@ -264,11 +264,11 @@ def test_receive_stamp_becomes_loop_time_and_wall_clock_steps_are_ignored() -> N
 
 
 async def test_node_runs_the_down_timer_from_the_packet_arrival() -> None:
-    """Node passes Arrival.at to the core: Skew_Time counts from the kernel's stamp."""
+    """Node passes Received.at to the core: Skew_Time counts from the kernel's stamp."""
     import ipaddress
 
     from haconsole.engine.node import Node
-    from haconsole.net.raw import Arrival
+    from haconsole.net.base import Received
     from haconsole.netns.lab import VIP4, pair_configs
     from haconsole.vrrp.packet import AUTH_PASS, MCAST_V4, Advert, encode
 
@@ -305,7 +305,7 @@ async def test_node_runs_the_down_timer_from_the_packet_arrival() -> None:
                   addresses=(ipaddress.IPv4Address(VIP4),), auth_type=AUTH_PASS,
                   auth_data=b"lab-pass")
     at = asyncio.get_running_loop().time() - 0.002  # read 2 ms after it arrived
-    node._on_packet(Arrival(encode(zero, master, MCAST_V4), master, MCAST_V4, 255, "eth0", at))
+    node._on_packet(Received(encode(zero, master, MCAST_V4), master, MCAST_V4, 255, "eth0", at))
     assert node._timers is not None
     assert node._timers.deadline(inst) == pytest.approx(at + inst.skew_time, abs=1e-9)
     await node.stop()

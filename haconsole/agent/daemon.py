@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -275,12 +276,16 @@ class Agent:
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
         if on_ready is not None:
             on_ready()
+        # What is allocated so far lives as long as the agent: keep it out of the
+        # collector's generations (about half a percent of a core at 1000 instances).
+        gc.freeze()
         try:
             await self._stopping.wait()
         finally:
+            # Priority 0 first: removing signal handlers costs asyncio ~0.1 ms each.
+            await self._stop_node()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
-            await self._stop_node()
             await self._close_control()
             log.info("Stopped haconsole agent")
         return self.exit_code
@@ -310,6 +315,7 @@ class Agent:
         except ScriptError as err:
             raise AgentError(str(err), EXIT_CONFIG) from None
         self.config, self.node = config, node
+        self._watched()
 
     def _prepare(self, config: Config) -> Config:
         """What starting or reloading `config` needs before the node sees it; returns the
@@ -371,6 +377,11 @@ class Agent:
             self.publish(ev.ServiceState(event.t, event.node, service=service, up=event.ok))
         if self._subscribers:
             self._fan_out(event)
+
+    def _watched(self) -> None:
+        """Per-advert events are built only while someone subscribes to them."""
+        if self.node is not None:
+            self.node.advert_events = bool(self._subscribers)
 
     def _fan_out(self, event: ev.Event) -> None:
         data = event.to_dict()
@@ -573,6 +584,7 @@ class Agent:
                         for event in self.snapshot():
                             sub.queue.put_nowait(event.to_dict())
                         self._subscribers.add(sub)
+                        self._watched()
                         pump = asyncio.get_running_loop().create_task(self._pump(sub, send))
                     await send({"id": rid, "ok": True, "node": self.name})
                     continue
@@ -583,6 +595,7 @@ class Agent:
         finally:
             if sub is not None:
                 self._subscribers.discard(sub)
+                self._watched()
             if pump is not None:
                 pump.cancel()
                 with contextlib.suppress(asyncio.CancelledError, ConnectionError):

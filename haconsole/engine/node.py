@@ -85,6 +85,9 @@ class Node:
         # The wire bytes of each instance's last advert: a master repeats the same one.
         self._encoded: dict[Instance, tuple[object, list[bytes]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Per-advert events (one per instance per second each way): the agent turns them
+        # off while nobody is subscribed, so they cost nothing on an unwatched node.
+        self.advert_events = True
         # The trackers' last results, handed to instances created by a reload.
         self._checks: dict[str, bool] = {}
         self._values: dict[str, int] = {}
@@ -249,8 +252,7 @@ class Node:
             return
         # A raw transport stamps each packet with the kernel's receive time on the loop
         # clock: the RFC's timers run from the advert's arrival, not from our wake-up.
-        at = getattr(rx, "at", None)
-        now = self._now() if at is None else at
+        now = self._now() if rx.at is None else rx.at
         self._run(inst, inst.on_packet(rx.payload, rx.src, rx.dst, rx.ttl, now))
 
     def set_track(self, name: str, ok: bool, cause: str = "") -> None:
@@ -357,13 +359,15 @@ class Node:
                     self._encoded[inst] = (key, payloads)
                 for dst, payload in zip(a.destinations, payloads, strict=True):
                     transport.send(payload, a.src, dst)
-            self.publish(ev.AdvertSent(t, self.name, instance=inst.name,
-                                       priority=a.advert.priority))
+            if self.advert_events:
+                self.publish(ev.AdvertSent(t, self.name, instance=inst.name,
+                                           priority=a.advert.priority))
         elif isinstance(a, act.Log):
             self.log(a.message)
         elif isinstance(a, act.AdvertAccepted):
-            self.publish(ev.AdvertReceived(t, self.name, instance=inst.name, source=str(a.src),
-                                           priority=a.priority))
+            if self.advert_events:
+                self.publish(ev.AdvertReceived(t, self.name, instance=inst.name,
+                                               source=str(a.src), priority=a.priority))
         elif isinstance(a, act.Transition):
             self.publish(ev.Transition(t, self.name, instance=inst.name, old=a.old,  # type: ignore[arg-type]
                                        new=a.new, reason=a.reason))  # type: ignore[arg-type]

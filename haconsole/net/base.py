@@ -26,6 +26,9 @@ class Received:
     dst: IPAddress
     ttl: int
     interface: str
+    # When the kernel queued it, on the event loop's clock (raw sockets stamp packets),
+    # or None: the engine's timers then run from the time it handles the packet.
+    at: float | None = None
 
 
 Receiver = Callable[[Received], None]

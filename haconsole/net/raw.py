@@ -17,7 +17,7 @@ What keepalived does and we copy (vrrp.c / vrrp_scheduler.c):
   multicast adverts whose TTL is not 255: they were routed).
 
 Beyond keepalived: each packet carries the kernel's receive time (SO_TIMESTAMPNS),
-converted to the event loop's clock (`Arrival.at`), so the engine starts its timers
+converted to the event loop's clock (`Received.at`), so the engine starts its timers
 from the advert's arrival rather than from whenever the process got the CPU back (on a
 busy host that wake-up alone was 2 to 5 ms of a takeover).
 
@@ -67,13 +67,6 @@ _CMSG_SIZE = socket.CMSG_SPACE(64) * 4
 _MAX_AGE = 0.1
 _TIMESPEC = struct.Struct("=qq")
 _INT = struct.Struct("=i")
-
-
-@dataclass(frozen=True)
-class Arrival(Received):
-    """A received packet and when the kernel queued it, in `loop.time()` seconds."""
-
-    at: float | None = None
 
 
 class RawSocketError(Exception):
@@ -310,7 +303,7 @@ def _stamp(value: bytes, clock: Clock | None) -> float | None:
 
 
 def parse_v4(data: bytes, ancdata: list[tuple[int, int, bytes]],
-             interface: str, clock: Clock | None = None) -> Arrival | None:
+             interface: str, clock: Clock | None = None) -> Received | None:
     """An IPv4 raw socket delivers the IP header: strip it, read src/dst (and TTL), and
     with a `clock` the kernel's receive time (`at`)."""
     if len(data) < 20 or data[0] >> 4 != 4:
@@ -325,11 +318,11 @@ def parse_v4(data: bytes, ancdata: list[tuple[int, int, bytes]],
             at = _stamp(value, clock)
     src = _v4(data[12:16])
     dst = _v4(data[16:20])
-    return Arrival(data[ihl:], src, dst, ttl, interface, at)
+    return Received(data[ihl:], src, dst, ttl, interface, at)
 
 
 def parse_v6(data: bytes, ancdata: list[tuple[int, int, bytes]], addr: tuple[object, ...],
-             interface: str, clock: Clock | None = None) -> Arrival | None:
+             interface: str, clock: Clock | None = None) -> Received | None:
     """An IPv6 raw socket delivers the payload only: src from the peer address, dst and
     hop limit from ancillary data, `at` as in parse_v4."""
     hoplimit: int | None = None
@@ -347,7 +340,7 @@ def parse_v6(data: bytes, ancdata: list[tuple[int, int, bytes]], addr: tuple[obj
         dst = MCAST_V6
     host = str(addr[0]).split("%", 1)[0]
     src = _v6_text(host)
-    return Arrival(data, src, dst, hoplimit if hoplimit is not None else -1, interface, at)
+    return Received(data, src, dst, hoplimit if hoplimit is not None else -1, interface, at)
 
 
 @functools.lru_cache(maxsize=4096)

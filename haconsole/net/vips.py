@@ -4,11 +4,12 @@ Why netlink and not `ip addr`: no fork per VIP (a failover moves VIPs in microse
 and errors come back as errno values we can tell apart (already there, already gone).
 
 Adding and removing go through a plain rtnetlink socket owned by the calling thread
-(`RtnlAddr`): the kernel handles RTM_NEWADDR inside sendmsg and has queued its ack when
-the call returns, so one add costs tens of µs. Through pyroute2's private thread it cost
-1 to 4 ms (a thread hop, pyroute2's own event loop, the GIL handed back and forth), and
-it sits between a new master's advert and its gratuitous ARP. Lookups that are not on
-that path (interface index, the address dump of `held`) still use pyroute2.
+(`RtnlAddr`), with messages built and parsed by pyroute2: the kernel handles RTM_NEWADDR
+inside sendmsg and has queued its ack when the call returns, so one add costs about
+0.1 ms. Through pyroute2's private thread it cost 1 to 4 ms (a thread hop, pyroute2's own
+event loop, the GIL handed back and forth), and it sits between a new master's advert and
+its gratuitous ARP. Lookups that are not on that path (interface index, the address dump
+of `held`) still use pyroute2's IPRoute.
 
 Rules (keepalived's): a VIP is added with its prefix, on its `dev` (default: the
 instance's interface), with its `label` (IPv4 only) and scope; IPv6 VIPs get IFA_F_NODAD
@@ -30,42 +31,45 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
+from pyroute2.netlink import (  # type: ignore[attr-defined]
+    NLM_F_ACK,
+    NLM_F_CREATE,
+    NLM_F_EXCL,
+    NLM_F_REQUEST,
+    NLMSG_ERROR,
+    nlmsgerr,
+)
+from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_NEWADDR
+from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+
 from haconsole.config import VirtualAddress
 from haconsole.net import netlink
 from haconsole.net.announce import Announcer
+
+NETLINK_ROUTE = 0
 
 log = logging.getLogger("haconsole.net.vips")
 
 IFA_F_NODAD = 0x02
 _SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 
-# linux/netlink.h, linux/rtnetlink.h, linux/if_addr.h
-NETLINK_ROUTE = 0
-NLMSG_ERROR = 2
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
-RTM_NEWADDR, RTM_DELADDR = 20, 21
-IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS = 1, 2, 3, 4, 8
-_NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
-_IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
-_RTATTR = struct.Struct("=HH")  # len, type
-_NLMSGERR = struct.Struct("=i")
-
-
-def _rtattr(kind: int, data: bytes) -> bytes:
-    size = _RTATTR.size + len(data)
-    return _RTATTR.pack(size, kind) + data + bytes(-size % 4)
+_NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid: to walk the replies
+_SEQ = struct.Struct("=I")  # the header's sequence number, at offset 8
 
 
 class RtnlAddr:
     """RTM_NEWADDR / RTM_DELADDR on a blocking rtnetlink socket of the calling thread.
 
-    Errors are OSError with the kernel's errno (EEXIST, EADDRNOTAVAIL, ...), which
+    pyroute2 builds the request (`ifaddrmsg`) and reads the kernel's answer (`nlmsgerr`);
+    only the socket is ours, so no pyroute2 thread sits on the takeover path. Errors are
+    OSError with the kernel's errno (EEXIST, EADDRNOTAVAIL, ...), which
     `netlink.error_code` reads like pyroute2's NetlinkError.
     """
 
     def __init__(self) -> None:
         self._sock: socket.socket | None = None
         self._seq = itertools.count(1)
+        self._encoded: dict[tuple[str, tuple[tuple[str, Any], ...]], bytes] = {}
 
     def _socket(self) -> socket.socket:
         sock = self._sock
@@ -78,28 +82,41 @@ class RtnlAddr:
 
     def request(self, command: str, args: dict[str, Any]) -> None:
         """`command` is "add" or "del"; `args` as pyroute2's `ipr.addr` takes them."""
-        family = args["family"]
-        address = ipaddress.ip_address(args["address"]).packed
-        attrs = [_rtattr(IFA_ADDRESS, address)]
-        if family == socket.AF_INET:
-            attrs.append(_rtattr(IFA_LOCAL, address))
-            if args.get("label"):
-                attrs.append(_rtattr(IFA_LABEL, str(args["label"]).encode() + b"\0"))
-            if args.get("broadcast"):
-                attrs.append(_rtattr(IFA_BROADCAST,
-                                     ipaddress.IPv4Address(args["broadcast"]).packed))
-        if args.get("flags"):
-            attrs.append(_rtattr(IFA_FLAGS, struct.pack("=I", args["flags"])))
-        body = _IFADDRMSG.pack(family, args["prefixlen"], 0, args.get("scope", 0),
-                               args["index"]) + b"".join(attrs)
-        if command == "add":
-            kind, flags = RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
-        else:
-            kind, flags = RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK
         seq = next(self._seq)
+        data = bytearray(self.encoded(command, args))
+        _SEQ.pack_into(data, 8, seq)
         sock = self._socket()
-        sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), kind, flags, seq, 0) + body)
+        sock.send(data)
         self._ack(sock, seq)
+
+    def encoded(self, command: str, args: dict[str, Any]) -> bytes:
+        """The request's bytes (sequence number 0), built once per (command, VIP) by
+        pyroute2's ifaddrmsg and cached: a takeover then sends a ready message."""
+        key = (command, tuple(sorted(args.items())))
+        data = self._encoded.get(key)
+        if data is not None:
+            return data
+        msg = ifaddrmsg()
+        msg["header"]["type"] = RTM_NEWADDR if command == "add" else RTM_DELADDR
+        msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK | (
+            NLM_F_CREATE | NLM_F_EXCL if command == "add" else 0)
+        msg["family"] = args["family"]
+        msg["prefixlen"] = args["prefixlen"]
+        msg["scope"] = args.get("scope", 0)
+        msg["index"] = args["index"]
+        attrs: list[tuple[str, Any]] = [("IFA_ADDRESS", args["address"])]
+        if args["family"] == socket.AF_INET:
+            attrs.append(("IFA_LOCAL", args["address"]))
+            if args.get("label"):
+                attrs.append(("IFA_LABEL", str(args["label"])))
+            if args.get("broadcast"):
+                attrs.append(("IFA_BROADCAST", str(args["broadcast"])))
+        if args.get("flags"):
+            attrs.append(("IFA_FLAGS", args["flags"]))
+        msg["attrs"] = attrs
+        msg.encode()
+        data = self._encoded[key] = bytes(msg.data)
+        return data
 
     def _ack(self, sock: socket.socket, seq: int) -> None:
         while True:
@@ -108,7 +125,9 @@ class RtnlAddr:
             while offset + _NLMSGHDR.size <= len(data):
                 size, kind, _flags, got, _pid = _NLMSGHDR.unpack_from(data, offset)
                 if got == seq and kind == NLMSG_ERROR:
-                    code = -_NLMSGERR.unpack_from(data, offset + _NLMSGHDR.size)[0]
+                    answer = nlmsgerr(data[offset:offset + size])
+                    answer.decode()
+                    code = -answer["error"]
                     if code:
                         raise OSError(code, os.strerror(code))
                     return
@@ -162,14 +181,17 @@ class NetlinkVips:
             args["scope"] = _SCOPES.get(vip.scope, 0)
         return args
 
+    def _add_args(self, vip: VirtualAddress, interface: str) -> dict[str, Any]:
+        args = self._args(vip, interface)
+        if vip.ip.version == 6:
+            args["flags"] = IFA_F_NODAD
+        return args
+
     def add(self, vips: Sequence[VirtualAddress], interface: str) -> None:
         for vip in vips:
             self._known.add(str(vip.ip))
             try:
-                args = self._args(vip, interface)
-                if vip.ip.version == 6:
-                    args["flags"] = IFA_F_NODAD
-                self._rtnl.request("add", args)
+                self._rtnl.request("add", self._add_args(vip, interface))
             except VipError as err:
                 self._fail(f"cannot add VIP {vip}: {err}")
             except Exception as err:  # NetlinkError or OSError
@@ -180,8 +202,10 @@ class NetlinkVips:
         for vip in vips:
             self._known.add(str(vip.ip))
             try:
-                args = self._args(vip, interface)
-                self._rtnl.request("del", args)
+                # The stale-VIP cleanup at start comes here first: build the add request
+                # now, so a later takeover sends a ready message.
+                self._rtnl.encoded("add", self._add_args(vip, interface))
+                self._rtnl.request("del", self._args(vip, interface))
             except VipError as err:
                 self._fail(f"cannot remove VIP {vip}: {err}")
             except Exception as err:  # NetlinkError or OSError
