@@ -7,6 +7,8 @@ whatever the test did. On failure the engines' logs are printed (pytest shows th
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -73,6 +75,29 @@ def make_lab(tmp_path: Any) -> Iterator[Callable[..., NetnsLab]]:
         lab.stop()
         leftovers = [ns for ns in list_namespaces() if ns.startswith(lab.topology.prefix)]
         assert not leftovers, f"namespaces left behind: {leftovers}"
+
+
+@pytest.fixture
+def veth_ns() -> Iterator[str]:
+    """A scratch namespace holding a veth pair e0 (192.0.2.1/24) <-> e1 (192.0.2.2/24),
+    both up; removed afterwards."""
+    need_root_netns()
+    ns = f"hacv-{os.getpid()}"
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    ip("netns", "add", ns)
+    try:
+        ip("-n", ns, "link", "add", "e0", "type", "veth", "peer", "name", "e1")
+        ip("-n", ns, "addr", "add", "192.0.2.1/24", "dev", "e0")
+        ip("-n", ns, "addr", "add", "192.0.2.2/24", "dev", "e1")
+        for dev in ("lo", "e0", "e1"):
+            ip("-n", ns, "link", "set", dev, "up")
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
 @pytest.fixture

@@ -9,13 +9,10 @@ the interface's own address in place. The kernel's view comes from `ip -j addr`.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
-from conftest import need_root_netns
 
 pytestmark = [pytest.mark.netns]
 
@@ -25,54 +22,34 @@ from haconsole.config import VirtualAddress
 from haconsole.net.vips import NetlinkVips
 
 def kernel():
-    out = json.loads(subprocess.run(["ip", "-j", "addr", "show", "dev", "v0"],
+    out = json.loads(subprocess.run(["ip", "-j", "addr", "show", "dev", "e0"],
                                     capture_output=True, text=True, check=True).stdout)
     return {i["local"]: i for i in out[0]["addr_info"] if i["family"] in ("inet", "inet6")
             and not i["local"].startswith("fe80")}
 
-v4 = VirtualAddress(ipaddress.ip_interface("192.0.2.170/24"), label="v0:vip")
+v4 = VirtualAddress(ipaddress.ip_interface("192.0.2.170/24"), label="e0:vip")
 v6 = VirtualAddress(ipaddress.ip_interface("2001:db8::170/64"))
 vips = NetlinkVips()
-vips.remove([v4, v6], "v0")          # the startup cleanup: nothing there yet, no error
-vips.add([v4, v6], "v0")
+vips.remove([v4, v6], "e0")          # the startup cleanup: nothing there yet, no error
+vips.add([v4, v6], "e0")
 added = kernel()
-vips.add([v4], "v0")                 # already there: not an error
+vips.add([v4], "e0")                 # already there: not an error
 held = sorted(vips.held())
-vips.remove([v4, v6], "v0")
+vips.remove([v4, v6], "e0")
 print(json.dumps({"added": added, "held": held, "after": sorted(kernel()),
                   "errors": vips.errors}))
 """
 
 
-def ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True)
-
-
-@pytest.fixture
-def ns() -> Iterator[str]:
-    need_root_netns()
-    name = f"hacv-{os.getpid()}"
-    subprocess.run(["ip", "netns", "del", name], capture_output=True)
-    ip("netns", "add", name)
-    try:
-        ip("-n", name, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
-        ip("-n", name, "addr", "add", "192.0.2.11/24", "dev", "v0")
-        ip("-n", name, "link", "set", "v0", "up")
-        ip("-n", name, "link", "set", "v1", "up")
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
-
-
-def test_vips_with_label_nodad_and_only_vips_touched(ns: str) -> None:
-    out = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", SCRIPT],
+def test_vips_with_label_nodad_and_only_vips_touched(veth_ns: str) -> None:
+    out = subprocess.run(["ip", "netns", "exec", veth_ns, sys.executable, "-c", SCRIPT],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["errors"] == []
     added = result["added"]
     assert added["192.0.2.170"]["prefixlen"] == 24
-    assert added["192.0.2.170"]["label"] == "v0:vip"
+    assert added["192.0.2.170"]["label"] == "e0:vip"
     assert added["2001:db8::170"]["prefixlen"] == 64 and added["2001:db8::170"].get("nodad")
-    assert result["held"] == ["192.0.2.170", "2001:db8::170"]  # not 192.0.2.11
-    assert result["after"] == ["192.0.2.11"]  # the interface's own address stays
+    assert result["held"] == ["192.0.2.170", "2001:db8::170"]  # not 192.0.2.1
+    assert result["after"] == ["192.0.2.1"]  # the interface's own address stays

@@ -1,19 +1,15 @@
 """`haconsole watch -i IFACE` live, in a namespace: a real VRRP advert on a veth is decoded.
 
-One namespace holds a veth pair; a sender on one end multicasts adverts (every 0.1 s, for
-as long as the capture runs), `haconsole watch -i` on the other end prints the first one.
+One namespace holds a veth pair (the `veth_ns` fixture); a sender on one end multicasts
+adverts (every 0.1 s, for as long as the capture runs), `haconsole watch -i` on the other
+end prints the first one.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
-
-import pytest
-from conftest import need_root_netns
 
 SENDER = r"""
 import socket, sys, time, ipaddress
@@ -31,31 +27,10 @@ while time.monotonic() < end:
 """
 
 
-def ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True)
-
-
-@pytest.fixture
-def veth_ns() -> Iterator[str]:
-    need_root_netns()
-    ns = f"hacw-{os.getpid()}"
-    subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-    ip("netns", "add", ns)
-    try:
-        ip("-n", ns, "link", "add", "w0", "type", "veth", "peer", "name", "w1")
-        ip("-n", ns, "addr", "add", "192.0.2.1/24", "dev", "w0")
-        ip("-n", ns, "addr", "add", "192.0.2.2/24", "dev", "w1")
-        for dev in ("lo", "w0", "w1"):
-            ip("-n", ns, "link", "set", dev, "up")
-        yield ns
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-
-
 def test_watch_live_decodes_an_advert(veth_ns: str) -> None:
     watch = subprocess.Popen(
         ["ip", "netns", "exec", veth_ns, sys.executable, "-m", "haconsole", "watch",
-         "-i", "w1", "--count", "1", "--json", "--timeout", "20"],
+         "-i", "e1", "--count", "1", "--json", "--timeout", "20"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sender = subprocess.Popen(["ip", "netns", "exec", veth_ns, sys.executable, "-c", SENDER],
                               stderr=subprocess.PIPE, text=True)
