@@ -326,3 +326,59 @@ def test_precise_loop_signal_handlers_still_validate() -> None:
             loop.add_signal_handler("SIGHUP", lambda: None)  # type: ignore[arg-type]
 
     precise_loop.run(main())
+
+
+async def test_a_takeover_puts_the_wire_before_logs_and_events() -> None:
+    """On a timer takeover the advert, VIP add and GARP happen before any log line or
+    event of it is published; then every one of them is published, in order."""
+    import ipaddress
+
+    from haconsole.cluster import events as ev
+    from haconsole.engine.node import Node
+    from haconsole.netns.lab import pair_configs
+
+    trace: list[str] = []
+
+    class Transport:
+        def primary_address(self) -> ipaddress.IPv4Address:
+            return ipaddress.IPv4Address("192.0.2.11")
+
+        def set_receiver(self, receiver: Any) -> None: ...
+
+        def send(self, payload: bytes, src: Any, dst: Any) -> None:
+            trace.append("wire:advert")
+
+        def close(self) -> None: ...
+
+    class Vips:
+        def add(self, vips: Any, interface: str) -> None:
+            trace.append("wire:vip")
+
+        def remove(self, vips: Any, interface: str) -> None: ...
+
+        def announce(self, vips: Any, interface: str) -> None:
+            trace.append("wire:garp")
+
+        def held(self) -> set[str]:
+            return set()
+
+    def publish(event: ev.Event) -> None:
+        trace.append(event.kind if not isinstance(event, ev.LogLine) else f"log:{event.text}")
+
+    config = pair_configs(check_nginx=False)["nginx1"]  # state MASTER: takes over alone
+    node = Node("nginx1", config, transport_for=lambda i, f: Transport(), vips=Vips(),
+                publish=publish)
+    await node.start()
+    inst = node.instances["VI_1"]
+    trace.clear()
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + 5  # the takeover is due one advert interval after start
+    while inst.state != "MASTER":
+        assert loop.time() < give_up, "no takeover"
+        await asyncio.sleep(0.01)
+    first_other = next(i for i, x in enumerate(trace) if not x.startswith("wire:"))
+    assert trace[:first_other][:3] == ["wire:advert", "wire:vip", "wire:garp"]
+    rest = trace[first_other:]
+    assert "log:(VI_1) Entering MASTER STATE" in rest and "transition" in rest
+    assert rest.index("log:(VI_1) Entering MASTER STATE") < rest.index("transition")
+    await node.stop()

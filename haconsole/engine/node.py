@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -88,6 +89,8 @@ class Node:
         # Per-advert events (one per instance per second each way): the agent turns them
         # off while nobody is subscribed, so they cost nothing on an unwatched node.
         self.advert_events = True
+        # During a takeover, log lines and events queued until the wire work is done.
+        self._held: list[Callable[[], None]] | None = None
         # The trackers' last results, handed to instances created by a reload.
         self._checks: dict[str, bool] = {}
         self._values: dict[str, int] = {}
@@ -297,6 +300,12 @@ class Node:
         return True
 
     def log(self, message: str) -> None:
+        if self._held is not None:
+            self._held.append(functools.partial(self._log_now, message))
+        else:
+            self._log_now(message)
+
+    def _log_now(self, message: str) -> None:
         self.logger.info(message)
         self.publish(ev.LogLine(self.wall_time(), self.name, text=message))
 
@@ -311,17 +320,20 @@ class Node:
         # A takeover: the wire first. Log lines and events wait, in their order, while
         # the advert, the VIP add and the GARP go out (as keepalived notifies after its
         # GARPs); logging them first cost ~0.6 ms between a new master's advert and GARP.
-        queued: list[tuple[Callable[[Any], None], Any]] = []
-        publish, log = self.publish, self.log
-        self.publish = lambda event: queued.append((publish, event))
-        self.log = lambda message: queued.append((log, message))  # type: ignore[method-assign]
+        self._held = []
         try:
             self._run(inst, actions)
         finally:
-            del self.log
-            self.publish = publish
-            for emit, item in queued:
-                emit(item)
+            held, self._held = self._held, None
+            for emit in held:
+                emit()
+
+    def _emit(self, event: ev.Event) -> None:
+        """Publish now, or after the wire work of a takeover (see `_fire`)."""
+        if self._held is None:
+            self.publish(event)
+        else:
+            self._held.append(functools.partial(self.publish, event))
 
     def _forget(self, inst: Instance) -> None:
         """An instance object leaves the node (replaced by a reload, or removed)."""
@@ -360,36 +372,36 @@ class Node:
                 for dst, payload in zip(a.destinations, payloads, strict=True):
                     transport.send(payload, a.src, dst)
             if self.advert_events:
-                self.publish(ev.AdvertSent(t, self.name, instance=inst.name,
+                self._emit(ev.AdvertSent(t, self.name, instance=inst.name,
                                            priority=a.advert.priority))
         elif isinstance(a, act.Log):
             self.log(a.message)
         elif isinstance(a, act.AdvertAccepted):
             if self.advert_events:
-                self.publish(ev.AdvertReceived(t, self.name, instance=inst.name,
+                self._emit(ev.AdvertReceived(t, self.name, instance=inst.name,
                                                source=str(a.src), priority=a.priority))
         elif isinstance(a, act.Transition):
-            self.publish(ev.Transition(t, self.name, instance=inst.name, old=a.old,  # type: ignore[arg-type]
+            self._emit(ev.Transition(t, self.name, instance=inst.name, old=a.old,  # type: ignore[arg-type]
                                        new=a.new, reason=a.reason))  # type: ignore[arg-type]
             self._publish_state(inst)
         elif isinstance(a, act.PriorityChanged):
-            self.publish(ev.PriorityChange(t, self.name, instance=inst.name, old=a.old, new=a.new,
+            self._emit(ev.PriorityChange(t, self.name, instance=inst.name, old=a.old, new=a.new,
                                            base=inst.base_priority, cause=a.cause))
             self._publish_state(inst)
         elif isinstance(a, act.AddVips):
             self.vips.add(a.vips, a.interface)
             for vip in a.vips:
-                self.publish(ev.VipAdded(t, self.name, instance=inst.name, vip=str(vip)))
+                self._emit(ev.VipAdded(t, self.name, instance=inst.name, vip=str(vip)))
         elif isinstance(a, act.RemoveVips):
             held = self.vips.held()
             self.vips.remove(a.vips, a.interface)
             for vip in a.vips:
                 if str(vip) in held:
-                    self.publish(ev.VipRemoved(t, self.name, instance=inst.name, vip=str(vip)))
+                    self._emit(ev.VipRemoved(t, self.name, instance=inst.name, vip=str(vip)))
         elif isinstance(a, act.Announce):
             self._announce(a)
         elif isinstance(a, act.PacketDropped):
-            self.publish(ev.PacketDropped(t, self.name, instance=inst.name, source=str(a.src),
+            self._emit(ev.PacketDropped(t, self.name, instance=inst.name, source=str(a.src),
                                           reason=a.reason, detail=a.detail))
 
     def _announce(self, a: act.Announce) -> None:
@@ -403,7 +415,7 @@ class Node:
                     self.log(f"Sending unsolicited Neighbour Advert on {dev} for {vip}")
 
     def _publish_state(self, inst: Instance) -> None:
-        self.publish(self.instance_state(inst))
+        self._emit(self.instance_state(inst))
 
     def instance_state(self, inst: Instance) -> ev.InstanceState:
         return ev.InstanceState(
