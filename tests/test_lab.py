@@ -97,3 +97,20 @@ def test_lab_definition_errors_name_the_key() -> None:
     assert [n.priority for n in lab.nodes] == [100, 90, 80]
     config = lab.config_for(lab.nodes[0])
     assert "lab-pass" not in repr(config)
+
+
+@pytest.mark.parametrize("fault", [cmd.KillNode, cmd.StopAgent, cmd.PartitionNode])
+async def test_failover_hold_never_blocks_a_takeover(lab: Lab, fault: type[cmd.Command]) -> None:
+    """`5:failover nginx1 VI_1; 8:kill|halt|partition nginx2`: nginx1 holds back for 60 s,
+    but when nginx2 dies, stops or is cut off during the hold, nginx1 takes over."""
+    ok, detail = await lab.execute(cmd.Failover("nginx1", "VI_1"))
+    assert ok, detail
+    assert await lab.wait_for(lambda: lab.masters("VI_1") == ["nginx2"], timeout=3)
+    ok, detail = await lab.execute(fault("nginx2"))
+    assert ok, detail
+    # generous bound: Master_Down_Interval of nginx1 (3.61 s) plus a margin
+    assert await lab.wait_for(lambda: "nginx1" in lab.masters("VI_1"), timeout=3.61 + 3)
+    texts = [e.text for e in lab.events  # type: ignore[attr-defined]
+             if isinstance(e, ev.LogLine) and e.node == "nginx1"]
+    assert "(VI_1) Receive advertisement timeout" in texts
+    assert lab.hosts["nginx1"].vips.held() == {"192.0.2.170"}

@@ -22,7 +22,9 @@ priority >= ours, or any advert when preemption is off (nopreempt, a running
 preempt_delay, an operator's failover hold), restarts Master_Down_Interval; a lower
 priority advert is discarded *without* restarting the timer, so a preempting backup takes
 over one Master_Down_Interval after the last advert it accepted. Timer expiry ->
-"Receive advertisement timeout" -> MASTER.
+"Receive advertisement timeout" -> MASTER. Nothing defers that expiry: an operator's hold
+(like nopreempt) only decides which adverts restart the timer, so a backup in a hold still
+takes over at the RFC time when the master dies or sends priority 0.
 
 Master (§6.4.3): send an advert every Advertisement_Interval, and at once when the
 effective priority changes (a haconsole extension; keepalived waits for the interval).
@@ -427,15 +429,15 @@ class Instance:
         """Run every timer that is due at `now`."""
         out: list[act.Action] = []
         if self.state == BACKUP and self._down_at is not None and now >= self._down_at:
-            if self._hold_until is not None and now < self._hold_until:
-                self._down_at = self._hold_until
-            elif self.sync is not None and not self.sync.may_become_master(self):
+            # An operator's hold never delays this: it only makes the backup accept a
+            # lower-priority master's adverts (no preemption, see _backup_rx). When the
+            # master is gone or sends priority 0, the RFC takeover happens on time.
+            if self.sync is not None and not self.sync.may_become_master(self):
                 # keepalived's vrrp_sync_can_goto_master: prefer BACKUP until every member
                 # of the group wants MASTER too (no thrashing on a partial failure).
                 self.wants_master = True
                 self._start_down_timer(now, self._mdi_us())
             else:
-                self._hold_until = None
                 self._log(out, "Receive advertisement timeout")
                 reason = "advert timeout"
                 if self.master_priority == PRIO_STOP and self.master_address is not None:
@@ -460,6 +462,7 @@ class Instance:
         self.master_priority = self.effective_priority
         self._down_at = None
         self._preempt_at = None
+        self._hold_until = None  # master again: the operator's hold has no more meaning
         self._advert_at = now + self.adver_int_us / US
         self._log(out, "setting VIPs.", detail=True)
         out.append(act.AddVips(self.all_vips, self.interface))
@@ -687,11 +690,13 @@ class Instance:
         return out
 
     def release(self, now: float, hold: float) -> list[act.Action]:
-        """Operator failover: a master sends priority 0 and stays BACKUP for `hold` seconds.
+        """Operator failover: a master sends priority 0 and holds back for `hold` seconds.
 
-        During the hold it accepts any advert, as if nopreempt, so the best backup takes
-        over after its Skew_Time and keeps the VIP; after the hold, normal preemption rules
-        apply again (a preempting higher-priority node will take the VIP back).
+        The hold suppresses preemption only: the instance accepts a lower-priority
+        master's adverts, as if nopreempt, so the best backup takes over after its
+        Skew_Time and keeps the VIP. It never delays a takeover: if the new master dies
+        or sends priority 0 during the hold, this instance takes over at the RFC time.
+        After the hold (or `cancel_hold`), normal preemption applies again.
         """
         out: list[act.Action] = []
         self._hold_until = now + hold
@@ -702,6 +707,21 @@ class Instance:
         self._leave_master(out, now, BACKUP, "released by operator (failover)")
         self._start_down_timer(now, self._mdi_us())
         return out
+
+
+    def hold_until(self, now: float) -> float | None:
+        """When the operator's hold ends (on this instance's clock), or None if none runs."""
+        if self._hold_until is None or now >= self._hold_until:
+            return None
+        return self._hold_until
+
+    def cancel_hold(self, now: float) -> bool:
+        """End an operator's hold now; False when none was running. A preempting backup
+        with a higher priority than the master then takes over one Master_Down_Interval
+        after the last advert it accepted (the next lower-priority advert is discarded)."""
+        running = self.hold_until(now) is not None
+        self._hold_until = None
+        return running
 
 
 def _compare(a: IPAddress, b: IPAddress) -> int:

@@ -136,6 +136,23 @@ def test_control_socket_failover_and_services(make_lab):
     assert json.loads(stream.splitlines()[0])["id"] == 7
 
 
+@pytest.mark.parametrize("fault", ["kill", "halt"])
+def test_new_master_dying_during_the_failover_hold_is_taken_over(make_lab, fault):
+    """The released node's hold suppresses preemption only: when the new master dies
+    (SIGKILL) or stops (SIGTERM: priority 0) during the hold, the VIP comes back."""
+    lab = make_lab(pair_configs())
+    converged(lab, "nginx1")
+    assert lab.agent_request("nginx1", {"cmd": "failover", "instance": "VI_1"})["ok"]
+    converged(lab, "nginx2")
+    lab.signal_engine("nginx2", signal.SIGKILL if fault == "kill" else signal.SIGTERM)
+    bound = MDI_90 + 0.3 if fault == "kill" else SKEW_90 + 1
+    elapsed = time_until(lambda: lab.holders(VIP4) == ["nginx1"], 8)
+    assert elapsed < bound + 1.5  # generous: polling and a loaded CI machine
+    # once at the first election, once now
+    assert lab.log_text("nginx1").count("Receive advertisement timeout") >= 2
+    converged(lab, "nginx1")
+
+
 def test_reload_with_bad_config_keeps_running(make_lab):
     lab = make_lab(pair_configs())
     converged(lab, "nginx1")
