@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -246,13 +247,21 @@ def test_priority_inversion_after_master_down_interval() -> None:
     assert "priority-inversion" not in kinds(view, 16.0)
 
 
-def test_no_priority_inversion_for_a_backup_the_operator_released() -> None:
+def test_no_priority_inversion_for_a_backup_in_an_operator_hold() -> None:
+    """The hold comes from the node's own state (a console that attaches later, or that
+    did not issue the failover, knows it too); once it ends, the backup has its
+    Master_Down_Interval to preempt before the alarm."""
     view = ClusterView()
     started(view)
     fail_over(view, 10, new="nginx2", old="")
-    view.apply_all([trans(10, "nginx1", "MASTER", "BACKUP", "released by operator (failover)"),
-                    state(10, "nginx1", "BACKUP", 100)])
+    view.apply_all([trans(10, "nginx1", "MASTER", "BACKUP", "higher priority 90"),
+                    dataclasses.replace(state(10, "nginx1", "BACKUP", 100),
+                                        hold_until=T0 + 70)])
+    assert view.instances[("nginx1", "VI_1")].hold_left(T0 + 30) == pytest.approx(40)
     assert "priority-inversion" not in kinds(view, 30)
+    assert "priority-inversion" not in kinds(view, 73)  # hold over: time to preempt
+    alarm = next(a for a in view.alarms(T0 + 75) if a.kind == "priority-inversion")
+    assert alarm.since == T0 + 10
 
 
 def test_stale_source_from_health_and_from_silence() -> None:

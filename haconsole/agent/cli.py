@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from haconsole.agent import loop as precise_loop
+from haconsole.agent.ctl import ACTIONS as CTL_ACTIONS
 from haconsole.agent.daemon import (
     DEFAULT_CONTROL,
     EXIT_FATAL,
@@ -44,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar=("NAME", "START", "STOP"),
                         help="a service the console may stop/start, with its commands")
     parser.add_argument("--failover-hold", type=float, default=60.0,
-                        help="seconds a released master stays backup (default 60)")
+                        help="seconds a released master holds back from preempting "
+                             "(default 60; it still takes over at once if the new master "
+                             "dies)")
     sub = parser.add_subparsers(dest="agent_command", metavar="ctl")
     ctl = sub.add_parser("ctl", help="talk to a running agent through its control socket")
     ctl.add_argument("--control", default=argparse.SUPPRESS,
@@ -53,10 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ctl.add_argument("--stream", action="store_true",
                      help="bridge stdin/stdout to the control socket (JSON lines; for SSH)")
     ctl.add_argument("action", nargs="?", default=None,
-                     choices=("status", "events", "failover", "stop-service", "start-service",
-                              "reload", "restart", "shutdown"))
+                     choices=CTL_ACTIONS)
     ctl.add_argument("target", nargs="?", default=None,
-                     help="instance (failover) or service (stop-/start-service)")
+                     help="instance (failover, cancel-hold) or service (stop-/start-service)")
 
 
 def _setup_logging(args: argparse.Namespace) -> None:

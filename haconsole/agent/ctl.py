@@ -1,9 +1,9 @@
 """`haconsole agent ctl`: the agent's control-socket client, for people and for SSH.
 
 `ctl status` prints the instances; `ctl events` follows the event stream; `ctl failover
-[INSTANCE]`, `stop-service [NAME]`, `start-service [NAME]`, `reload`, `restart`,
-`shutdown` run commands. `--json` prints the agent's raw replies. `--stream` bridges
-stdin/stdout to the socket byte for byte: the console's SSH source runs
+[INSTANCE]`, `cancel-hold [INSTANCE]`, `stop-service [NAME]`, `start-service [NAME]`,
+`reload`, `restart`, `shutdown` run commands. `--json` prints the agent's raw replies.
+`--stream` bridges stdin/stdout to the socket byte for byte: the console's SSH source runs
 `haconsole agent ctl --stream` on a remote node and speaks the JSON-lines protocol
 through it, so no port is ever opened on the node.
 
@@ -22,8 +22,8 @@ from typing import IO, Any
 
 from haconsole.cluster.events import event_from_dict
 
-ACTIONS = ("status", "events", "failover", "stop-service", "start-service", "reload",
-           "restart", "shutdown")
+ACTIONS = ("status", "events", "failover", "cancel-hold", "stop-service", "start-service",
+           "reload", "restart", "shutdown")
 
 
 class CtlError(Exception):
@@ -134,7 +134,7 @@ def main_ctl(args: Any) -> int:
         if action == "events":
             return _follow(path, args.json)
         payload: dict[str, Any] = {"cmd": action}
-        if action == "failover" and args.target:
+        if action in ("failover", "cancel-hold") and args.target:
             payload["instance"] = args.target
         if action in ("stop-service", "start-service") and args.target:
             payload["service"] = args.target

@@ -12,6 +12,7 @@ per line each way. Requests carry an optional `id` echoed in the reply:
     {"id": 1, "cmd": "status"}            -> {"id": 1, "ok": true, "node": ..., "events": [...]}
     {"id": 2, "cmd": "subscribe"}         -> reply, then {"event": {...}} lines forever
     {"id": 3, "cmd": "failover", "instance": "VI_1"}   (no instance: every master here)
+    {"cmd": "cancel-hold", "instance": "VI_1"}   (end the failover hold: preempt again)
     {"cmd": "stop-service", "service": "nginx"} / "start-service"
     {"cmd": "reload"} / {"cmd": "restart"} / {"cmd": "shutdown"}
 
@@ -434,6 +435,8 @@ class Agent:
                 return {"ok": True, **self.status()}
             if cmd == "failover":
                 return self._failover(request.get("instance") or None)
+            if cmd == "cancel-hold":
+                return self._cancel_hold(request.get("instance") or None)
             if cmd in ("stop-service", "start-service"):
                 return await self._service(cmd, request.get("service") or None)
             if cmd == "reload":
@@ -464,6 +467,18 @@ class Agent:
         hold = self.options.failover_hold
         return {"ok": True, "detail": f"{self.name} released {', '.join(released)} "
                                       f"(priority 0 sent, holding backup {hold:g} s)"}
+
+    def _cancel_hold(self, instance: str | None) -> dict[str, Any]:
+        node = self.node
+        if node is None:
+            return {"ok": False, "detail": f"{self.name} is not running"}
+        if instance is not None and instance not in node.instances:
+            return {"ok": False, "detail": f"no instance {instance!r} on {self.name}"}
+        cancelled = node.cancel_hold(instance)
+        if not cancelled:
+            return {"ok": False, "detail": f"{self.name} has no failover hold running"}
+        return {"ok": True, "detail": f"{self.name} may preempt again "
+                                      f"({', '.join(cancelled)})"}
 
     async def _service(self, cmd: str, service: str | None) -> dict[str, Any]:
         services = self.options.services

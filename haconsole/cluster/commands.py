@@ -70,6 +70,18 @@ class Failover(Command):
 
 
 @dataclass(frozen=True)
+class CancelHold(Command):
+    """End the operator's failover hold on `node`: it may preempt again (the VIP can move
+    back to it one Master_Down_Interval later if it outranks the master)."""
+
+    name: ClassVar[str] = "cancel-hold"
+    instance: str = ""
+
+    def describe(self) -> str:
+        return f"cancel the failover hold of {self.instance or 'every instance'} on {self.node}"
+
+
+@dataclass(frozen=True)
 class KillNode(Command):
     """Crash the node: no priority 0, backups wait Master_Down_Interval (lab only)."""
 

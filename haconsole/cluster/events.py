@@ -63,6 +63,7 @@ class InstanceState(Event):
     vips: tuple[str, ...] = ()
     address: str = ""  # the instance's own source address
     master_address: str = ""  # who the instance believes is master ("" = unknown)
+    hold_until: float | None = None  # an operator's failover hold ends then (no preemption)
 
 
 @dataclass(frozen=True)

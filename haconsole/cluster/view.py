@@ -136,6 +136,7 @@ class InstanceView:
     vips: tuple[str, ...] = ()
     address: str = ""
     master_address: str = ""
+    hold_until: float | None = None  # an operator's failover hold (wall clock)
     priority_cause: str = ""
     lost: bool = False
     last_transition: TransitionRecord | None = None
@@ -159,6 +160,12 @@ class InstanceView:
     @property
     def live_master(self) -> bool:
         return self.state == "MASTER" and not self.lost
+
+    def hold_left(self, now: float) -> float | None:
+        """Seconds left of the operator's failover hold, or None when none runs."""
+        if self.hold_until is None or self.hold_until <= now or self.lost:
+            return None
+        return self.hold_until - now
 
     @property
     def master_down_interval(self) -> float:
@@ -319,8 +326,10 @@ class ClusterView:
         inv_since = self._inversion_since.get(group)
         if inv_since is not None and masters:
             master = masters[0]
-            backup = self._inverted_backup(members, master)
-            if backup is not None and now - inv_since > (
+            backup = self._inverted_backup(members, master, now)
+            # a backup whose hold just ended gets its Master_Down_Interval to preempt
+            start = max(inv_since, backup.hold_until or inv_since) if backup else inv_since
+            if backup is not None and now - start > (
                     backup.master_down_interval + backup.advert_int):
                 out.append(Alarm(
                     "priority-inversion", "warning",
@@ -329,17 +338,19 @@ class ClusterView:
         return out
 
     @staticmethod
-    def _inverted_backup(members: list[InstanceView],
-                         master: InstanceView) -> InstanceView | None:
+    def _inverted_backup(members: list[InstanceView], master: InstanceView,
+                         now: float | None = None) -> InstanceView | None:
         """A preempting BACKUP with a higher effective priority than the master, if any.
 
-        A backup an operator just released (failover) holds back on purpose: not inverted.
+        With `now`, a backup in an operator's failover hold holds back on purpose: not
+        inverted while the hold runs. Without it (the fold, which has no clock) holds are
+        ignored, so the inversion's start is known when a hold ends without an event.
         """
         best: InstanceView | None = None
         for m in members:
             if m.lost or m.state != "BACKUP" or m.effective_priority <= master.effective_priority:
                 continue
-            if m.last_transition and m.last_transition.reason.startswith("released"):
+            if now is not None and m.hold_left(now) is not None:
                 continue
             if best is None or m.effective_priority > best.effective_priority:
                 best = m
@@ -435,6 +446,7 @@ class ClusterView:
         inst.base_priority, inst.effective_priority = e.base_priority, e.effective_priority
         inst.interface, inst.version, inst.advert_int = e.interface, e.version, e.advert_int
         inst.vips, inst.address, inst.master_address = e.vips, e.address, e.master_address
+        inst.hold_until = e.hold_until
         inst.lost = not node.up
         if known and _snapshot(inst) == before:
             return  # sources re-send unchanged snapshots: nothing to recompute
@@ -672,7 +684,7 @@ _RATE_ONLY = {ev.AdvertSent, ev.AdvertReceived, ev.AdvertCounters, ev.LogLine,
 
 def _snapshot(inst: InstanceView) -> tuple[object, ...]:
     return (inst.vrid, inst.state, inst.base_priority, inst.effective_priority, inst.vips,
-            inst.address, inst.master_address, inst.lost)
+            inst.address, inst.master_address, inst.hold_until, inst.lost)
 
 
 _HANDLERS: dict[type[ev.Event], Callable[[ClusterView, Any, NodeView], None]] = {

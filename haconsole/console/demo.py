@@ -55,7 +55,11 @@ class EventSimulation(Simulation):
             interface=inst.interface, version=inst.version,
             advert_int=inst.adver_int_us / 1e6, vips=tuple(str(v) for v in inst.vips),
             address=str(inst.address), master_address=str(inst.master_address or ""),
+            hold_until=self._wall_of(inst.hold_until(self.now)),
         )
+
+    def _wall_of(self, t: float | None) -> float | None:
+        return None if t is None else round(self.t0 + t, 6)
 
     def _apply(self, node: SimNode, inst: Instance, actions: list[act.Action]) -> None:
         for a in actions:
@@ -164,6 +168,15 @@ class ScriptedLab:
             ok = bool(released)
             detail = (f"{node} released {', '.join(released)} (priority 0 sent)" if ok
                       else f"{node} is not MASTER of {command.instance}")
+        elif isinstance(command, cmd.CancelHold):
+            cancelled = [i.name for i in sim.nodes[node].instances.values()
+                         if command.instance in ("", i.name) and i.cancel_hold(sim.now)]
+            for inst in sim.nodes[node].instances.values():
+                if inst.name in cancelled:
+                    sim.emit(sim.state_of(sim.nodes[node], inst))
+            ok = bool(cancelled)
+            detail = (f"{node} may preempt again ({', '.join(cancelled)})" if ok
+                      else f"{node} has no failover hold running")
         elif isinstance(command, cmd.KillNode):
             sim.crash(node)
             sim.emit(ev.NodeLost(sim.wall(), node, reason="crashed"))

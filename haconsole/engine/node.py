@@ -299,6 +299,20 @@ class Node:
         self._run(inst, inst.release(self._now(), self.failover_hold if hold is None else hold))
         return True
 
+    def cancel_hold(self, instance: str | None = None) -> list[str]:
+        """End the operator's hold on `instance` (every instance when None); the names of
+        the instances whose hold was running."""
+        if not self.running:
+            return []
+        now = self._now()
+        names = [instance] if instance else list(self.instances)
+        cancelled = [n for n in names
+                     if n in self.instances and self.instances[n].cancel_hold(now)]
+        for name in cancelled:
+            self.log(f"({name}) failover hold cancelled by operator: preemption applies again")
+            self._publish_state(self.instances[name])
+        return cancelled
+
     def log(self, message: str) -> None:
         if self._held is not None:
             self._held.append(functools.partial(self._log_now, message))
@@ -418,8 +432,10 @@ class Node:
         self._emit(self.instance_state(inst))
 
     def instance_state(self, inst: Instance) -> ev.InstanceState:
+        wall = self.wall_time()
+        hold = inst.hold_until(self._now()) if self._loop is not None else None
         return ev.InstanceState(
-            self.wall_time(),
+            wall,
             self.name,
             instance=inst.name,
             vrid=inst.vrid,
@@ -432,6 +448,7 @@ class Node:
             vips=tuple(str(v) for v in inst.vips),
             address=str(inst.address),
             master_address=str(inst.master_address or ""),
+            hold_until=None if hold is None else wall + (hold - self._now()),
         )
 
     def snapshot(self) -> list[ev.Event]:

@@ -152,6 +152,13 @@ class Lab:
             if not released:
                 return False, f"{host.name} is not MASTER of {', '.join(names)}"
             return True, f"{host.name} released {', '.join(released)} (priority 0 sent)"
+        if isinstance(command, cmd.CancelHold):
+            if host.node is None or not host.running:
+                return False, f"{host.name} is not running"
+            cancelled = host.node.cancel_hold(command.instance or None)
+            if not cancelled:
+                return False, f"{host.name} has no failover hold running"
+            return True, f"{host.name} may preempt again ({', '.join(cancelled)})"
         if isinstance(command, cmd.KillNode):
             if host.node is None or not host.running:
                 return False, f"{host.name} is already down"

@@ -389,11 +389,12 @@ class NetnsLab:
         if isinstance(command, cmd.PartitionNode):
             self.topology.partition(name, command.partitioned)
             return True, f"{name} {'partitioned' if command.partitioned else 'healed'}"
-        if isinstance(command, cmd.Failover):
+        if isinstance(command, cmd.Failover | cmd.CancelHold):
+            from haconsole.agent.protocol import control_request
+
             if self.nodes[name].engine != "haconsole":
-                return False, f"{name} runs keepalived: no failover command"
-            reply = self.agent_request(name, {"cmd": "failover",
-                                              "instance": command.instance or None})
+                return False, f"{name} runs keepalived: no {command.name} command"
+            reply = self.agent_request(name, control_request(command))
             return bool(reply.get("ok")), str(reply.get("detail", ""))
         return False, f"the netns lab cannot run {command.name}"
 

@@ -17,20 +17,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from haconsole.agent.protocol import control_request
+from haconsole.agent.protocol import supports as agent_supports
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.sources.base import Publish
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 Connect = Callable[[], Awaitable[Streams]]
-
-_COMMANDS: dict[type[cmd.Command], str] = {
-    cmd.StopService: "stop-service",
-    cmd.StartService: "start-service",
-    cmd.Failover: "failover",
-    cmd.RestartAgent: "restart",
-}
-
 
 class AgentSource:
     """Implements sources.base.Source for one haconsole agent."""
@@ -72,19 +66,13 @@ class AgentSource:
         self._close()
 
     def supports(self, command: type[cmd.Command]) -> bool:
-        return command in _COMMANDS
+        return agent_supports(command)
 
     async def execute(self, command: cmd.Command) -> tuple[bool, str]:
-        name = _COMMANDS.get(type(command))
-        if name is None:
+        if not agent_supports(type(command)):
             return self._result(command, False, f"an agent cannot run {command.name}")
-        request: dict[str, Any] = {"cmd": name}
-        if isinstance(command, cmd.Failover) and command.instance:
-            request["instance"] = command.instance
-        if isinstance(command, cmd.StopService | cmd.StartService):
-            request["service"] = command.service
         try:
-            reply = await self.request(request)
+            reply = await self.request(control_request(command))
         except ConnectionError as err:
             return self._result(command, False, f"{self.name}: {err}")
         return self._result(command, bool(reply.get("ok")), str(reply.get("detail", "")))

@@ -26,6 +26,8 @@ from typing import Any
 
 import asyncssh
 
+from haconsole.agent.protocol import control_request
+from haconsole.agent.protocol import supports as agent_supports
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.sources.base import Publish
@@ -42,22 +44,9 @@ from haconsole.sources.ssh import (
 
 __all__ = ["AgentSshNode", "agent_request"]
 
-_CMD_NAMES: dict[type[cmd.Command], str] = {
-    cmd.Failover: "failover",
-    cmd.StopService: "stop-service",
-    cmd.StartService: "start-service",
-    cmd.RestartAgent: "restart",
-}
-
-
 def agent_request(command: cmd.Command, rid: int) -> dict[str, Any]:
-    """The control-socket request for a console command."""
-    request: dict[str, Any] = {"id": rid, "cmd": _CMD_NAMES[type(command)]}
-    if isinstance(command, cmd.Failover) and command.instance:
-        request["instance"] = command.instance
-    if isinstance(command, cmd.StopService | cmd.StartService):
-        request["service"] = command.service
-    return request
+    """The control-socket request for a console command, with its id."""
+    return {"id": rid, **control_request(command)}
 
 
 class AgentSshNode:
@@ -89,7 +78,7 @@ class AgentSshNode:
             await self.link.stop()
 
     def supports(self, command: type[cmd.Command]) -> bool:
-        return command in _CMD_NAMES
+        return agent_supports(command)
 
     def warning(self, command: cmd.Command) -> str:
         """Nothing to add: the agent keeps a released master backup for its
@@ -170,7 +159,7 @@ class AgentSshNode:
         return ok, detail
 
     async def _execute(self, command: cmd.Command) -> tuple[bool, str]:
-        if type(command) not in _CMD_NAMES:
+        if not agent_supports(type(command)):
             return False, f"a haconsole agent cannot run {command.name}"
         if self._proc is None:
             why = self.link.last_error if self.link is not None else "not started"
