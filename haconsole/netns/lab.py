@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import ipaddress
 import os
 import shutil
@@ -189,6 +190,16 @@ def agent_status(control: str | Path) -> dict[str, Any] | None:
         return None
 
 
+@functools.cache
+def keepalived_has_lvs(binary: str) -> bool:
+    """Whether this keepalived has the LVS checker process (and so `-P` and `-c`)."""
+    try:
+        ran = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return True
+    return "--checkers_pid" in ran.stdout + ran.stderr
+
+
 @dataclass
 class LabNode:
     name: str
@@ -207,13 +218,15 @@ class LabNode:
 
 
 class NetnsLab:
-    """Build with node configs (in node order: addresses .11, .12, ...), then `start()`."""
+    """Build with node configs (in node order: addresses .11, .12, ...), then `start()`.
+    keepalived nodes run `keepalived_binary` (default: the one on PATH)."""
 
     def __init__(self, configs: dict[str, Config], *,
                  engines: dict[str, Engine] | None = None, nginx: bool = True,
                  client: bool = True, workdir: Path | None = None,
-                 agent_args: Iterable[str] = ()) -> None:
+                 agent_args: Iterable[str] = (), keepalived_binary: str = "keepalived") -> None:
         self.topology = Topology(list(configs), client=client)
+        self.keepalived_binary = keepalived_binary
         self.nginx = nginx
         self.agent_args = list(agent_args)
         self._own_workdir = workdir is None
@@ -287,9 +300,12 @@ class NetnsLab:
     def engine_argv(self, node: LabNode) -> list[str]:
         conf = node.dir / "keepalived.conf"
         if node.engine == "keepalived":
-            return ["keepalived", "-n", "-l", "-D", "-G", "-P", "-f", str(conf),
-                    "-p", str(node.dir / "keepalived.pid"), "-r", str(node.dir / "vrrp.pid"),
-                    "-c", str(node.dir / "checkers.pid")]
+            # A keepalived built without LVS has neither the checker process nor its flags.
+            lvs = keepalived_has_lvs(self.keepalived_binary)
+            return [self.keepalived_binary, "-n", "-l", "-D", "-G", *(["-P"] if lvs else []),
+                    "-f", str(conf), "-p", str(node.dir / "keepalived.pid"),
+                    "-r", str(node.dir / "vrrp.pid"),
+                    *(["-c", str(node.dir / "checkers.pid")] if lvs else [])]
         services = [("nginx", " ".join(self.nginx_command(node.name, "start")),
                      " ".join(self.nginx_command(node.name, "stop")))] if self.nginx else []
         return agent_argv(conf, node.control, name=node.name, pidfile=node.dir / "agent.pid",

@@ -44,6 +44,8 @@ need_program = _shared.need_program
 need_root_netns = _shared.need_root_netns
 DATA = _shared.DATA
 REQUIRE = _shared.REQUIRE
+KEEPALIVED_VERSIONS = _shared.KEEPALIVED_VERSIONS
+need_keepalived = _shared.need_keepalived
 
 
 def need_lab(keepalived: bool = False) -> None:

@@ -1,10 +1,15 @@
-"""Interop with the real keepalived 2.2.7: mixed pairs both ways, same generated config.
+"""Interop with real keepalived (Debian's 2.2.7 and upstream 2.4.3): mixed pairs both ways.
 
 For each shape operators use (VRRPv2 + PASS, VRRPv3 IPv4, VRRPv3 IPv6, unicast,
 nopreempt) and each direction (haconsole master / keepalived backup, and the reverse):
 the configured master wins the election, the other engine follows it without a second
 master, a SIGTERM on the master hands the VIP over after Skew_Time (priority 0), and the
 restarted node preempts back (or, nopreempt, does not) — what two keepalived nodes do.
+VRRPv3 at a 50 cs advert interval adds a crash (SIGKILL): the backup takes over after
+Master_Down_Interval of that interval, not of a whole second.
+
+Every test runs once per reference keepalived (the `ka` parameter): the whole matrix is
+worth running twice, since 2.4.3 changed how it builds, checks and times adverts.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import signal
 import time
 
 import pytest
+from conftest import KEEPALIVED_VERSIONS, need_keepalived
 
 from haconsole.netns.lab import VIP4, VIP6, pair_configs, wait_for
 
@@ -31,21 +37,27 @@ DIRECTIONS = {
 SKEW_90 = (256 - 90) / 256
 
 
+@pytest.fixture(params=KEEPALIVED_VERSIONS, ids=lambda v: f"ka{v}")
+def ka(request) -> str:
+    """The keepalived binary of one reference version."""
+    return need_keepalived(request.param)
+
+
 @pytest.mark.parametrize("direction", DIRECTIONS)
 @pytest.mark.parametrize("shape", SHAPES)
-def test_mixed_pair_elects_and_hands_over(make_lab, shape, direction):
-    elect_and_hand_over(make_lab, SHAPES[shape], DIRECTIONS[direction])
+def test_mixed_pair_elects_and_hands_over(make_lab, ka, shape, direction):
+    elect_and_hand_over(make_lab, ka, SHAPES[shape], DIRECTIONS[direction])
 
 
-def test_keepalived_pair_baseline(make_lab):
+def test_keepalived_pair_baseline(make_lab, ka):
     """The same checks on two keepalived nodes: the expectations are keepalived's."""
-    elect_and_hand_over(make_lab, SHAPES["v2-pass"],
+    elect_and_hand_over(make_lab, ka, SHAPES["v2-pass"],
                         {"nginx1": "keepalived", "nginx2": "keepalived"})
 
 
-def elect_and_hand_over(make_lab, options, engines):
+def elect_and_hand_over(make_lab, ka, options, engines):
     vip = VIP6 if options.get("family") == 6 else VIP4
-    lab = make_lab(pair_configs(**options), engines=engines)
+    lab = make_lab(pair_configs(**options), engines=engines, keepalived_binary=ka)
     lab.wait_single_holder(vip, 15, expect="nginx1")
     wait_for(lambda: lab.states("nginx2").get("VI_1") == "BACKUP", 5, what="nginx2 BACKUP")
     # The backup follows the other engine's adverts: still a single master 2 s later.
@@ -67,9 +79,35 @@ def elect_and_hand_over(make_lab, options, engines):
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
-def test_nopreempt_pair(make_lab, direction):
+def test_fast_v3_pair_survives_a_crash(make_lab, ka, direction):
+    """VRRPv3, advert_int 0.5 (50 cs on the wire): a SIGKILLed master (no priority 0) is
+    replaced after 3 x 0.5 + Skew_Time = 1.824 s of silence, and preempts back."""
+    lab = make_lab(pair_configs(version=3, advert_int=0.5), engines=DIRECTIONS[direction],
+                   keepalived_binary=ka)
+    lab.wait_single_holder(VIP4, 15, expect="nginx1")
+    wait_for(lambda: lab.states("nginx2").get("VI_1") == "BACKUP", 5, what="nginx2 BACKUP")
+    time.sleep(1.5)  # a stability window (3 intervals), not a wait for a condition
+    assert lab.holders(VIP4) == ["nginx1"]
+
+    start = time.monotonic()
+    lab.signal_engine("nginx1", signal.SIGKILL)
+    # The killed master cannot remove its VIP: wait for the backup to add it.
+    wait_for(lambda: "nginx2" in lab.holders(VIP4), 6, interval=0.01, what="takeover")
+    elapsed = time.monotonic() - start
+    down = 3 * 0.5 + SKEW_90 * 0.5
+    assert down - 0.5 - 0.05 < elapsed < down + 0.6, (
+        f"takeover {elapsed:.3f} s after the crash (Master_Down_Interval {down:.3f} s)")
+    lab.wait_engine_exit("nginx1")
+    wait_for(lambda: lab.curl(f"http://{VIP4}/") == "nginx2", 10, what="curl -> nginx2")
+
+    lab.start_engine("nginx1")
+    lab.wait_single_holder(VIP4, 15, expect="nginx1")
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_nopreempt_pair(make_lab, ka, direction):
     lab = make_lab(pair_configs(nopreempt=True), engines=DIRECTIONS[direction],
-                   start=["nginx1"])
+                   start=["nginx1"], keepalived_binary=ka)
     lab.wait_single_holder(VIP4, 15, expect="nginx1")
     lab.start_engine("nginx2")
     wait_for(lambda: lab.states("nginx2").get("VI_1") == "BACKUP", 5, what="nginx2 BACKUP")
@@ -83,9 +121,10 @@ def test_nopreempt_pair(make_lab, direction):
     assert lab.holders(VIP4) == ["nginx2"]
 
 
-def test_mismatched_password(make_lab):
+def test_mismatched_password(make_lab, ka):
     configs = pair_configs(passwords=("secret-A", "secret-B"), check_nginx=False)
-    lab = make_lab(configs, engines={"nginx1": "keepalived", "nginx2": "haconsole"})
+    lab = make_lab(configs, engines={"nginx1": "keepalived", "nginx2": "haconsole"},
+                   keepalived_binary=ka)
     # Each drops the other's adverts: both end up MASTER (split brain by config).
     wait_for(lambda: sorted(lab.holders(VIP4)) == ["nginx1", "nginx2"], 10,
              what="both masters")

@@ -82,9 +82,11 @@ def _peer(b: Builder, inst: Inst, vec: list[str]) -> None:
                  "Skipping...")
         return
     min_ttl, max_ttl = 0, 255
+    # keepalived 2.3+ names the peer in these complaints
+    who = f"({inst.name}) {vec[0]} -" if b.env.at_least("2.3") else f"({inst.name})"
     for i in range(1, len(vec), 2):
         if i + 1 >= len(vec):
-            b.report(GENERAL_ERROR, f"({inst.name}) {vec[i]} is missing a value")
+            b.report(GENERAL_ERROR, f"{who} {vec[i]} is missing a value")
             break
         ok, ttl, msg = read_unsigned(vec[i + 1], 0, 255)
         if not ok:
@@ -95,10 +97,10 @@ def _peer(b: Builder, inst: Inst, vec: list[str]) -> None:
         elif vec[i] == "max_ttl":
             max_ttl = ttl
         else:
-            b.report(GENERAL_ERROR, f"({inst.name}) unknown unicast_peer option {vec[i]}")
+            b.report(GENERAL_ERROR, f"{who} unknown unicast_peer option {vec[i]}")
             break
     if min_ttl > max_ttl:
-        b.report(GENERAL_ERROR, f"({inst.name}) min_ttl {min_ttl} > max_ttl {max_ttl} - "
+        b.report(GENERAL_ERROR, f"{who} min_ttl {min_ttl} > max_ttl {max_ttl} - "
                  "all packets will be discarded")
     inst.cfg.unicast_peer.append(addr)
 

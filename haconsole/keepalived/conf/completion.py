@@ -24,6 +24,7 @@ from haconsole.keepalived.conf.findings import (
     DEPRECATED,
     GENERAL_ERROR,
     SECURITY_ERROR,
+    WARNING,
     Finding,
     Severity,
 )
@@ -167,28 +168,85 @@ class Completion:
         strict = self.g.defs.vrrp_strict if inst.strict_mode is None else inst.strict_mode
         inst.strict_mode = strict
         self.family_and_version(inst, strict)
-        if not inst.vips and (inst.version == 3 or strict):
+        newer = self.b.env.at_least("2.3")
+        if not newer and not inst.vips and (inst.version == 3 or strict):
             self.say(GENERAL_ERROR, f"({inst.name}) No VIP specified; at least one is "
                      "required", inst)
             return False
-        if not inst.vips:
+        if not newer and not inst.vips:
             self.say(GENERAL_ERROR, f"({inst.name}) No VIP specified; at least one is sensible",
                      inst, "warning")
         self.priority_and_state(inst, strict)
         self.authentication(inst, strict)
+        self.auth_hmac(inst, strict)
         self.unicast(inst)
         self.vip_count(inst)
         self.preemption(inst, strict)
         self.accept_and_strict(inst, strict)
+        self.owner_ignore_adverts(inst, strict)
         self.advert_interval(inst)
         self.own_interface(inst)
         self.vmac(inst)
-        if not inst.vips and (inst.version == 3 or inst.family == 6 or strict):
+        if newer:
+            if not self.vips_23(inst, strict):
+                return False
+        elif not inst.vips and (inst.version == 3 or inst.family == 6 or strict):
             self.say(GENERAL_ERROR, f"({inst.name}) No VIP specified; at least one is "
                      "required", inst)
             return False
         self.tracking_weights(inst)
         return True
+
+    def vips_23(self, inst: Inst, strict: bool) -> bool:
+        """keepalived 2.3+: no VIP is fine with no_virtual_ipaddress (not in strict mode),
+        and only VRRPv3 or strict mode require one (IPv6 VRRPv2 no longer does)."""
+        if inst.allow_no_vips and strict:
+            self.say(WARNING, f"({inst.name}) no_virtual_ipaddress and strict mode "
+                     "incompatible, clearing no_virtual_ipaddress", inst)
+            inst.allow_no_vips = False
+        if inst.allow_no_vips or inst.vips:
+            return True
+        if inst.version == 3 or strict:
+            self.say(GENERAL_ERROR, f"({inst.name}) No VIP specified; at least one is "
+                     "required", inst)
+            return False
+        self.say(WARNING, f"({inst.name}) No VIP specified; at least one is sensible", inst)
+        return True
+
+    def auth_hmac(self, inst: Inst, strict: bool) -> None:
+        """keepalived 2.4: the HMAC trailer replaces PASS/AH and needs its active key."""
+        hmac = inst.auth_hmac
+        if hmac is None:
+            return
+        if inst.auth_type is not None:
+            self.say(GENERAL_ERROR, f"({inst.name}) auth_hmac cannot be combined with "
+                     "authentication, dropping legacy auth", inst)
+            inst.auth_type = None
+        if hmac.active_key not in hmac.keys:
+            self.say(GENERAL_ERROR, f"({inst.name}) auth_hmac active_key {hmac.active_key} is "
+                     "not defined, disabling extension", inst)
+            inst.auth_hmac = None
+        elif strict and hmac.mode != "enforce":
+            self.say(GENERAL_ERROR, f"({inst.name}) strict mode requires auth_hmac mode "
+                     "enforce", inst)
+            hmac.mode = "enforce"
+
+    def owner_ignore_adverts(self, inst: Inst, strict: bool) -> None:
+        """keepalived 2.3+: only the address owner may ignore adverts."""
+        if not self.b.env.at_least("2.3"):
+            return
+        owner = inst.base_priority == VRRP_PRIO_OWNER
+        if inst.owner_ignore_adverts is True and not owner:
+            self.say(GENERAL_ERROR, f"({inst.name}) ignoring owner_ignore_adverts since "
+                     f"priority is not {VRRP_PRIO_OWNER}", inst)
+            inst.owner_ignore_adverts = False
+        elif inst.owner_ignore_adverts is None:
+            inst.owner_ignore_adverts = owner and (strict or self.g.owner_ignore_adverts)
+        elif owner and not inst.owner_ignore_adverts:
+            # keepalived says this whenever the owner has `owner_ignore_adverts no`
+            self.say(GENERAL_ERROR, f"({inst.name}) strict_mode with priority "
+                     f"{VRRP_PRIO_OWNER} requires owner_ignore_adverts", inst)
+            inst.owner_ignore_adverts = True
 
     def family_and_version(self, inst: Inst, strict: bool) -> None:
         if inst.family == 6:
@@ -293,13 +351,19 @@ class Completion:
             self.say(GENERAL_ERROR, f"({name}) down_timer_adverts is incompatible with strict "
                      "mode - resetting", inst, "warning")
             inst.down_timer_adverts = 3
+        if inst.highest_other_priority and not inst.nopreempt:
+            self.say(GENERAL_ERROR, f"({name}) expired_timer_backup requires nopreempt - "
+                     "resetting", inst, "warning")
+            inst.highest_other_priority = 0
 
     def accept_and_strict(self, inst: Inst, strict: bool) -> None:
         name = inst.name
         owner = inst.base_priority == VRRP_PRIO_OWNER
         if inst.accept is None:
             inst.accept = True if owner else not strict
-        if inst.accept and not owner and strict and inst.version == 2:
+        # the warning is only compiled in with a firewall (nftables or iptables)
+        if (inst.accept and not owner and strict and inst.version == 2
+                and self.b.env.has("FIREWALL")):
             self.say(GENERAL_ERROR, f"({name}) warning - accept mode for VRRP version 2 does "
                      "not comply with RFC3768 - resetting", inst, "warning")
             inst.accept = False

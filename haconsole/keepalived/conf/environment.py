@@ -1,7 +1,9 @@
-"""What keepalived learns from the node it runs on: interfaces, users, script files.
+"""What keepalived learns from the node it runs on: interfaces, users, script files, and
+which keepalived it is (its version and the features it was built with).
 
 Verdicts that depend on the machine are only given when the caller says what the machine
-holds (`Environment`); by default everything is assumed to exist on the target node.
+holds (`Environment`); by default everything is assumed to exist on the target node, and
+the keepalived is the newest release we judge like, built as distributions build it.
 """
 
 from __future__ import annotations
@@ -9,14 +11,42 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import re
+import shutil
 import stat
+import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+# The keepalived releases whose verdicts we reproduce: 2.2.7 (Debian 12's), 2.3 (as of its
+# last release, 2.3.4) and 2.4 (2.4.3). Each name maps to the release compared against.
+VERSIONS: dict[str, tuple[int, int, int]] = {
+    "2.2.7": (2, 2, 7), "2.3": (2, 3, 4), "2.4": (2, 4, 3),
+}
+NEWEST = "2.4"
+# What `keepalived -v` lists under "Config options" for a distribution build (Debian's):
+# keywords of a feature that was not built in are unknown to keepalived.
+DISTRO_FEATURES = frozenset({
+    "NFTABLES", "LVS", "REGEX", "VRRP", "VRRP_AUTH", "VRRP_VMAC", "JSON", "BFD",
+    "OLD_CHKSUM_COMPAT", "SNMP_V3_FOR_V2", "SNMP_VRRP", "SNMP_CHECKER", "SNMP_RFCV2",
+    "SNMP_RFCV3", "DBUS",
+})
+
+
+def version_name(release: str) -> str:
+    """The version we judge a keepalived release like ("2.4.3" -> "2.4")."""
+    parts = tuple(int(p) for p in re.findall(r"\d+", release)[:3])
+    if parts[:2] == (2, 3):
+        return "2.3"
+    if parts[:2] >= (2, 4):
+        return "2.4"
+    return "2.2.7"
 
 
 @dataclass(frozen=True)
 class Environment:
-    """What keepalived would learn from the node: interface names, script files, users.
+    """What keepalived would learn from the node: interface names, script files, users;
+    and which keepalived judges the config (version, build features).
 
     None means "unknown": every interface, script and user is assumed to exist.
     """
@@ -25,15 +55,60 @@ class Environment:
     check_scripts: bool = False
     check_users: bool = False
     config_id: str | None = None
+    version: str = NEWEST
+    features: frozenset[str] = DISTRO_FEATURES
 
     @classmethod
-    def local(cls) -> Environment:
-        """This machine, as `keepalived -t` run here would see it."""
+    def local(cls, binary: str = "keepalived") -> Environment:
+        """This machine, as `keepalived -t` run here would see it (the installed
+        keepalived's version and features when there is one)."""
         try:
             names = frozenset(os.listdir("/sys/class/net"))
         except OSError:
             names = frozenset({"lo"})
-        return cls(names, True, True, os.uname().nodename)
+        env = cls(names, True, True, os.uname().nodename)
+        found = installed_keepalived(binary)
+        return env if found is None else replace(env, version=found[0], features=found[1])
+
+    def at_least(self, version: str) -> bool:
+        """Whether the keepalived judging is `version` or newer ("2.3", "2.4")."""
+        return VERSIONS[self.version] >= VERSIONS[version]
+
+    def has(self, feature: str) -> bool:
+        """Whether keepalived was built with `feature` ("LVS", "FIREWALL", "SNMP"...)."""
+        if "+" in feature:
+            return all(self.has(f) for f in feature.split("+"))
+        if feature == "FIREWALL":
+            return bool({"NFTABLES", "IPTABLES"} & self.features)
+        if feature in ("SNMP", "SNMP_RFC"):
+            return any(f.startswith(feature) for f in self.features)
+        return feature in self.features
+
+
+_RELEASE = re.compile(r"Keepalived v(\d+\.\d+\.\d+)")
+
+
+def installed_keepalived(binary: str = "keepalived"
+                         ) -> tuple[str, frozenset[str]] | None:
+    """(version name, build features) of a keepalived binary, from its `-v`; None when
+    there is none."""
+    path = shutil.which(binary) or (
+        "/usr/sbin/keepalived" if binary == "keepalived" and os.path.exists(
+            "/usr/sbin/keepalived") else None)
+    if path is None:
+        return None
+    try:
+        ran = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = ran.stderr + ran.stdout
+    release = _RELEASE.search(text)
+    if release is None:
+        return None
+    options = re.search(r"^Config options:(.*)$", text, re.M)
+    features = frozenset(w.split("=")[0] for w in options.group(1).split()) if options \
+        else DISTRO_FEATURES
+    return version_name(release.group(1)), features
 
 
 def user_exists(name: str, env: Environment) -> bool:

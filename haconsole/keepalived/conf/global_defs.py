@@ -7,7 +7,7 @@ from haconsole.keepalived.conf.environment import user_exists
 from haconsole.keepalived.conf.findings import DEPRECATED, GENERAL_ERROR, WARNING
 from haconsole.keepalived.conf.limits import INT_MAX, TIMER_HZ, UINT_MAX
 from haconsole.keepalived.conf.stream import Handler, MissingParameter, arg
-from haconsole.keepalived.conf.values import parse_ip, read_int, read_unsigned
+from haconsole.keepalived.conf.values import parse_ip, read_int, read_unsigned, true_false
 
 
 def router_id(b: Builder, words: list[str]) -> None:
@@ -20,6 +20,10 @@ def router_id(b: Builder, words: list[str]) -> None:
 def notification_email_from(b: Builder, words: list[str]) -> None:
     if len(words) < 2:
         b.report(GENERAL_ERROR, "emailfrom missing - ignoring")
+        return
+    if len(words) > 2 and b.env.at_least("2.3"):
+        b.report(GENERAL_ERROR, f"emailfrom - ignoring extra entries '{words[2]}' ...")
+        b.g.defs.notification_email_from = words[1]
         return
     b.g.defs.notification_email_from = " ".join(words[1:])
 
@@ -57,7 +61,71 @@ def min_garp(b: Builder, words: list[str]) -> None:
 
 
 def strict(b: Builder, words: list[str]) -> None:
-    b.g.defs.vrrp_strict = True
+    """vrrp_strict (2.3+: `vrrp_strict no` turns it off; 2.2.7 ignores any word)."""
+    value = _yes_no_23(b, words, "vrrp_strict")
+    if value is not None:
+        b.g.defs.vrrp_strict = value
+
+
+def skip_check_adv_addr(b: Builder, words: list[str]) -> None:
+    _yes_no_23(b, words, "vrrp_check_adv_addr")
+
+
+def _yes_no_23(b: Builder, words: list[str], shown: str) -> bool | None:
+    """A global flag: set by the bare keyword; from 2.3 on, an optional yes/no too."""
+    if not b.env.at_least("2.3"):
+        return True
+    return b.bool_word(words, f"Invalid value '{{}}' for global {shown} specified")
+
+
+# -- keywords of keepalived 2.3 and 2.4 ---------------------------------------------------
+
+
+def use_symlink_paths(b: Builder, words: list[str]) -> None:
+    b.bool_word(words, "Invalid value '{}' for global use_symlink_path specified")
+
+
+def owner_ignore_adverts(b: Builder, words: list[str]) -> None:
+    """vrrp_owner_ignore_adverts [yes|no] (keepalived prints the keyword and the word the
+    other way round)."""
+    if len(words) >= 2 and true_false(words[1]) is None:
+        b.report(GENERAL_ERROR, f"Invalid value '{words[0]}' for global {words[1]} "
+                 "specified")
+        return
+    b.g.owner_ignore_adverts = len(words) < 2 or bool(true_false(words[1]))
+
+
+def json_version(b: Builder, words: list[str]) -> None:
+    if len(words) < 2:
+        b.report(GENERAL_ERROR, f"{words[0]} requires version")
+        return
+    ok, _, msg = read_unsigned(words[1], 1, 2)
+    if not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, "Invalid JSON version")
+
+
+def iproute_dir(b: Builder, words: list[str]) -> None:
+    """iproute_usr_dir, iproute_etc_dir: exactly one path."""
+    if len(words) != 2:
+        b.report(GENERAL_ERROR, f"{words[0]} requires path")
+
+
+def dump_file(b: Builder, words: list[str]) -> None:
+    """state_dump_file, stats_dump_file, json_dump_file: where SIGUSR1/2 and SIGJSON write."""
+    if len(words) != 2 or not words[1]:
+        b.report(GENERAL_ERROR, f"{words[0]} requires a non-empty path")
+
+
+def delay_after_boot(b: Builder, words: list[str]) -> None:
+    ok, _ = b.decimal(arg(words, 1), TIMER_HZ // 1000, UINT_MAX)
+    if not ok:
+        b.report(GENERAL_ERROR, f"vrrp_delay_after_boot '{words[1]}' is invalid")
+
+
+def dbus_no_interface_name(b: Builder, words: list[str]) -> None:
+    if len(words) < 2:
+        b.report(GENERAL_ERROR, "dbus_no_interface_name missing - ignoring")
 
 
 def script_user(b: Builder, words: list[str]) -> None:
@@ -169,7 +237,7 @@ no_email_faults disable_local_igmp lvs_timeouts lvs_flush lvs_flush_on_stop
 lvs_flush_onstop lvs_sync_daemon vrrp_garp_master_refresh vrrp_garp_master_refresh_repeat
 vrrp_garp_interval vrrp_gna_interval vrrp_garp_extra_if vrrp_vmac_garp_intvl
 nftables_priority nftables_ifindex nftables_ipvs nftables_ipvs_priority
-nftables_ipvs_start_fwmark nftables_counters vrrp_check_unicast_src vrrp_skip_check_adv_addr
+nftables_ipvs_start_fwmark nftables_counters vrrp_check_unicast_src
 vrrp_priority vrrp_no_swap vrrp_rt_priority vrrp_cpu_affinity vrrp_rlimit_rttime
 vrrp_rlimit_rtime notify_fifo notify_fifo_script vrrp_notify_fifo vrrp_notify_fifo_script
 vrrp_notify_priority_changes fifo_write_vrrp_states_on_reload lvs_notify_fifo
@@ -260,7 +328,59 @@ def accepting(keyword: str, missing: str | None) -> Handler:
     return handler
 
 
+# The build feature each keyword needs (keepalived's #ifdef around its install_keyword);
+# "A+B" needs both. Without it keepalived calls the keyword unknown.
+FEATURES: dict[str, str] = {
+    **dict.fromkeys("""checker_process_name lvs_process_name smtp_alert_checker
+        checker_log_all_failures lvs_timeouts lvs_flush lvs_flush_on_stop lvs_flush_onstop
+        lvs_sync_daemon lvs_notify_fifo lvs_notify_fifo_script checker_priority
+        checker_no_swap checker_rt_priority checker_cpu_affinity checker_rlimit_rttime
+        checker_rlimit_rtime lvs_netlink_cmd_rcv_bufs lvs_netlink_cmd_rcv_bufs_force
+        lvs_netlink_monitor_rcv_bufs lvs_netlink_monitor_rcv_bufs_force rs_init_notifies
+        no_checker_emails""".split(), "LVS"),  # noqa: SIM905
+    **dict.fromkeys(("nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark"),
+                    "LVS+NFTABLES"),
+    **dict.fromkeys("""bfd_process_name bfd_priority bfd_no_swap bfd_rt_priority
+        bfd_cpu_affinity bfd_rlimit_rttime bfd_rlimit_rtime""".split(), "BFD"),  # noqa: SIM905
+    "vrrp_iptables": "FIREWALL",
+    **dict.fromkeys(("nftables", "nftables_priority", "nftables_ifindex",
+                     "nftables_counters"), "NFTABLES"),
+    "snmp_socket": "SNMP", "enable_traps": "SNMP",
+    "enable_snmp_vrrp": "SNMP_VRRP", "enable_snmp_keepalived": "SNMP_VRRP",
+    "enable_snmp_rfc": "SNMP_RFC", "enable_snmp_rfcv2": "SNMP_RFCV2",
+    "enable_snmp_rfcv3": "SNMP_RFCV3", "enable_snmp_checker": "SNMP_CHECKER",
+    "snmp_vs_stats_update_interval": "SNMP_CHECKER",
+    "snmp_rs_stats_update_interval": "SNMP_CHECKER",
+    **dict.fromkeys(("enable_dbus", "dbus_service_name", "dbus_no_interface_name"), "DBUS"),
+    "json_version": "JSON",
+    **dict.fromkeys(("vrrp_garp_extra_if", "vrrp_vmac_garp_intvl", "vmac_prefix",
+                     "vmac_addr_prefix"), "VRRP_VMAC"),
+}
+
+# Keywords of later releases: the first version (of those we judge like) that knows them.
+SINCE: dict[str, str] = {
+    **dict.fromkeys("""dbus_no_interface_name iproute_etc_dir iproute_usr_dir json_dump_file
+        json_version snmp_rs_stats_update_interval snmp_vs_stats_update_interval
+        state_dump_file stats_dump_file use_symlink_paths v3_checksum_as_v2
+        vrrp_owner_ignore_adverts""".split(), "2.3"),  # noqa: SIM905
+    "vrrp_delay_after_boot": "2.4",
+}
+
 KEYWORDS: dict[str, Handler] = {
+    "use_symlink_paths": use_symlink_paths,
+    "vrrp_owner_ignore_adverts": owner_ignore_adverts,
+    "v3_checksum_as_v2": Builder.accept,
+    "json_version": json_version,
+    "iproute_usr_dir": iproute_dir,
+    "iproute_etc_dir": iproute_dir,
+    "state_dump_file": dump_file,
+    "stats_dump_file": dump_file,
+    "json_dump_file": dump_file,
+    "vrrp_delay_after_boot": delay_after_boot,
+    "dbus_no_interface_name": dbus_no_interface_name,
+    "snmp_vs_stats_update_interval": Builder.accept,
+    "snmp_rs_stats_update_interval": Builder.accept,
+    "vrrp_skip_check_adv_addr": skip_check_adv_addr,
     "router_id": router_id,
     "notification_email_from": notification_email_from,
     "smtp_server": smtp_server,

@@ -59,19 +59,28 @@ def _delays(b: Builder, vec: list[str]) -> None:
 UNSUPPORTED_SECTIONS = {
     "virtual_server": "lvs", "virtual_server_group": "lvs", "SSL": "lvs", "bfd_instance": "bfd",
 }
+_SECTION_FEATURE = {"lvs": "LVS", "bfd": "BFD"}
 
 
-def table(handlers: dict[str, Handler]) -> dict[str, Kw]:
-    return {name: Kw(handler) for name, handler in handlers.items()}
+def table(handlers: dict[str, Handler], since: dict[str, str] | None = None,
+          features: dict[str, str] | None = None) -> dict[str, Kw]:
+    """Keywords -> Kw, each with the version and build feature it needs (if any)."""
+    since, features = since or {}, features or {}
+    return {name: Kw(handler, since=since.get(name, ""), feature=features.get(name, ""))
+            for name, handler in handlers.items()}
 
 
 def _root_table() -> dict[str, Kw]:
     """keepalived's root keywords with the section (process) that handles each."""
-    global_sub = table(global_defs.KEYWORDS)
-    global_sub.update({name: Kw(accepting(name, NEED_VALUE.get(name)))
+    global_sub = table(global_defs.KEYWORDS, global_defs.SINCE, global_defs.FEATURES)
+    global_sub.update({name: Kw(accepting(name, NEED_VALUE.get(name)),
+                                feature=global_defs.FEATURES.get(name, ""))
                        for name in ACCEPTED})
-    instance_sub = table(vrrp_instance.KEYWORDS)
-    instance_sub["authentication"] = Kw(None, table(vrrp_instance.AUTHENTICATION))
+    instance_sub = table(vrrp_instance.KEYWORDS, vrrp_instance.SINCE, vrrp_instance.FEATURES)
+    instance_sub["authentication"] = Kw(None, table(vrrp_instance.AUTHENTICATION),
+                                        feature="VRRP_AUTH")
+    instance_sub["auth_hmac"] = Kw(vrrp_instance.auth_hmac, table(vrrp_instance.AUTH_HMAC),
+                                   since="2.4", feature="VRRP_AUTH")
     garp_sub = {name: Kw(accepting(name, FATAL_MISSING))
                 for name in ("garp_interval", "gna_interval", "interface")}
     garp_sub["interfaces"] = Kw(Builder.ignore_block)
@@ -80,8 +89,10 @@ def _root_table() -> dict[str, Kw]:
         "vrrp_instance": Kw(vrrp_instance.begin, instance_sub, vrrp_instance.end, "vrrp"),
         "vrrp_script": Kw(vrrp_script.begin, table(vrrp_script.KEYWORDS), vrrp_script.end,
                           "vrrp"),
-        "vrrp_sync_group": Kw(vrrp_sync_group.begin, table(vrrp_sync_group.KEYWORDS),
-                              section="vrrp"),
+        "vrrp_sync_group": Kw(vrrp_sync_group.begin,
+                              table(vrrp_sync_group.KEYWORDS,
+                                    features={"track_bfd": "BFD"}),
+                              vrrp_sync_group.end, "vrrp"),
         "vrrp_track_process": Kw(vrrp_track_process.begin, table(vrrp_track_process.KEYWORDS),
                                  vrrp_track_process.end, "vrrp"),
         "track_group": Kw(Builder.accept, {"group": Kw(Builder.ignore_block)},
@@ -99,7 +110,7 @@ def _root_table() -> dict[str, Kw]:
                  "namespace_with_ipsets", "use_pid_dir", "instance", "child_wait_time"):
         root[name] = Kw(accepting(name, NEED_VALUE.get(name)), section="global")
     for name, section in UNSUPPORTED_SECTIONS.items():
-        root[name] = Kw(None, section=section)
+        root[name] = Kw(None, section=section, feature=_SECTION_FEATURE[section])
     return root
 
 
@@ -113,3 +124,5 @@ PASSES: tuple[tuple[str, frozenset[str]], ...] = (
     ("vrrp", frozenset({"vrrp", "track_file"})),
     ("bfd", frozenset()),
 )
+# The passes keepalived runs only when built with a feature (the checker process is LVS's).
+PASS_FEATURE = {"checker": "LVS", "bfd": "BFD"}

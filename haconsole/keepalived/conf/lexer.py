@@ -10,7 +10,7 @@ import glob
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -168,10 +168,10 @@ class Lexer:
     # -- findings -------------------------------------------------------------------
     def note(self, file: str, line: int, level: str, message: str, *,
              severity: Severity | None = None, origin: Literal["keepalived", "haconsole"]
-             = "keepalived") -> None:
+             = "keepalived", ka_line: bool = True) -> None:
         sev = severity or DEFAULT_SEVERITY.get(level, "error")
         finding = Finding(file, line, sev, message, origin,
-                          level if origin == "keepalived" else None)
+                          level if origin == "keepalived" else None, ka_line)
         self.notes.append(LexNote(len(self.lines), finding))
 
     # -- files ----------------------------------------------------------------------
@@ -196,7 +196,12 @@ class Lexer:
         self.files.append(path)
         self._stack.append(os.path.realpath(path))
         try:
-            for number, chunk in _physical_lines(data):
+            if self.env.at_least("2.4"):
+                lines = _physical_lines_24(data, lambda number, message: self.note(
+                    path, number, GENERAL_ERROR, message, ka_line=number > 0))
+            else:
+                lines = _physical_lines(data)
+            for number, chunk in lines:
                 self._physical(path, number, chunk)
         finally:
             self._stack.pop()
@@ -384,6 +389,30 @@ def _glob_missing(pattern: str, found: list[str]) -> bool:
     if not glob.has_magic(tail):
         return not found
     return not glob.has_magic(head) and not os.path.isdir(head or ".")
+
+
+def _physical_lines_24(data: bytes, complain: Callable[[int, str], None]
+                       ) -> Iterator[tuple[int, str]]:
+    """keepalived 2.4's reading: a line holding a NUL byte is dropped, and a line longer
+    than MAXBUF - 1 bytes loses each full piece; both complaints name the line before
+    (none on the first line), and every piece counts as a line, so the lines after an
+    over-long one are numbered further on."""
+    number = 0
+    raws = data.split(b"\n")
+    for i, raw in enumerate(raws):
+        last = i == len(raws) - 1
+        if last and not raw:
+            break
+        while len(raw) >= MAXBUF - 1 and b"\0" not in raw[: MAXBUF - 1]:
+            complain(number, "line too long - ignoring")
+            number += 1
+            raw = raw[MAXBUF - 1 :]
+        if b"\0" in raw[: MAXBUF - 1] and not last:
+            complain(number, "configuration appears to have embedded NULs - ignoring line")
+            number += 1
+            continue
+        number += 1
+        yield number, raw.split(b"\0")[0].rstrip(b"\r").decode("utf-8", "surrogateescape")
 
 
 def _physical_lines(data: bytes) -> Iterator[tuple[int, str]]:

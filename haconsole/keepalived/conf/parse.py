@@ -9,7 +9,7 @@ from haconsole.keepalived.conf.builder import Builder
 from haconsole.keepalived.conf.completion import Completion
 from haconsole.keepalived.conf.environment import Environment
 from haconsole.keepalived.conf.findings import BAD_IF, MISSING_PARAMETER, Finding, ParseResult
-from haconsole.keepalived.conf.keywords import PASSES, ROOT, UNSUPPORTED_SECTIONS
+from haconsole.keepalived.conf.keywords import PASS_FEATURE, PASSES, ROOT, UNSUPPORTED_SECTIONS
 from haconsole.keepalived.conf.lexer import Lexer
 from haconsole.keepalived.conf.limits import TIMER_HZ, VRRP_PRIO_DFL, VRRP_PRIO_OWNER
 from haconsole.keepalived.conf.state import Globals, Group, Inst
@@ -36,8 +36,9 @@ class _Findings:
 
 
 def parse_file(path: str | os.PathLike[str], env: Environment | None = None) -> ParseResult:
-    """Read a keepalived.conf (and its includes) as keepalived 2.2.7 would. Never raises
-    for anything the file holds: every problem is a Finding."""
+    """Read a keepalived.conf (and its includes) as the keepalived of `env` would (by
+    default the newest release we know, as distributions build it). Never raises for
+    anything the file holds: every problem is a Finding."""
     env = env or Environment()
     root = os.fspath(path)
     lexer = Lexer(env)
@@ -61,9 +62,11 @@ def _parse_lines(root: str, lexer: Lexer, env: Environment) -> ParseResult:
     fatal = False
     runnable = True
     parent_reached = len(lexer.lines)
-    words: dict[int, tuple[list[str], bool]] = {}
+    words: dict[int, tuple[list[str], int]] = {}
     for name, active in PASSES:
-        stream = Stream(lexer.lines, findings.add, words)
+        if name in PASS_FEATURE and not env.has(PASS_FEATURE[name]):
+            continue  # keepalived built without LVS (BFD) has no checker (bfd) process
+        stream = Stream(lexer.lines, findings.add, words, env=env, parent=name == "parent")
         builder = Builder(stream, env, glob_)
         try:
             stream.process(ROOT, active, builder)

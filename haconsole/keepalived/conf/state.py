@@ -36,6 +36,7 @@ class Globals:
     lower_prio_no_advert: bool = False
     higher_prio_send_advert: bool = False
     down_timer_adverts: int = 3
+    owner_ignore_adverts: bool = False  # 2.3+
 
 
 @dataclass
@@ -94,6 +95,11 @@ class Inst:
     higher_prio_send_advert: bool | None = None
     auth_type: str | None = None
     auth_data: str = ""
+    auth_hmac: HmacAuth | None = None  # 2.4+
+    # keepalived 2.3+
+    allow_no_vips: bool = False
+    owner_ignore_adverts: bool | None = None
+    highest_other_priority: int = 0
     # scripts it runs, trackers it follows (named after their keywords), its sync group
     notify: dict[str, list[str]] = field(default_factory=dict)
     track_interface: list[Track] = field(default_factory=list)
@@ -106,6 +112,15 @@ class Inst:
     @property
     def name(self) -> str:
         return self.cfg.name
+
+
+@dataclass
+class HmacAuth:
+    """keepalived 2.4's auth_hmac block: key ids, the one used to sign, the mode."""
+
+    keys: set[int] = field(default_factory=set)
+    active_key: int = 0
+    mode: str = "enforce"
 
 
 @dataclass

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from haconsole.keepalived.conf.environment import Environment
 from haconsole.keepalived.conf.findings import (
     DEFAULT_SEVERITY,
     GENERAL_ERROR,
@@ -52,20 +53,40 @@ EndHandler = Callable[["Builder"], None]
 @dataclass
 class Kw:
     """A keyword in a block's table: its handler, the table of the block it opens (with the
-    handler run at that block's `}`), and the section whose process reads it."""
+    handler run at that block's `}`), the section whose process reads it, and the
+    keepalived version (`since`) and build feature it needs to be known at all."""
 
     handler: Handler | None = None
     sub: dict[str, Kw] | None = None
     end: EndHandler | None = None
     section: str = ""
+    since: str = ""
+    feature: str = ""
+
+    def known(self, env: Environment) -> bool:
+        """Whether the keepalived of `env` has this keyword in its tables."""
+        return ((not self.since or env.at_least(self.since))
+                and (not self.feature or env.has(self.feature)))
+
+
+# Keywords whose command may hold a quote that another word closes (keepalived 2.3+ does
+# not call the line's quote unmatched when it is past the keyword's first word).
+QUOTED = frozenset({
+    "notify_backup", "notify_master", "notify_fault", "notify_stop", "notify_deleted",
+    "notify", "notify_master_rx_lower_pri", "script", "startup_script", "shutdown_script",
+    "notify_fifo_script", "vrrp_notify_fifo_script", "lvs_notify_fifo_script",
+})
 
 
 class Stream:
     """The line cursor and block-skipping state shared by one pass (read_line's view)."""
 
     def __init__(self, lines: list[Line], sink: Callable[[Finding], None],
-                 words_cache: dict[int, tuple[list[str], bool]] | None = None) -> None:
+                 words_cache: dict[int, tuple[list[str], int]] | None = None, *,
+                 env: Environment | None = None, parent: bool = False) -> None:
         self.lines = lines
+        self.env = env or Environment()
+        self.parent = parent
         self.words_cache = {} if words_cache is None else words_cache
         self.pos = 0
         self.line: Line | None = None
@@ -88,16 +109,29 @@ class Stream:
         file, number = (where.file, where.number) if where else ("", 0)
         self.sink(Finding(file, number, sev, message, "keepalived", level))
 
-    def words(self, line: Line) -> list[str]:
+    def words(self, line: Line, table: dict[str, Kw] | None = None) -> list[str]:
         """The line's words (cached across passes; handlers must not modify them)."""
         key = self.pos
         cached = self.words_cache.get(key)
         if cached is None:
-            cached = self.words_cache[key] = split_words(line.text)
-        words, unmatched = cached
-        if unmatched:
+            words, unmatched = split_words(line.text)
+            # how many words came before the unmatched quote (0: none unmatched)
+            cached = self.words_cache[key] = (words, len(words) + 1 if unmatched else 0)
+        words, before_quote = cached
+        if before_quote and not self._quote_allowed(words, before_quote - 1, table):
             self.report(UNMATCHED_QUOTE, f"Unmatched quote: '{line.text}'")
         return words
+
+    def _quote_allowed(self, words: list[str], before: int, table: dict[str, Kw] | None
+                       ) -> bool:
+        """keepalived 2.3+: the parent process never complains, nor a quoted keyword's line
+        whose open quote comes after its second word."""
+        if not self.env.at_least("2.3"):
+            return False
+        if self.parent:
+            return True
+        return (before > 1 and table is not None and words[0] in QUOTED
+                and words[0] in table)
 
     def process(self, table: dict[str, Kw], active: frozenset[str], builder: Builder,
                 need_bob: bool = False) -> bool:
@@ -107,7 +141,7 @@ class Stream:
                 if self._skip_fast(line.text):
                     return True
                 continue
-            words = self.words(line)
+            words = self.words(line, table)
             if not words:
                 continue
             first = words[0]
@@ -132,7 +166,7 @@ class Stream:
             if first == "}" and self.kw_level > 0:
                 return False
             kw = table.get(first)
-            if kw is None:
+            if kw is None or not kw.known(self.env):
                 self.report(UNKNOWN_KEYWORD, f"Unknown keyword '{first}'")
                 continue
             self._keyword(kw, words, active, builder)

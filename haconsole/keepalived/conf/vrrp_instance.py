@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 from haconsole.config import VrrpInstance
 from haconsole.keepalived.conf import addresses, tracking
 from haconsole.keepalived.conf.builder import Builder, Number, set_path
-from haconsole.keepalived.conf.findings import DEPRECATED, GENERAL_ERROR
+from haconsole.keepalived.conf.findings import DEPRECATED, GENERAL_ERROR, SECURITY_ERROR
 from haconsole.keepalived.conf.limits import (
     INT_MAX,
     TIMER_HZ,
@@ -15,7 +17,7 @@ from haconsole.keepalived.conf.limits import (
     VRRP_PRIO_OWNER,
     WHITESPACE,
 )
-from haconsole.keepalived.conf.state import Inst
+from haconsole.keepalived.conf.state import HmacAuth, Inst
 from haconsole.keepalived.conf.stream import Handler, arg
 from haconsole.keepalived.conf.values import ifname_fits, parse_ip, read_int, read_unsigned
 
@@ -325,6 +327,160 @@ def auth_pass(b: Builder, words: list[str]) -> None:
     inst.auth_data = raw.split(b"\0")[0].decode("utf-8", "surrogateescape")
 
 
+# -- keywords of keepalived 2.3 and 2.4 ---------------------------------------------------
+
+
+def no_virtual_ipaddress(b: Builder, words: list[str]) -> None:
+    if b.inst:
+        b.inst.allow_no_vips = True
+
+
+def v3_checksum_as_v2(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    if inst is not None:
+        b.bool_word(words, f"({inst.name}) invalid v3_checksum_as_v2 {{}} specified")
+
+
+def timer_expired_backup(b: Builder, words: list[str]) -> None:
+    """timer_expired_backup [HIGHEST_OTHER_PRIORITY] (alias thread_timer_expired)."""
+    inst = b.inst
+    if inst is None:
+        return
+    if words[0] == "thread_timer_expired":
+        b.report(GENERAL_ERROR, f"({inst.name}) thread_timer_expired - please replace with "
+                 "keyword 'timer_expired_backup'")
+    other = VRRP_PRIO_OWNER - 1
+    if len(words) >= 2:
+        ok, other, msg = read_unsigned(words[1], 1, VRRP_PRIO_OWNER - 1)
+        if not ok:
+            b.report_number(msg)
+            b.report(GENERAL_ERROR, f"({inst.name}) timer_expired_backup "
+                     "highest_other_priority not valid! must be between 1 & "
+                     f"{VRRP_PRIO_OWNER - 1}")
+            return
+    inst.highest_other_priority = other
+
+
+def owner_ignore_adverts(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    if inst is None:
+        return
+    value = b.bool_word(words, f"({inst.name}) invalid {words[0]} {{}} specified")
+    if value is not None:
+        inst.owner_ignore_adverts = value
+
+
+def auth_hmac(b: Builder, words: list[str]) -> None:
+    """auth_hmac { key ID VALUE; active_key ID; ... }: keepalived 2.4's HMAC trailer."""
+    inst = b.inst
+    if inst is not None and inst.auth_hmac is None:
+        inst.auth_hmac = HmacAuth()
+
+
+HMAC_KEY_MIN, HMAC_KEY_MAX = 32, 64
+HMAC_WINDOW_MIN, HMAC_WINDOW_MAX = 1, 300
+
+
+def hmac_key(b: Builder, words: list[str]) -> None:
+    inst = b.inst
+    if inst is None or inst.auth_hmac is None:
+        return
+    name = inst.name
+    if len(words) < 3:
+        b.report(GENERAL_ERROR, f"({name}) auth_hmac key needs an id and a value")
+        return
+    ok, key_id, msg = read_unsigned(words[1], 1, 255)
+    if not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, f"({name}) auth_hmac key id '{words[1]}' must be between 1 "
+                 "and 255")
+        return
+    value = words[2]
+    length = _hmac_key_file(b, name, value[5:]) if value.startswith("file:") \
+        else _hmac_key_length(value)
+    if length is None or not HMAC_KEY_MIN <= length <= HMAC_KEY_MAX:
+        b.report(GENERAL_ERROR, f"({name}) auth_hmac key {key_id} length {length or 0} not "
+                 f"in range [{HMAC_KEY_MIN}, {HMAC_KEY_MAX}]")
+    elif key_id in inst.auth_hmac.keys:
+        b.report(GENERAL_ERROR, f"({name}) duplicate auth_hmac key id {key_id}")
+    else:
+        inst.auth_hmac.keys.add(key_id)
+
+
+def _hmac_key_length(value: str) -> int | None:
+    """The key's length in bytes: `hex:` digits (None if not hex), else the text."""
+    if not value.startswith("hex:"):
+        return len(value.encode("utf-8", "surrogateescape"))
+    digits = value[4:].replace(" ", "")
+    if not digits or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        return None
+    return (len(digits) + 1) // 2
+
+
+def _hmac_key_file(b: Builder, name: str, path: str) -> int | None:
+    """A key kept in a file: judged only when checking on the node (Environment)."""
+    if not b.env.check_scripts:
+        return HMAC_KEY_MIN
+    try:
+        st = os.stat(path)
+        with open(path, "rb") as f:
+            data = f.read(4 + HMAC_KEY_MAX * 2 + 8)
+    except OSError:
+        b.report(GENERAL_ERROR, f"({name}) auth_hmac key file '{path}' cannot be opened")
+        return None
+    if st.st_mode & 0o077:
+        b.report(SECURITY_ERROR, f"({name}) auth_hmac key file '{path}' is readable by group "
+                 "or others")
+    if len(data) >= 4 + HMAC_KEY_MAX * 2 + 7:
+        b.report(GENERAL_ERROR, f"({name}) auth_hmac key file '{path}' is too large")
+        return None
+    return _hmac_key_length(data.rstrip(b"\r\n").decode("utf-8", "surrogateescape"))
+
+
+def hmac_active_key(b: Builder, words: list[str]) -> None:
+    _hmac_number(b, words, 1, 255, "active_key '{}' must be between 1 and 255", "active_key")
+
+
+def hmac_time_window(b: Builder, words: list[str]) -> None:
+    _hmac_number(b, words, HMAC_WINDOW_MIN, HMAC_WINDOW_MAX, "time_window '{}' must be "
+                 f"between {HMAC_WINDOW_MIN} and {HMAC_WINDOW_MAX} seconds", "")
+
+
+def _hmac_number(b: Builder, words: list[str], lo: int, hi: int, message: str,
+                 store: str) -> None:
+    inst = b.inst
+    if inst is None or inst.auth_hmac is None:
+        return
+    text = arg(words, 1)
+    ok, value, msg = read_unsigned(text, lo, hi)
+    if not ok:
+        b.report_number(msg)
+        b.report(GENERAL_ERROR, f"({inst.name}) auth_hmac " + message.format(text))
+    elif store:
+        inst.auth_hmac.active_key = value
+
+
+def hmac_choice(b: Builder, words: list[str]) -> None:
+    """anti_replay time|monotonic, mode enforce|permissive|receive-only."""
+    text = arg(words, 1)
+    inst = b.inst
+    if inst is None or inst.auth_hmac is None:
+        return
+    allowed, shown = _HMAC_CHOICES[words[0]]
+    if text not in allowed:
+        b.report(GENERAL_ERROR, f"({inst.name}) auth_hmac {words[0]} '{text}' must be "
+                 f"{shown}")
+    elif words[0] == "mode":
+        inst.auth_hmac.mode = text
+
+
+_HMAC_CHOICES = {
+    "anti_replay": (("time", "monotonic"), "time or monotonic"),
+    "mode": (("enforce", "permissive", "receive-only"),
+             "enforce, permissive or receive-only"),
+}
+
+
 def _dev_name_valid(name: str) -> bool:
     """The kernel's dev_valid_name(): what a VMAC interface may be called."""
     return (bool(name) and ifname_fits(name) and name not in (".", "..")
@@ -381,7 +537,26 @@ FLAGS: dict[str, tuple[str, bool]] = {
 
 _VERSION = Number(read_int, 2, 3, "({name}): Version must be either 2 or 3")
 
+# Keywords of later releases: the first version (of those we judge like) that knows them.
+SINCE: dict[str, str] = dict.fromkeys((
+    "no_virtual_ipaddress", "v3_checksum_as_v2", "timer_expired_backup",
+    "thread_timer_expired", "owner_ignore_adverts"), "2.3")
+# The build feature each keyword needs (keepalived's #ifdef around its install_keyword).
+FEATURES: dict[str, str] = {
+    **dict.fromkeys(("use_vmac", "use_vmac_addr", "vmac_xmit_base", "garp_extra_if",
+                     "vmac_garp_intvl"), "VRRP_VMAC"),
+    "old_unicast_checksum": "OLD_CHKSUM_COMPAT",
+    "no_accept": "FIREWALL",
+    "lvs_sync_daemon_interface": "LVS",
+    "track_bfd": "BFD",
+}
+
 KEYWORDS: dict[str, Handler] = {
+    "no_virtual_ipaddress": no_virtual_ipaddress,
+    "v3_checksum_as_v2": v3_checksum_as_v2,
+    "timer_expired_backup": timer_expired_backup,
+    "thread_timer_expired": timer_expired_backup,
+    "owner_ignore_adverts": owner_ignore_adverts,
     "use_vmac": use_vmac,
     "use_vmac_addr": Builder.accept,
     "use_ipvlan": use_ipvlan,
@@ -432,3 +607,7 @@ KEYWORDS: dict[str, Handler] = {
     **dict.fromkeys(FLAGS, flag),
 }
 AUTHENTICATION: dict[str, Handler] = {"auth_type": auth_type, "auth_pass": auth_pass}
+AUTH_HMAC: dict[str, Handler] = {
+    "key": hmac_key, "active_key": hmac_active_key, "time_window": hmac_time_window,
+    "anti_replay": hmac_choice, "mode": hmac_choice,
+}

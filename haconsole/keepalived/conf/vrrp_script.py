@@ -5,13 +5,14 @@ from __future__ import annotations
 from haconsole.config import VrrpScript
 from haconsole.keepalived.conf.builder import Builder, Number
 from haconsole.keepalived.conf.environment import group_exists, user_exists
-from haconsole.keepalived.conf.findings import GENERAL_ERROR, UNMATCHED_QUOTE
+from haconsole.keepalived.conf.findings import GENERAL_ERROR, INVALID_NUMBER, UNMATCHED_QUOTE
 from haconsole.keepalived.conf.limits import INT_MAX, TIMER_HZ, UINT_MAX
 from haconsole.keepalived.conf.state import Script
 from haconsole.keepalived.conf.stream import Handler, arg
 from haconsole.keepalived.conf.values import (
     cmd_line,
     cmd_str,
+    read_decimal,
     read_int,
     read_unsigned,
     split_quoted,
@@ -27,8 +28,30 @@ def begin(b: Builder, words: list[str]) -> None:
 def number(b: Builder, words: list[str]) -> None:
     """The keywords of NUMBERS."""
     script, text = b.script, arg(words, 1)
-    if script is not None:
-        b.store_number(NUMBERS[words[0]], text, script.cfg, script.cfg.name)
+    if script is None:
+        return
+    if words[0] in ("interval", "timeout") and b.env.at_least("2.3"):
+        _milliseconds(b, script, words[0], text)
+        return
+    b.store_number(NUMBERS[words[0]], text, script.cfg, script.cfg.name)
+
+
+def _milliseconds(b: Builder, script: Script, key: str, text: str) -> None:
+    """keepalived 2.3+ reads interval and timeout to the millisecond (0.001 .. 4294 s)."""
+    name, hi = script.cfg.name, UINT_MAX // TIMER_HZ
+    ok, value, msgs = read_decimal(text, 0, hi * 1000, shift=3)
+    for msg in msgs:
+        b.report(INVALID_NUMBER, msg)
+    if not ok:
+        b.report(GENERAL_ERROR, f"({name}): vrrp script interval '{text}' must be between "
+                 f"0.001 and {hi} - ignoring" if key == "interval" else
+                 f"({name}): vrrp script timeout '{text}' invalid - ignoring")
+        return
+    if value == 0:
+        b.report(GENERAL_ERROR, f"({name}): vrrp script {key} must be greater than 0, "
+                 "setting to 1")
+        value = 1000
+    setattr(script.cfg, key, value / 1000)
 
 
 def command(b: Builder, words: list[str]) -> None:

@@ -23,6 +23,15 @@ def begin(b: Builder, words: list[str]) -> None:
     b.groups.append(Group(VrrpSyncGroup(words[1], line=line.number), file=line.file))
 
 
+def end(b: Builder) -> None:
+    """keepalived 2.3+ drops a group without a `group` block as soon as it is read."""
+    group = b.group
+    if group is None or group.members is not None or not b.env.at_least("2.3"):
+        return
+    b.report(GENERAL_ERROR, f"Sync group {group.cfg.name} has no members - removing")
+    b.groups.pop()
+
+
 def members(b: Builder, words: list[str]) -> None:
     group = b.group
     if group is None:
