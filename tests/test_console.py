@@ -395,7 +395,11 @@ async def test_the_confirmation_shows_the_sources_warning_in_the_warning_colour(
         assert isinstance(app.screen, ConfirmScreen)
         assert source.asked == [cmd.Failover("web1", "VI_9")]
         box = app.screen.query_one("#confirm-warning", Static)
-        assert str(box.render()) == f"\u26a0 {WarningSource.WARNING}"
+        shown = str(box.render())
+        # the console's own preview first (web1 is the only node: nobody takes over),
+        # then the source's warning
+        assert shown.startswith("\u26a0 no backup can take over VI_9 (no other node runs it)")
+        assert shown.endswith(f"\n{WarningSource.WARNING}")
 
         def dialog() -> str:
             """The words inside the dialog's frame (█ ... █), in reading order."""

@@ -1,15 +1,17 @@
 """ClusterView: the pure fold of `cluster.events` into what an operator looks at.
 
-Why a fold: every source (lab, agent, keepalived over SSH, passive capture) speaks the same
-events, so one fold gives every screen the same figures, and it is tested without a UI.
-Nothing here reads a clock: time comes from the events' `t` or from an explicit `now`.
+Why a fold: every source (lab, agent, keepalived over SSH, passive capture, a recording)
+speaks the same events, so one fold gives every screen, export and report the same figures,
+and replaying the same events gives the same view. Nothing here reads a clock: time comes
+from the events' `t` or from an explicit `now`.
 
-What it derives, beyond the last known facts per node / instance / VIP:
-- adverts/s sent and received over a sliding window (per-packet events or cumulative
-  `AdvertCounters`, whichever the source gives);
-- alarms: split brain, flapping, no master, priority inversion, stale source;
-- the failover stopwatch: from a cause (a command, a service stopping, a node lost, a
-  priority drop) to the new master's first advert and to its VIP being present.
+What it keeps: the last known facts per node / instance / VIP, the transitions, the merged
+log (ordered by time across nodes), advert rates over a sliding window (per-packet events
+or cumulative `AdvertCounters`), and the inputs of the two derived parts that live in
+their own modules: `cluster.alarms` (a pure function of the view and `now`) and
+`cluster.stopwatch` (the failover stopwatch, fed as events are folded).
+
+`apply` / `apply_all` return what changed (`Changes`) so a UI repaints only that.
 
 Instances are grouped by (VRID, address family): one group is one virtual router on one
 segment, whatever each node calls its instance.
@@ -17,13 +19,31 @@ segment, whatever each node calls its instance.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from haconsole.cluster import alarms as alarm_rules
 from haconsole.cluster import events as ev
+from haconsole.cluster.alarms import Alarm
+from haconsole.cluster.stopwatch import FailoverRecord, Stopwatch
+
+__all__ = [
+    "Alarm",
+    "Changes",
+    "ClusterView",
+    "CommandIssued",
+    "FailoverRecord",
+    "InstanceView",
+    "LogEntry",
+    "NodeView",
+    "TransitionRecord",
+    "ViewConfig",
+    "VipView",
+]
 
 GroupKey = tuple[int, int]  # (vrid, 4 | 6)
 InstanceKey = tuple[str, str]  # (node, instance)
@@ -62,50 +82,6 @@ class LogEntry:
     instance: str = ""
 
 
-@dataclass(frozen=True)
-class Alarm:
-    kind: str  # "split-brain" | "flapping" | "no-master" | "priority-inversion" | "stale-source"
-    severity: str  # "critical" | "warning"
-    message: str
-    since: float
-
-
-@dataclass
-class FailoverRecord:
-    """One failover, timed from its cause (cause_t None: the cause was not observed)."""
-
-    group: GroupKey
-    instance: str
-    cause: str
-    cause_t: float | None
-    old_master: str
-    new_master: str = ""
-    elected_t: float | None = None
-    advert_t: float | None = None
-    vip_t: float | None = None
-
-    def _ms(self, t: float | None) -> float | None:
-        if t is None or self.cause_t is None:
-            return None
-        return max(0.0, (t - self.cause_t) * 1000.0)
-
-    @property
-    def elected_ms(self) -> float | None:
-        return self._ms(self.elected_t)
-
-    @property
-    def advert_ms(self) -> float | None:
-        return self._ms(self.advert_t)
-
-    @property
-    def vip_ms(self) -> float | None:
-        return self._ms(self.vip_t)
-
-    @property
-    def complete(self) -> bool:
-        return self.advert_t is not None and self.vip_t is not None
-
-
 @dataclass
 class NodeView:
     name: str
@@ -115,10 +91,19 @@ class NodeView:
     agent: str = ""
     up: bool = True
     lost_reason: str = ""
+    lost_at: float = 0.0
     services: dict[str, bool] = field(default_factory=dict)
     tracks: dict[str, bool] = field(default_factory=dict)
+    # since when each service / track has its current result (for "down since")
+    changed_at: dict[str, float] = field(default_factory=dict)
     health_ok: bool = True
     health_detail: str = ""
+
+    def failing(self) -> list[str]:
+        """The node's services that are down and its checks that fail, in words."""
+        out = [f"{name} down" for name, up in sorted(self.services.items()) if not up]
+        out.extend(f"{name} failing" for name, ok in sorted(self.tracks.items()) if not ok)
+        return out
 
 
 @dataclass
@@ -185,8 +170,22 @@ class VipView:
 
 
 @dataclass
+class Changes:
+    """What folding some events changed, for a UI that repaints only that."""
+
+    instances: set[InstanceKey] = field(default_factory=set)  # rows to redraw
+    panels: bool = False  # state beyond rates and log lines (alarms, VIPs, transitions)
+    log: bool = False  # new log lines (or lines inserted before the newest)
+
+    def update(self, other: Changes) -> None:
+        self.instances |= other.instances
+        self.panels = self.panels or other.panels
+        self.log = self.log or other.log
+
+
+@dataclass
 class ViewConfig:
-    """Thresholds; the defaults match the issue (3 transitions in 60 s)."""
+    """Thresholds: flapping is 3 transitions in 60 s by default."""
 
     rate_window: float = 10.0
     spark_span: int = 30  # seconds of history kept for sparklines
@@ -208,21 +207,35 @@ class ClusterView:
         self.instances: dict[InstanceKey, InstanceView] = {}
         self.vips: dict[str, VipView] = {}
         self.transitions: deque[TransitionRecord] = deque(maxlen=self.config.history)
-        self.failovers: deque[FailoverRecord] = deque(maxlen=100)
-        self.pending: dict[GroupKey, FailoverRecord] = {}
+        self.stopwatch = Stopwatch(cause_chain=self.config.cause_chain,
+                                   timeout=self.config.failover_timeout)
         self.log: deque[LogEntry] = deque(maxlen=self.config.log_lines)
         self.log_seq = 0
-        self.version = 0  # bumped on every applied input: the UI repaints only on change
-        self.state_version = 0  # bumped by all but adverts and log lines (panels repaint)
+        self.version = 0  # bumped on every applied input
         self.last_t = 0.0
-        self.dirty: set[InstanceKey] = set()
-        self._chain: dict[str, tuple[str, float]] = {}
-        self._last_master: dict[GroupKey, str] = {}
+        self._changes = Changes()
         self._no_master_since: dict[GroupKey, float] = {}
         self._inversion_since: dict[GroupKey, float] = {}
         self._members: dict[GroupKey, dict[InstanceKey, InstanceView]] = {}
+        self._hold_ended: dict[InstanceKey, float] = {}  # when a reported hold went away
 
     # ------------------------------------------------------------------ queries
+    @property
+    def failovers(self) -> deque[FailoverRecord]:
+        return self.stopwatch.failovers
+
+    @property
+    def pending(self) -> dict[GroupKey, FailoverRecord]:
+        return self.stopwatch.pending
+
+    def current_failover(self) -> FailoverRecord | None:
+        """The failover in progress, else the latest one."""
+        return self.stopwatch.current()
+
+    def alarms(self, now: float) -> list[Alarm]:
+        """Everything an operator must look at now (`cluster.alarms`), most severe first."""
+        return alarm_rules.alarms(self, now)
+
     def group_members(self, group: GroupKey) -> list[InstanceView]:
         return list(self._members.get(group, {}).values())
 
@@ -238,6 +251,80 @@ class ClusterView:
             if inst.name == instance and inst.live_master:
                 return inst.node
         return None
+
+    def no_master_since(self, group: GroupKey, default: float) -> float:
+        return self._no_master_since.get(group, default)
+
+    def inversion_since(self, group: GroupKey) -> float | None:
+        return self._inversion_since.get(group)
+
+    def service_problems(self, node: str) -> list[str]:
+        """What is failing on a live node (services down, checks failing); [] if lost."""
+        view = self.nodes.get(node)
+        return view.failing() if view is not None and view.up else []
+
+    def problem_since(self, node: str) -> float | None:
+        """Since when the node's current trouble lasts (lost, or the oldest failing fact)."""
+        view = self.nodes.get(node)
+        if view is None:
+            return None
+        if not view.up:
+            return view.lost_at
+        times = [view.changed_at.get(name, view.first_seen)
+                 for name, ok in [*view.services.items(), *view.tracks.items()] if not ok]
+        return min(times) if times else None
+
+    def unfit_reason(self, inst: InstanceView, now: float) -> str:
+        """Why `inst` could not take over healthily ("" if it can), e.g. "lost (crashed)",
+        "FAULT", "nginx down, chk_nginx failing"."""
+        node = self.nodes.get(inst.node)
+        if inst.lost or (node is not None and not node.up):
+            return f"lost ({node.lost_reason if node and node.lost_reason else 'gone'})"
+        if node is not None and not node.health_ok:
+            return f"stale ({node.health_detail or 'source unhealthy'})"
+        if node is not None and now - node.last_event > self.config.stale_after:
+            return f"stale (no news for {now - node.last_event:.0f} s)"
+        if inst.state != "BACKUP":
+            return str(inst.state)
+        return ", ".join(self.service_problems(inst.node))
+
+    def takeover_candidate(self, group: GroupKey, leaving: str) -> InstanceView | None:
+        """Who VRRP elects if `leaving` stops being master: the live BACKUP with the highest
+        effective priority (the higher address on a tie), healthy or not."""
+        best: InstanceView | None = None
+        for m in self._members.get(group, {}).values():
+            if m.node == leaving or m.lost or m.state != "BACKUP":
+                continue
+            if best is None or (m.effective_priority, _addr_key(m.address)) > (
+                    best.effective_priority, _addr_key(best.address)):
+                best = m
+        return best
+
+    def successors(self, group: GroupKey, leaving: str, now: float) -> list[InstanceView]:
+        """The members that could take over from `leaving` and serve: live, BACKUP,
+        reporting, service and checks fine; best first (as VRRP would elect them)."""
+        fit = [m for m in self._members.get(group, {}).values()
+               if m.node != leaving and not self.unfit_reason(m, now)]
+        return sorted(fit, key=lambda m: (m.effective_priority, _addr_key(m.address)),
+                      reverse=True)
+
+    def inverted_backup(self, members: list[InstanceView], master: InstanceView,
+                        now: float | None = None) -> InstanceView | None:
+        """A preempting BACKUP with a higher effective priority than the master, if any.
+
+        With `now`, a backup in an operator's failover hold holds back on purpose: not
+        inverted while the hold runs. Without it (the fold, which has no clock) holds are
+        ignored, so the inversion's start is known when a hold ends without an event.
+        """
+        best: InstanceView | None = None
+        for m in members:
+            if m.lost or m.state != "BACKUP" or m.effective_priority <= master.effective_priority:
+                continue
+            if now is not None and m.hold_left(now) is not None:
+                continue
+            if best is None or m.effective_priority > best.effective_priority:
+                best = m
+        return best
 
     def advert_rates(self, key: InstanceKey, now: float) -> tuple[float, float]:
         """(sent/s, received/s) over the last `rate_window` seconds before `now`."""
@@ -269,103 +356,22 @@ class ClusterView:
                 out[buckets - 1 - age] += s + r
         return out
 
-    def current_failover(self) -> FailoverRecord | None:
-        """The failover in progress, else the latest one."""
-        for rec in self.pending.values():
-            return rec
-        return self.failovers[-1] if self.failovers else None
-
-    # ------------------------------------------------------------------ alarms
-    def alarms(self, now: float) -> list[Alarm]:
-        """Everything an operator must look at now, most severe first."""
-        out: list[Alarm] = []
-        for group, members in self.groups().items():
-            out.extend(self._group_alarms(group, members, now))
-        for vip in self.vips.values():
-            if len(vip.holders) > 1:
-                holders = sorted(vip.holders)
-                out.append(Alarm("split-brain", "critical",
-                                 f"VIP {vip.vip} is on {' and '.join(holders)}",
-                                 max(vip.holders.values())))
-        for inst in self.instances.values():
-            recent = [t for t in inst.transition_times if now - self.config.flap_window < t <= now]
-            if len(recent) >= self.config.flap_count:
-                out.append(Alarm("flapping", "warning",
-                                 f"{inst.name} on {inst.node}: {len(recent)} transitions in "
-                                 f"{self.config.flap_window:g} s", recent[0]))
-        for node in self.nodes.values():
-            if not node.health_ok:
-                out.append(Alarm("stale-source", "warning",
-                                 f"{node.name}: {node.health_detail or 'source unhealthy'}",
-                                 node.last_event))
-            elif node.up and now - node.last_event > self.config.stale_after:
-                out.append(Alarm("stale-source", "warning",
-                                 f"{node.name}: no news for {now - node.last_event:.0f} s",
-                                 node.last_event))
-        out.sort(key=lambda a: (a.severity != "critical", a.since))
-        return out
-
-    def _group_alarms(self, group: GroupKey, members: list[InstanceView],
-                      now: float) -> list[Alarm]:
-        out: list[Alarm] = []
-        name = members[0].name
-        masters = [m for m in members if m.live_master]
-        if len(masters) > 1:
-            nodes = " and ".join(sorted(m.node for m in masters))
-            since = max(m.last_transition.t if m.last_transition else m.first_seen
-                        for m in masters)
-            out.append(Alarm("split-brain", "critical",
-                             f"{name} (VRID {group[0]}) is MASTER on {nodes}", since))
-        live = [m for m in members if not m.lost]
-        if not masters:
-            since = self._no_master_since.get(group, min(m.first_seen for m in members))
-            grace = max(m.master_down_interval for m in members) if live else 0.0
-            if now - since > grace:
-                out.append(Alarm("no-master", "critical",
-                                 f"{name} (VRID {group[0]}) has no MASTER", since))
-        inv_since = self._inversion_since.get(group)
-        if inv_since is not None and masters:
-            master = masters[0]
-            backup = self._inverted_backup(members, master, now)
-            # a backup whose hold just ended gets its Master_Down_Interval to preempt
-            start = max(inv_since, backup.hold_until or inv_since) if backup else inv_since
-            if backup is not None and now - start > (
-                    backup.master_down_interval + backup.advert_int):
-                out.append(Alarm(
-                    "priority-inversion", "warning",
-                    f"{name}: {backup.node} has priority {backup.effective_priority} > "
-                    f"MASTER {master.node} ({master.effective_priority})", inv_since))
-        return out
-
-    @staticmethod
-    def _inverted_backup(members: list[InstanceView], master: InstanceView,
-                         now: float | None = None) -> InstanceView | None:
-        """A preempting BACKUP with a higher effective priority than the master, if any.
-
-        With `now`, a backup in an operator's failover hold holds back on purpose: not
-        inverted while the hold runs. Without it (the fold, which has no clock) holds are
-        ignored, so the inversion's start is known when a hold ends without an event.
-        """
-        best: InstanceView | None = None
-        for m in members:
-            if m.lost or m.state != "BACKUP" or m.effective_priority <= master.effective_priority:
-                continue
-            if now is not None and m.hold_left(now) is not None:
-                continue
-            if best is None or m.effective_priority > best.effective_priority:
-                best = m
-        return best
-
     # ------------------------------------------------------------------ the fold
-    def apply_all(self, items: list[ev.Event | CommandIssued]) -> None:
+    def apply_all(self, items: Iterable[ev.Event | CommandIssued]) -> Changes:
+        """Fold every item; what changed, all together."""
         for item in items:
-            self.apply(item)
+            self._fold(item)
+        changes, self._changes = self._changes, Changes()
+        return changes
 
-    def apply(self, item: ev.Event | CommandIssued) -> None:
-        """Fold one event (or the console's CommandIssued note) into the view."""
+    def apply(self, item: ev.Event | CommandIssued) -> Changes:
+        """Fold one event (or the console's CommandIssued note); what it changed."""
+        return self.apply_all((item,))
+
+    def _fold(self, item: ev.Event | CommandIssued) -> None:
         self.version += 1
         if type(item) not in _RATE_ONLY:
-            self.state_version += 1
+            self._changes.panels = True
         self.last_t = max(self.last_t, item.t)
         if isinstance(item, CommandIssued):
             self._log(item.t, item.node, f"[haconsole] {item.command}: requested")
@@ -375,6 +381,9 @@ class ClusterView:
         handler = _HANDLERS.get(type(item))
         if handler is not None:
             handler(self, item, node)
+
+    def _dirty(self, key: InstanceKey) -> None:
+        self._changes.instances.add(key)
 
     def _node(self, e: ev.Event) -> NodeView:
         node = self.nodes.get(e.node)
@@ -394,7 +403,7 @@ class ClusterView:
             self._members.setdefault(inst.group, {})[inst.key] = inst
             changed = True
         if changed:
-            self.dirty.add((node, name))
+            self._dirty((node, name))
         return inst
 
     def _regroup(self, inst: InstanceView, old: GroupKey) -> None:
@@ -409,10 +418,23 @@ class ClusterView:
         self._members.setdefault(inst.group, {})[inst.key] = inst
 
     def _log(self, t: float, node: str, text: str, level: str = "info") -> None:
+        """Add a line to the merged log, in time order across nodes (a line older than the
+        newest is inserted in place: nodes' streams arrive interleaved, and history too)."""
         self.log_seq += 1
+        self._changes.log = True
         match = _INSTANCE_PREFIX.match(text)
-        self.log.append(LogEntry(self.log_seq, t, node, text, level,
-                                 match.group("name") if match else ""))
+        entry = LogEntry(self.log_seq, t, node, text, level,
+                         match.group("name") if match else "")
+        if not self.log or self.log[-1].t <= t:
+            self.log.append(entry)
+            return
+        index = bisect.bisect_right([e.t for e in self.log], t)
+        if index == 0 and len(self.log) == self.log.maxlen:
+            return  # older than everything kept: it would be dropped at once
+        self.log.insert(index, entry)
+        self.log_reordered_at = self.log_seq
+
+    log_reordered_at = 0  # the log_seq of the last line inserted before the newest
 
     # ---- handlers (one per event type)
     def _on_node_seen(self, e: ev.NodeSeen, node: NodeView) -> None:
@@ -422,16 +444,18 @@ class ClusterView:
         for inst in self.instances.values():
             if inst.node == e.node:
                 inst.lost = False
-                self.dirty.add(inst.key)
+                self._dirty(inst.key)
 
     def _on_node_lost(self, e: ev.NodeLost, node: NodeView) -> None:
         self._cause(e.node, f"{e.node} lost ({e.reason or 'gone'})", e.t)
+        if node.up:
+            node.lost_at = e.t
         node.up, node.lost_reason = False, e.reason
         self._log(e.t, e.node, f"[haconsole] node {e.reason or 'lost'}", "error")
         for inst in self.instances.values():
             if inst.node == e.node:
                 inst.lost = True
-                self.dirty.add(inst.key)
+                self._dirty(inst.key)
         for vip in self.vips.values():
             self._drop_holder(vip, e.node, e.t)
         for group in {i.group for i in self.instances.values() if i.node == e.node}:
@@ -442,6 +466,8 @@ class ClusterView:
         inst = self._instance(e.node, e.instance, e.t, changed=False)
         before = _snapshot(inst)
         old_group = inst.group
+        if inst.hold_until is not None and e.hold_until is None:
+            self._hold_ended[inst.key] = min(inst.hold_until, e.t)
         inst.vrid, inst.state = e.vrid, e.state
         inst.base_priority, inst.effective_priority = e.base_priority, e.effective_priority
         inst.interface, inst.version, inst.advert_int = e.interface, e.version, e.advert_int
@@ -450,8 +476,8 @@ class ClusterView:
         inst.lost = not node.up
         if known and _snapshot(inst) == before:
             return  # sources re-send unchanged snapshots: nothing to recompute
-        self.state_version += 1
-        self.dirty.add(inst.key)
+        self._changes.panels = True
+        self._dirty(inst.key)
         self._regroup(inst, old_group)
         for vip in e.vips:
             view = self.vips.setdefault(vip, VipView(vip))
@@ -469,22 +495,26 @@ class ClusterView:
         if e.old != "INIT" and "MASTER" in (e.old, e.new):
             inst.transition_times.append(e.t)
         if e.new == "MASTER":
-            self._new_master(inst, e)
+            others = [m for m in self.masters(inst.group) if m.node != inst.node]
+            self.stopwatch.elected(inst.group, inst.name, inst.node, e.t, e.reason,
+                                   alone=not others,
+                                   holds_vips=bool(inst.vips) and all(
+                                       v in self._held_by(inst.node) for v in inst.vips))
         self._recompute_group(inst.group, e.t)
 
     def _on_advert_sent(self, e: ev.AdvertSent, node: NodeView) -> None:
         inst = self._instance(e.node, e.instance, e.t, changed=False)
         self._count(inst, e.t, 1, 0)
         if e.priority > 0:
-            self._first_advert(inst, e.t)
+            self.stopwatch.advert(inst.group, inst.node, e.t)
 
     def _on_advert_received(self, e: ev.AdvertReceived, node: NodeView) -> None:
         inst = self._instance(e.node, e.instance, e.t, changed=False)
         self._count(inst, e.t, 0, 1)
-        if e.priority > 0 and inst.group in self.pending:
+        if e.priority > 0 and inst.group in self.stopwatch.pending:
             for other in self.group_members(inst.group):
                 if other.address == e.source:
-                    self._first_advert(other, e.t)
+                    self.stopwatch.advert(other.group, other.node, e.t)
 
     def _on_advert_counters(self, e: ev.AdvertCounters, node: NodeView) -> None:
         inst = self._instance(e.node, e.instance, e.t, changed=False)
@@ -494,7 +524,7 @@ class ClusterView:
             if sent >= 0 and recv >= 0:  # a restart resets counters: skip that sample
                 self._count(inst, e.t, sent, recv)
                 if sent > 0:
-                    self._first_advert(inst, e.t)
+                    self.stopwatch.advert(inst.group, inst.node, e.t)
         inst.counters = (e.sent, e.received)
 
     def _on_priority_change(self, e: ev.PriorityChange, node: NodeView) -> None:
@@ -505,18 +535,21 @@ class ClusterView:
             self._cause(e.node, f"priority {e.old}→{e.new} on {e.node}"
                         + (f" ({e.cause})" if e.cause else ""), e.t)
         else:
-            self._note_chain(e.node, f"priority {e.old}→{e.new} on {e.node}", e.t)
+            self.stopwatch.note(e.node, f"priority {e.old}→{e.new} on {e.node}", e.t)
             masters = self.masters(inst.group)
             if masters and masters[0].node != e.node and \
                     e.new > masters[0].effective_priority:
-                self._open_pending(inst.group, inst.name, masters[0].node, e.node, e.t)
+                self.stopwatch.open(inst.group, inst.name, masters[0].node, e.node, e.t)
         self._recompute_group(inst.group, e.t)
 
     def _on_track_result(self, e: ev.TrackResult, node: NodeView) -> None:
+        if node.tracks.get(e.track) != e.ok:
+            node.changed_at[e.track] = e.t
         node.tracks[e.track] = e.ok
+        self._recompute_node(e.node, e.t)
 
     def _on_vip_added(self, e: ev.VipAdded, node: NodeView) -> None:
-        self.dirty.add((e.node, e.instance))
+        self._dirty((e.node, e.instance))
         vip = self.vips.setdefault(e.vip, VipView(e.vip))
         vip.instance = e.instance or vip.instance
         if e.node not in vip.holders:
@@ -525,26 +558,27 @@ class ClusterView:
             if vip.owner:
                 vip.previous_owner = vip.owner
             vip.owner, vip.since = e.node, e.t
-        rec = self.pending.get(self._group_of(e.node, e.instance))
-        if rec is not None and rec.vip_t is None and e.node != rec.old_master:
-            rec.vip_t = e.t
-            self._settle(rec)
+        self.stopwatch.vip(self._group_of(e.node, e.instance), e.node, e.t)
+        self._recompute_group(self._group_of(e.node, e.instance), e.t)
 
     def _on_vip_removed(self, e: ev.VipRemoved, node: NodeView) -> None:
-        self.dirty.add((e.node, e.instance))
+        self._dirty((e.node, e.instance))
         vip = self.vips.get(e.vip)
         if vip is not None:
             self._drop_holder(vip, e.node, e.t)
 
     def _on_service_state(self, e: ev.ServiceState, node: NodeView) -> None:
+        if node.services.get(e.service) != e.up:
+            node.changed_at[e.service] = e.t
         node.services[e.service] = e.up
         verb = "started" if e.up else "stopped"
         self._log(e.t, e.node, f"[haconsole] {e.service} is {'up' if e.up else 'DOWN'}",
                   "info" if e.up else "warning")
         if e.up:
-            self._note_chain(e.node, f"{e.service} {verb} on {e.node}", e.t)
+            self.stopwatch.note(e.node, f"{e.service} {verb} on {e.node}", e.t)
         else:
             self._cause(e.node, f"{e.service} {verb} on {e.node}", e.t)
+        self._recompute_node(e.node, e.t)
 
     def _on_log(self, e: ev.LogLine, node: NodeView) -> None:
         self._log(e.t, e.node, e.text, e.level)
@@ -583,15 +617,32 @@ class ClusterView:
         inst = self.instances.get((node, instance))
         return inst.group if inst is not None else (-1, 0)
 
+    def _held_by(self, node: str) -> set[str]:
+        return {v.vip for v in self.vips.values() if node in v.holders}
+
+    def _cause(self, node: str, text: str, t: float, *, force: bool = False) -> None:
+        """Something that can make `node` lose mastership happened at `t`."""
+        mastered = [(inst.group, inst.name) for inst in list(self.instances.values())
+                    if inst.node == node
+                    and [m.node for m in self.masters(inst.group)] == [node]]
+        self.stopwatch.cause(node, text, t, mastered, force=force)
+
+    def _recompute_node(self, node: str, t: float) -> None:
+        """A node's health changed: its rows and the routers it is in need a new look."""
+        for inst in self.instances.values():
+            if inst.node == node:
+                self._dirty(inst.key)
+
     def _recompute_group(self, group: GroupKey, t: float) -> None:
-        """Track since when a group has had no master, or an inverted priority."""
+        """Track since when a group has had no master, or an inverted priority, and tell
+        the stopwatch who the sole master is."""
         members = self.group_members(group)
         if not members:
             return
         masters = [m for m in members if m.live_master]
         if masters:
             self._no_master_since.pop(group, None)
-            inverted = self._inverted_backup(members, masters[0]) is not None
+            inverted = self.inverted_backup(members, masters[0]) is not None
         else:
             self._no_master_since.setdefault(group, t)
             inverted = False
@@ -599,87 +650,37 @@ class ClusterView:
             self._inversion_since.setdefault(group, t)
         else:
             self._inversion_since.pop(group, None)
-
-    # ---- the failover stopwatch
-    def _note_chain(self, node: str, text: str, t: float) -> None:
-        """Remember the first of a run of related happenings on a node (the root cause)."""
-        chain = self._chain.get(node)
-        if chain is None or t - chain[1] > self.config.cause_chain:
-            self._chain[node] = (text, t)
-
-    def _cause(self, node: str, text: str, t: float, *, force: bool = False) -> None:
-        """Something that can make `node` lose mastership happened at `t`."""
-        if force:
-            self._chain[node] = (text, t)
-        else:
-            self._note_chain(node, text, t)
-        for inst in list(self.instances.values()):
-            if inst.node == node and [m.node for m in self.masters(inst.group)] == [node]:
-                self._open_pending(inst.group, inst.name, node, node, t)
-
-    def _open_pending(self, group: GroupKey, name: str, old_master: str, cause_node: str,
-                      t: float) -> None:
-        rec = self.pending.get(group)
-        if rec is not None and rec.old_master == old_master and not rec.new_master and \
-                rec.cause_t is not None and t - rec.cause_t < self.config.failover_timeout:
-            return  # keep the earliest cause of this failover
-        cause, cause_t = self._chain.get(cause_node, ("", t))
-        self.pending[group] = FailoverRecord(group, name, cause, cause_t, old_master)
-
-    def _candidate(self, inst: InstanceView, t: float) -> FailoverRecord | None:
-        """The pending failover `inst` is the new master of (recording it on first sight)."""
-        rec = self.pending.get(inst.group)
-        if rec is None:
-            return None
-        if rec.cause_t is not None and t - rec.cause_t > self.config.failover_timeout:
-            del self.pending[inst.group]
-            return None
-        if inst.node == rec.old_master or rec.new_master not in ("", inst.node):
-            return None
-        if not rec.new_master:
-            rec.new_master = inst.node
-            self.failovers.append(rec)
-        return rec
-
-    def _first_advert(self, inst: InstanceView, t: float) -> None:
-        rec = self._candidate(inst, t)
-        if rec is not None and rec.advert_t is None:
-            rec.advert_t = t
-            self._settle(rec)
-
-    def _new_master(self, inst: InstanceView, e: ev.Transition) -> None:
-        previous = self._last_master.get(inst.group)
-        self._last_master[inst.group] = inst.node
-        rec = self.pending.get(inst.group)
-        if rec is not None and inst.node == rec.old_master and not rec.new_master:
-            del self.pending[inst.group]  # the old master came back: no failover happened
-            return
-        rec = self._candidate(inst, e.t)
-        if rec is None and previous and previous != inst.node and \
-                not any(m.node != inst.node for m in self.masters(inst.group)):
-            rec = FailoverRecord(inst.group, inst.name, f"{e.reason} (cause not observed)",
-                                 None, previous, inst.node)
-            self.failovers.append(rec)
-            self.pending[inst.group] = rec
-        if rec is not None and rec.elected_t is None:
-            rec.elected_t = e.t
-        if rec is not None:
-            if all(v in self._held_by(inst.node) for v in inst.vips) and inst.vips:
-                rec.vip_t = rec.vip_t or e.t
-            self._settle(rec)
-
-    def _held_by(self, node: str) -> set[str]:
-        return {v.vip for v in self.vips.values() if node in v.holders}
-
-    def _settle(self, rec: FailoverRecord) -> None:
-        if rec.complete and rec.new_master and self.pending.get(rec.group) is rec:
-            del self.pending[rec.group]
+        if len(masters) == 1:
+            master = masters[0]
+            rec = master.last_transition
+            held = self._held_by(master.node)
+            vip_t = max((self.vips[v].holders[master.node] for v in master.vips
+                         if v in held), default=None) \
+                if master.vips and all(v in held for v in master.vips) else None
+            hold_end = self._hold_ended.get(master.key)
+            if hold_end is not None and (rec is None or not 0 <= rec.t - hold_end <=
+                                         self.config.cause_chain):
+                hold_end = None
+            self.stopwatch.settled(group, master.name, master.node, t,
+                                   elected_t=rec.t if rec else None, vip_t=vip_t,
+                                   reason=rec.reason if rec else "",
+                                   hold_ended=hold_end)
 
 
-# Events that never change what the panels show (InstanceState bumps it itself, when the
+# Events that never change what the panels show (InstanceState marks it itself, when the
 # snapshot differs: sources re-send unchanged ones).
 _RATE_ONLY = {ev.AdvertSent, ev.AdvertReceived, ev.AdvertCounters, ev.LogLine,
               ev.PacketDropped, ev.InstanceState}
+
+
+def _addr_key(address: str) -> tuple[int, ...]:
+    """Order addresses numerically (the RFC's tie-break: the higher address wins)."""
+    try:
+        import ipaddress
+
+        return (int(ipaddress.ip_address(address)),)
+    except ValueError:
+        return (-1,)
 
 
 def _snapshot(inst: InstanceView) -> tuple[object, ...]:

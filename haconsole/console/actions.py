@@ -35,6 +35,18 @@ def _failover(view: ClusterView, target: Target, partitioned: set[str]) -> cmd.C
     return cmd.Failover(master, target.instance)
 
 
+def _cancel_hold(view: ClusterView, target: Target, partitioned: set[str]) -> cmd.Command:
+    """The hold of the selected row, else of the router's member that is in one."""
+    inst = view.instances.get((target.node, target.instance))
+    if inst is None:
+        raise NotPossible(f"{target.instance} on {target.node} is not known yet")
+    members = [inst, *(m for m in view.group_members(inst.group) if m is not inst)]
+    for member in members:
+        if member.hold_until is not None and not member.lost:
+            return cmd.CancelHold(member.node, member.name)
+    raise NotPossible(f"no failover hold is running for {target.instance}")
+
+
 def _kill_or_boot(view: ClusterView, target: Target, partitioned: set[str]) -> cmd.Command:
     node = view.nodes.get(target.node)
     if node is not None and not node.up:
@@ -74,6 +86,9 @@ ACTIONS: tuple[NodeAction, ...] = (
     NodeAction("f", "failover", "failover",
                "fail over the selected instance: its MASTER releases (priority 0)",
                _failover, (cmd.Failover,)),
+    NodeAction("h", "cancel_hold", "cancel hold",
+               "end the failover hold of the selected instance: it may preempt again",
+               _cancel_hold, (cmd.CancelHold,)),
     NodeAction("k", "kill", "kill", "kill the selected node hard, or boot it (lab)",
                _kill_or_boot, (cmd.KillNode, cmd.StartNode)),
     NodeAction("p", "partition", "partition",

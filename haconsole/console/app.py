@@ -31,7 +31,7 @@ from textual.widgets import Footer, Input, Static
 
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
-from haconsole.cluster.view import ClusterView, CommandIssued
+from haconsole.cluster.view import Changes, ClusterView, CommandIssued
 from haconsole.console.actions import (
     ACTIONS,
     BY_ACTION,
@@ -41,6 +41,7 @@ from haconsole.console.actions import (
     needs_confirmation,
 )
 from haconsole.console.format import LogFilter
+from haconsole.console.preview import failover_preview
 from haconsole.console.screens import ConfirmScreen, HelpScreen
 from haconsole.console.themes import (
     DEFAULT_THEME,
@@ -127,7 +128,7 @@ class HAConsoleApp(App[int]):
         self._partitioned: set[str] = set()
         self._node_colours: dict[str, int] = {}
         self._last_full = float("-inf")
-        self._painted_state = -1
+        self._changes = Changes(panels=True)  # folded but not painted yet
         self._rewrite_log = False
         self._scenario: asyncio.Task[None] | None = None
         self._stopped = False
@@ -228,7 +229,7 @@ class HAConsoleApp(App[int]):
             return
         items, self._queue = self._queue, []
         if items:
-            self.view.apply_all(items)
+            self._changes.update(self.view.apply_all(items))
             self.applied += len(items)
         now = self.clock()
         full = abs(now - self._last_full) >= 1.0
@@ -242,9 +243,9 @@ class HAConsoleApp(App[int]):
         """Repaint: changed rows always; panels when the state moved or once a second
         (ages); the log when it has new lines. Adverts alone only move the rate columns."""
         view, palette = self.view, self.palette
-        self.table.refresh_from(view, now, palette, full=full)
-        if full or view.state_version != self._painted_state:
-            self._painted_state = view.state_version
+        changes, self._changes = self._changes, Changes()
+        self.table.refresh_from(view, changes.instances, now, palette, full=full)
+        if full or changes.panels:
             self.banner.refresh_from(view, now, palette)
             self.vip_panel.refresh_from(view, now, palette, self.node_colour)
             self.transitions_panel.refresh_from(view, now, palette, self.node_colour)
@@ -284,7 +285,8 @@ class HAConsoleApp(App[int]):
         self.palette = self._palette_for(theme)
         if not self._widgets_ready:
             return
-        self.view.dirty.update(self.view.instances)
+        self._changes.instances.update(self.view.instances)
+        self._changes.panels = True
         self._rewrite_log = True
         self.render_view(self.clock(), full=True)
 
@@ -336,6 +338,9 @@ class HAConsoleApp(App[int]):
     def action_failover(self) -> None:
         self._node_action("failover")
 
+    def action_cancel_hold(self) -> None:
+        self._node_action("cancel_hold")
+
     def action_kill(self) -> None:
         self._node_action("kill")
 
@@ -354,11 +359,18 @@ class HAConsoleApp(App[int]):
         if not source.supports(type(command)):
             self._toast("error", f"{command.describe()}: {source.name} cannot do that")
             return
-        if needs_confirmation(command, confirm=self.confirm):
+        detail = f"{source.name} will run it on {command.node}."
+        warnings = [self._warning(source, command)]
+        if isinstance(command, cmd.Failover):
+            preview = failover_preview(self.view, command, self.clock())
+            detail = "\n".join((*preview.lines, detail))
+            warnings.insert(0, preview.warning)
+        warning = "\n".join(w for w in warnings if w)
+        # a warned failover is confirmed even in the lab: the VIP may land on a dead service
+        if needs_confirmation(command, confirm=self.confirm) or (
+                warning and isinstance(command, cmd.Failover)):
             question = f"{command.describe()[:1].upper()}{command.describe()[1:]}?"
-            detail = f"{source.name} will run it on {command.node}."
-            self.push_screen(ConfirmScreen(question, detail,
-                                           warning=self._warning(source, command)),
+            self.push_screen(ConfirmScreen(question, detail, warning=warning),
                              partial(self._confirmed, source, command))
             return
         self._launch(source, command)

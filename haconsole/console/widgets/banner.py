@@ -13,8 +13,6 @@ from haconsole.cluster.view import Alarm, ClusterView
 from haconsole.console.format import age
 from haconsole.console.themes import Palette
 
-TITLES = {"split-brain": "SPLIT BRAIN", "flapping": "FLAPPING", "no-master": "NO MASTER",
-          "priority-inversion": "PRIORITY INVERSION", "stale-source": "STALE SOURCE"}
 MAX_LINES = 3
 
 
@@ -52,7 +50,7 @@ def render_banner(view: ClusterView, alarms: list[Alarm], now: float) -> Text:
     lines = []
     for alarm in alarms[:MAX_LINES]:
         glyph = "✖" if alarm.severity == "critical" else "▲"
-        lines.append(Text.assemble((f"{glyph} {TITLES.get(alarm.kind, alarm.kind)}", "bold"),
+        lines.append(Text.assemble((f"{glyph} {alarm.title}", "bold"),
                                    f"  {alarm.message}  ", (f"({age(now - alarm.since)})",
                                                             "italic")))
     if len(alarms) > MAX_LINES:

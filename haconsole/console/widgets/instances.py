@@ -68,17 +68,18 @@ class InstancesTable(DataTable[Text]):
         self.move_cursor(row=index)
         return True
 
-    def refresh_from(self, view: ClusterView, now: float, palette: Palette, *,
-                     full: bool) -> None:
-        """Apply the view: dirty rows in full, and every row's live columns when `full`."""
+    def refresh_from(self, view: ClusterView, changed: set[InstanceKey], now: float,
+                     palette: Palette, *, full: bool) -> None:
+        """Apply the view: `changed` rows in full, and the visible rows' live columns when
+        `full` (once a second) or when the visible window moved."""
         added = False
-        for key in sorted(view.dirty):
+        for key in sorted(changed):
             inst = view.instances.get(key)
             if inst is None:
                 continue
-            cells = [*self._state_cells(view, inst, palette),
+            cells = [*self._state_cells(view, inst, now, palette),
                      *self._live_cells(view, inst, now, palette),
-                     self._vips_cell(view, inst, palette), self._last_cell(inst, now, palette)]
+                     self._vips_cell(view, inst, palette), self._last_cell(view, inst, now, palette)]
             rk = row_key(key)
             if rk in self.rows:
                 for (col, _), cell in zip(COLUMNS, cells, strict=True):
@@ -86,7 +87,6 @@ class InstancesTable(DataTable[Text]):
             else:
                 self.add_row(*cells, key=rk)
                 added = True
-        view.dirty.clear()
         window = self._visible_rows()
         if full or window != self._live_window:
             self._live_window = window
@@ -96,9 +96,11 @@ class InstancesTable(DataTable[Text]):
                 if inst is None:
                     continue
                 adverts, activity = self._live_cells(view, inst, now, palette)
+                if inst.hold_until is not None:  # the hold's countdown
+                    self._set(rk, "state", self._state_cell(inst, now, palette))
                 self._set(rk, "adverts", adverts)
                 self._set(rk, "activity", activity)
-                self._set(rk, "last", self._last_cell(inst, now, palette))
+                self._set(rk, "last", self._last_cell(view, inst, now, palette))
         if added:
             selected = self.selected
             self.sort("instance", "node", key=lambda cols: tuple(c.plain for c in cols))
@@ -125,14 +127,26 @@ class InstancesTable(DataTable[Text]):
         width = self.columns[ColumnKey(column)].content_width
         self.update_cell(row, column, cell, update_width=cell.cell_len > width)
 
-    def _state_cells(self, view: ClusterView, inst: InstanceView,
-                     palette: Palette) -> list[Text]:
-        colour = self.node_colour(inst.node)
+    @staticmethod
+    def _state_cell(inst: InstanceView, now: float, palette: Palette) -> Text:
+        """The state with its glyph; a running operator hold shows its countdown."""
         state = "LOST" if inst.lost else inst.state
         style = palette.state(state)
-        label = f"{STATE_GLYPHS.get(state, '?')} {state}"
-        state_cell = Text(label, style=f"bold {style}" if state == "MASTER" else style)
+        cell = Text(f"{STATE_GLYPHS.get(state, '?')} {state}",
+                    style=f"bold {style}" if state == "MASTER" else style)
+        left = inst.hold_left(now)
+        if left is not None:
+            cell.append(f" hold {age(left)}", style=f"bold {palette.warning}")
+        return cell
+
+    def _state_cells(self, view: ClusterView, inst: InstanceView, now: float,
+                     palette: Palette) -> list[Text]:
+        colour = self.node_colour(inst.node)
+        state_cell = self._state_cell(inst, now, palette)
         prio = Text(priority_text(inst.base_priority, inst.effective_priority))
+        if inst.lost:  # the last priority it reported: not a current fact
+            prio.stylize(palette.muted)
+            return [Text(inst.node, style=f"bold {colour}"), Text(inst.name), state_cell, prio]
         if inst.weight:
             prio = Text.assemble(str(inst.base_priority), " ",
                                  (signed(inst.weight), palette.warning if inst.weight < 0
@@ -160,7 +174,13 @@ class InstancesTable(DataTable[Text]):
                      style=palette.state("MASTER") if inst.live_master else palette.accent)
         return [adverts, spark]
 
-    def _last_cell(self, inst: InstanceView, now: float, palette: Palette) -> Text:
+    def _last_cell(self, view: ClusterView, inst: InstanceView, now: float,
+                   palette: Palette) -> Text:
+        node = view.nodes.get(inst.node)
+        if inst.lost and node is not None and node.lost_at:
+            return Text.assemble((f"{age(now - node.lost_at):>6} ", palette.muted),
+                                 ("LOST", palette.state("LOST")),
+                                 (f" · {node.lost_reason or 'gone'}", palette.muted))
         rec = inst.last_transition
         if rec is None:
             return Text("—", style=palette.muted)

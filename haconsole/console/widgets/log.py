@@ -48,6 +48,8 @@ class LogPanel(RichLog):
     def refresh_from(self, view: ClusterView, palette: Palette,
                      node_colour: Callable[[str], str], *, rewrite: bool = False) -> None:
         """Write entries newer than the last written (all of them when `rewrite`)."""
+        if view.log_reordered_at > self._seq:
+            rewrite = True  # a line landed before ones already shown: redraw in time order
         if rewrite:
             self.clear()
             self._seq = 0

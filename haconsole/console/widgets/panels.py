@@ -56,30 +56,43 @@ def render_vips(view: ClusterView, now: float, palette: Palette,
                     style=node_colour(vip.previous_owner) if vip.previous_owner
                     else palette.muted)
         table.add_row(Text(vip.vip, style="bold"), owner, since, prev)
-    return Group(table, Text(""), render_nodes(view, palette, node_colour))
+    return Group(table, Text(""), render_nodes(view, now, palette, node_colour))
 
 
-def render_nodes(view: ClusterView, palette: Palette, node_colour: NodeColour) -> Table:
-    """Per node: reachable or lost, its services, its checks: the causes behind priorities."""
+def render_nodes(view: ClusterView, now: float, palette: Palette,
+                 node_colour: NodeColour) -> Table:
+    """Per node: reachable or lost, its services, its checks: the causes behind priorities.
+
+    Facts from a node that is lost or stale are the last ones it sent, not its health now:
+    they are greyed, without ✔, and carry their age."""
     table = Table(box=None, expand=True, pad_edge=False, show_edge=False,
                   header_style=f"bold {palette.muted}")
-    table.add_column("Node", no_wrap=True)
-    table.add_column("Agent", no_wrap=True)
-    table.add_column("Services", no_wrap=True)
+    widest = max((len(n) for n in view.nodes), default=4)
+    table.add_column("Node", no_wrap=True, min_width=widest)
+    table.add_column("Agent", no_wrap=True, overflow="ellipsis", max_width=22)
+    table.add_column("Services", no_wrap=True, overflow="ellipsis")
     table.add_column("Checks", no_wrap=True, overflow="ellipsis")
     for node in view.nodes.values():
-        if node.up and node.health_ok:
+        stale = not node.up or not node.health_ok or \
+            now - node.last_event > view.config.stale_after
+        if node.up and node.health_ok and not stale:
             agent = Text("● up", style=palette.success)
         elif node.up:
-            agent = Text("▲ " + (node.health_detail or "unhealthy"), style=palette.warning)
+            agent = Text("▲ " + (node.health_detail or "silent"), style=palette.warning)
         else:
             agent = Text("✖ " + (node.lost_reason or "lost"), style=f"bold {palette.error}")
         services = Text()
-        for name, up in sorted(node.services.items()):
+        checks = Text()
+        if stale:  # the last facts the node sent: greyed, no ✔, with their age
+            agent.append(f" {age(now - node.last_event)}", style=palette.muted)
+            for name, up in sorted(node.services.items()):
+                services.append(f"{name}{'' if up else ' down'}? ", style=palette.muted)
+            for name, ok in sorted(node.tracks.items()):
+                checks.append(f"{name}{'' if ok else ' failing'}? ", style=palette.muted)
+        for name, up in sorted(node.services.items()) if not stale else ():
             services.append(f"{'✔' if up else '✖'} {name} ",
                             style=palette.success if up else f"bold {palette.error}")
-        checks = Text()
-        for name, ok in sorted(node.tracks.items()):
+        for name, ok in sorted(node.tracks.items()) if not stale else ():
             checks.append(f"{'✔' if ok else '✖'} {name} ",
                           style=palette.muted if ok else f"bold {palette.warning}")
         table.add_row(Text(node.name, style=f"bold {node_colour(node.name)}"), agent,
