@@ -252,3 +252,130 @@ def test_what_if_fault_moves_the_vip_with_nopreempt(tmp_path: Path) -> None:
                  {"extra": "    nopreempt", "script_weight": 0})
     after, moved = rows_by_event(paths)[("node1.conf", "check chk_nginx fails")]
     assert after == "node2.conf" and moved is not None and moved < 1.0
+
+
+# -- which keepalived judges, and warnings `keepalived -t` fails on -------------------------
+
+SECURITY = """vrrp_script chk {
+    script "/usr/bin/true"
+    interval 1
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 11
+    priority 100
+    track_script {
+        chk
+    }
+    virtual_ipaddress {
+        192.0.2.11
+    }
+}
+"""
+NO_VIP = """vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 12
+    priority 100
+}
+"""
+OWNER_TRACKS = """global_defs {
+    enable_script_security
+    script_user root
+}
+vrrp_script chk {
+    script "/usr/bin/true"
+    weight -20
+}
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 13
+    priority 255
+    track_script {
+        chk
+    }
+    virtual_ipaddress {
+        192.0.2.13
+    }
+}
+"""
+
+
+@pytest.mark.parametrize(("text", "message", "status"), [
+    (SECURITY, "SECURITY VIOLATION - scripts are being executed but script_security not "
+               "enabled.", 6),
+    (NO_VIP, "(VI_1) No VIP specified; at least one is sensible", 5),
+    (OWNER_TRACKS, "(VI_1) ignoring tracked script chk with weights due to address_owner", 5),
+])
+@pytest.mark.parametrize("version", ["2.2.7", "2.4"])
+def test_warnings_keepalived_t_rejects_say_so(tmp_path, capsys, text, message, status,
+                                              version):
+    """No error from haconsole, but `keepalived -t` exits non-zero (its daemon starts all
+    the same): the warning and the summary both say that keepalived's test rejects it."""
+    conf = tmp_path / "node1.conf"
+    conf.write_text(text)
+    assert main(["check", "--keepalived-version", version, str(conf)]) == 0
+    out, err = capsys.readouterr()
+    line = next(ln for ln in out.splitlines() if message in ln)
+    m = FINDING.match(line)
+    assert m is not None and m["sev"] == "warning"
+    assert m["msg"].endswith(f"[keepalived {version} -t rejects this (exit {status}); its "
+                             "daemon still starts]")
+    assert "0 errors" in err
+    assert f"but keepalived {version} -t rejects node1.conf (exit {status})" in err
+
+
+def test_clean_config_has_no_rejection_note(capsys):
+    assert main(["check", str(EXAMPLES / "nginx-node1.conf")]) == 0
+    _, err = capsys.readouterr()
+    assert "rejects" not in err
+
+
+def test_json_carries_the_version_and_keepalived_test_status(tmp_path, capsys):
+    conf = tmp_path / "n.conf"
+    conf.write_text(SECURITY)
+    main(["check", "--json", "--keepalived-version", "2.2.7", str(conf)])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["keepalived_version"] == "2.2.7"
+    assert doc["keepalived_test_status"] == {str(conf): 6}
+    assert any("rejects this (exit 6)" in f.get("note", "") for f in doc["findings"])
+
+
+def test_version_decides_which_keywords_exist(capsys):
+    """2.3/2.4 keywords are unknown to 2.2.7, as 2.2.7 itself says."""
+    path = str(CONF / "keywords-2.3.conf")
+    assert main(["check", "--keepalived-version", "2.2.7", path]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:4: error: Unknown keyword 'json_version'" in out
+    assert f"{path}:51: error: Unknown keyword 'no_virtual_ipaddress'" in out
+    for version in ("2.3", "2.4"):
+        main(["check", "--keepalived-version", version, path])
+        out = capsys.readouterr().out
+        assert "Unknown keyword" not in out and "error:" not in out
+
+
+def test_auth_hmac_is_2_4_only(capsys):
+    path = str(CONF / "auth-hmac.conf")
+    main(["check", "--keepalived-version", "2.3", path])
+    assert f"{path}:6: error: Unknown keyword 'auth_hmac'" in capsys.readouterr().out
+    main(["check", "--keepalived-version", "2.4", path])
+    out = capsys.readouterr().out
+    assert "Unknown keyword" not in out
+    assert "(VI_BAD) auth_hmac key 1 length 9 not in range [32, 64]" in out
+
+
+def test_local_judges_like_the_installed_keepalived(tmp_path, monkeypatch):
+    """--local asks the keepalived on PATH for its release and build features."""
+    from haconsole.keepalived.conf import Environment
+
+    fake = tmp_path / "keepalived"
+    fake.write_text("#!/bin/sh\necho 'Keepalived v2.3.2 (11/03,2024)' >&2\n"
+                    "echo 'Config options:  VRRP VRRP_AUTH JSON' >&2\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    env = Environment.local()
+    assert env.version == "2.3"
+    assert env.has("VRRP_AUTH") and not env.has("LVS") and not env.has("FIREWALL")
+    # without LVS keepalived does not know virtual_server at all
+    result = parse_file(CONF / "lvs.conf", env)
+    assert any(f.message == "Unknown keyword 'virtual_server'" for f in result.findings)

@@ -1,10 +1,14 @@
 """`haconsole check FILE [FILE ...]`: keepalived -t's verdicts, then what it never says.
 
-One file per node. Each file gets keepalived 2.2.7's own findings (haconsole.keepalived.conf)
-plus a little lint; with several files the nodes are compared the way a VRRP segment will
-compare them at run time: same VRID, version, advert_int, authentication and VIPs, distinct
-priorities, consistent nopreempt, unicast peers that point at each other, and tracked checks
-whose weight can actually move the VIP. `--what-if` runs the real state machine on a virtual
+One file per node. Each file gets the findings `keepalived -t` of one release gives
+(haconsole.keepalived.conf: 2.2.7, 2.3 or 2.4, default the newest; `--local` asks the
+installed keepalived) plus a little lint. A finding haconsole ranks a warning while
+`keepalived -t` fails on it says so: keepalived's daemon runs such a config, but its config
+test (and so any check before a deploy or reload) rejects it. With several files the
+nodes are compared the way a VRRP segment will compare them at run time: same VRID,
+version, advert_int, authentication and VIPs, distinct priorities, consistent nopreempt,
+unicast peers that point at each other, and tracked checks whose weight can actually move
+the VIP. `--what-if` runs the real state machine on a virtual
 clock to answer "if this fails, who takes over, and when?".
 
 Output: `FILE:LINE: error|warning|info: message` per finding (or `--json`); exit status 1
@@ -18,11 +22,12 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from haconsole.config import Config, TrackRef, VrrpInstance
 from haconsole.keepalived.conf import Environment, Finding, ParseResult, Severity, parse_file
+from haconsole.keepalived.conf.environment import NEWEST, VERSIONS, installed_keepalived
 
 if TYPE_CHECKING:
     from haconsole.vrrp.sim import Simulation
@@ -51,6 +56,17 @@ class Report:
     nodes: list[Node]
     findings: list[Finding]
     what_if: list[WhatIfRow] | None = None
+    version: str = NEWEST  # the keepalived release judged like
+
+    def rejected(self) -> list[tuple[Node, int]]:
+        """The files `keepalived -t` fails on (with its exit status) although haconsole
+        finds no error in them."""
+        out = []
+        for node in self.nodes:
+            status = node.result.keepalived_status()
+            if status and not any(f.severity == "error" for f in node.result.findings):
+                out.append((node, status))
+        return out
 
     @property
     def errors(self) -> int:
@@ -92,7 +108,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="simulate each check failing and each node dying or stopping")
     parser.add_argument("--local", action="store_true",
                         help="also check interfaces, scripts and users against this machine,"
-                             " as keepalived -t run here would")
+                             " as keepalived -t run here would (and judge like the installed "
+                             "keepalived's version)")
+    parser.add_argument("--keepalived-version", choices=list(VERSIONS), default=None,
+                        dest="keepalived_version",
+                        help=f"judge like this keepalived release (default: {NEWEST}, or the "
+                             "installed one with --local)")
     parser.add_argument("--config-id", metavar="ID",
                         help="the node name that `@ID` config lines match (keepalived -i)")
 
@@ -100,9 +121,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main_check(args: argparse.Namespace) -> int:
     """Run the checks the parsed arguments ask for; print; return the exit status."""
     env = Environment.local() if getattr(args, "local", False) else Environment()
+    if getattr(args, "local", False) and installed_keepalived() is None:
+        print(f"haconsole check: no keepalived installed here - judging like keepalived "
+              f"{args.keepalived_version or NEWEST}", file=sys.stderr)
+    if getattr(args, "keepalived_version", None):
+        env = replace(env, version=args.keepalived_version)
     config_id = getattr(args, "config_id", None)
     if config_id is not None:
-        env = Environment(env.interfaces, env.check_scripts, env.check_users, config_id)
+        env = replace(env, config_id=config_id)
     report = check_files(list(args.files), env, what_if=bool(getattr(args, "what_if", False)))
     if getattr(args, "json", False):
         print(format_json(report))
@@ -117,10 +143,11 @@ def main_check(args: argparse.Namespace) -> int:
 def check_files(paths: Sequence[str], env: Environment | None = None, *,
                 what_if: bool = False) -> Report:
     """Parse every file, lint each one, compare them as nodes of one cluster."""
+    env = env or Environment()
     nodes = [Node(path, parse_file(path, env)) for path in paths]
     findings: list[Finding] = []
     for node in nodes:
-        findings.extend(node.result.findings)
+        findings.extend(_test_notes(node.result.findings, env.version))
         findings.extend(lint(node))
     if len(nodes) > 1:
         findings.extend(cross_node(nodes))
@@ -130,7 +157,15 @@ def check_files(paths: Sequence[str], env: Environment | None = None, *,
             "(or weight 0 for FAULT)")}
         findings.extend(f for f in _trap_findings_from_table(nodes, table)
                         if (f.file, f.line) not in static)
-    return Report(nodes, _unique(findings), table)
+    return Report(nodes, _unique(findings), table, env.version)
+
+
+def _test_notes(findings: list[Finding], version: str) -> list[Finding]:
+    """Warnings that make `keepalived -t` fail say so: "0 errors" must never read as
+    "keepalived accepts this"."""
+    return [replace(f, note=f"keepalived {version} -t rejects this (exit {f.test_status});"
+                    " its daemon still starts")
+            if f.severity == "warning" and f.test_status else f for f in findings]
 
 
 def _unique(findings: Iterable[Finding]) -> list[Finding]:
@@ -163,14 +198,22 @@ def _printable(text: str) -> str:
 
 def summary(report: Report) -> str:
     files = len(report.nodes)
-    return (f"haconsole check: {files} file{'s' * (files != 1)}, {report.errors} "
+    text = (f"haconsole check: {files} file{'s' * (files != 1)}, {report.errors} "
             f"error{'s' * (report.errors != 1)}, {report.warnings} "
             f"warning{'s' * (report.warnings != 1)}")
+    rejected = report.rejected()
+    if rejected:
+        shown = ", ".join(f"{node.label} (exit {status})" for node, status in rejected)
+        text += (f"; but keepalived {report.version} -t rejects {shown}: its config test "
+                 "fails on the warnings marked so")
+    return text
 
 
 def format_json(report: Report) -> str:
     doc: dict[str, object] = {
         "files": [n.path for n in report.nodes],
+        "keepalived_version": report.version,
+        "keepalived_test_status": {n.path: n.result.keepalived_status() for n in report.nodes},
         "errors": report.errors,
         "warnings": report.warnings,
         "findings": [

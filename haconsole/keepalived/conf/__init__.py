@@ -1,4 +1,9 @@
-"""keepalived.conf -> haconsole.config.Config, with keepalived 2.2.7's own verdicts.
+"""keepalived.conf -> haconsole.config.Config, with keepalived's own verdicts.
+
+Verdicts are those of one keepalived release and build: 2.2.7 (Debian 12), 2.3 (2.3.4)
+or 2.4 (2.4.3, the default), built with a distribution's features unless told otherwise
+(`Environment.version`, `Environment.features`). Keywords a release or build lacks are
+unknown keywords there, exactly as that keepalived says.
 
 Operators judge a config by what `keepalived -t` says, so this parser reproduces that
 judgement rather than inventing a stricter grammar: the same keyword is unknown, the same

@@ -54,6 +54,8 @@ class Finding:
     origin "keepalived": `keepalived -t` prints the same message (ka_level is its level,
     ka_line says whether keepalived prints this line number or none at all).
     origin "haconsole": our own advice, which keepalived does not give.
+    note: what this means for keepalived beyond the message (e.g. that `keepalived -t`
+    fails on a finding haconsole ranks a warning).
     """
 
     file: str
@@ -63,18 +65,39 @@ class Finding:
     origin: Literal["keepalived", "haconsole"] = "keepalived"
     ka_level: str | None = GENERAL_ERROR
     ka_line: bool = True
+    note: str = ""
 
     def format(self) -> str:
-        return f"{self.file}:{self.line}: {self.severity}: {self.message}"
+        note = f" [{self.note}]" if self.note else ""
+        return f"{self.file}:{self.line}: {self.severity}: {self.message}{note}"
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "file": self.file,
             "line": self.line,
             "severity": self.severity,
             "message": self.message,
             "origin": self.origin,
         }
+        if self.note:
+            out["note"] = self.note
+        return out
+
+    @property
+    def test_status(self) -> int:
+        """The exit status `keepalived -t` gives for this finding alone (0: none)."""
+        return status_of(self.ka_level) if self.origin == "keepalived" else EXIT_OK
+
+
+def status_of(level: str | None) -> int:
+    """keepalived's config_test_exit(): the exit status for the worst level reported."""
+    if level is None or level == OK:
+        return EXIT_OK
+    if level in (FILE_NOT_FOUND, BAD_IF, FATAL):
+        return EXIT_CONFIG
+    if level == SECURITY_ERROR:
+        return EXIT_SECURITY
+    return EXIT_CONFIG_TEST
 
 
 @dataclass
@@ -99,11 +122,4 @@ class ParseResult:
         if self.no_config:
             return EXIT_NO_CONFIG
         levels = [f.ka_level for f in self.findings if f.origin == "keepalived" and f.ka_level]
-        top = max(levels, key=_LEVEL_RANK.__getitem__, default=OK)
-        if top == OK:
-            return EXIT_OK
-        if top in (FILE_NOT_FOUND, BAD_IF, FATAL):
-            return EXIT_CONFIG
-        if top == SECURITY_ERROR:
-            return EXIT_SECURITY
-        return EXIT_CONFIG_TEST
+        return status_of(max(levels, key=_LEVEL_RANK.__getitem__, default=OK))
