@@ -78,3 +78,84 @@ async def test_stop_always_ends_the_tracker_even_when_a_probe_just_finished() ->
         await asyncio.sleep(0.002)
         await asyncio.wait_for(tracker.stop(), timeout=5)
         assert tracker._task is None
+
+
+# ----------------------------------------------------------------------------- building
+BUILD_CONF = """
+vrrp_script chk_nginx {
+    script "pidof nginx"
+    interval 2
+    timeout 3
+    rise 2
+    fall 4
+}
+vrrp_script unused {
+    script "true"
+}
+vrrp_track_process nginx {
+    process nginx
+    quorum 2
+}
+track_file drain {
+    file /run/drain
+    init_file 5 overwrite
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    virtual_ipaddress {
+        192.0.2.170/24
+    }
+    track_script {
+        chk_nginx
+    }
+    track_process {
+        nginx
+    }
+    track_file {
+        drain
+    }
+}
+"""
+
+
+def _config(text: str = BUILD_CONF):
+    from haconsole.keepalived.conf import parse_text
+
+    return parse_text(text, "build.conf").config
+
+
+def test_build_trackers_follows_each_definition() -> None:
+    from haconsole.engine.build import build_trackers, with_primary_tracking
+    from haconsole.engine.files import FileTracker
+    from haconsole.engine.links import LinkTracker
+    from haconsole.engine.process import ProcessTracker
+
+    probed: list[tuple[str, str | None]] = []
+
+    def probe(script, user):
+        probed.append((script.name, user))
+
+        async def run() -> int:
+            return 0
+
+        return run
+
+    trackers = build_trackers(with_primary_tracking(_config()), probe=probe)
+    by_name = {t.name: t for t in trackers.values()}
+    assert sorted(by_name) == ["chk_nginx", "drain", "eth0", "nginx"]  # `unused`: not built
+    check = by_name["chk_nginx"]
+    assert isinstance(check, CheckTracker) and probed == [("chk_nginx", None)]
+    assert (check.interval, check.timeout) == (2.0, 3.0)
+    assert (check.counter.rise, check.counter.fall) == (2, 4)
+    assert isinstance(by_name["nginx"], ProcessTracker) and by_name["nginx"].quorum == 2
+    assert isinstance(by_name["eth0"], LinkTracker)
+    drain = by_name["drain"]
+    assert isinstance(drain, FileTracker) and drain.overwrite
+    # A reload keeps the keys of unchanged definitions and never overwrites init_file.
+    again = build_trackers(with_primary_tracking(_config()), probe=probe, reload=True)
+    assert set(again) == set(trackers)
+    assert not next(t for t in again.values() if t.name == "drain").overwrite
+    changed = build_trackers(_config(BUILD_CONF.replace("fall 4", "fall 5")), probe=probe)
+    assert {t.name for k, t in changed.items() if k not in trackers} == {"chk_nginx"}

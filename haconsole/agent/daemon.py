@@ -3,21 +3,9 @@
 It reads keepalived.conf with haconsole's keepalived parser, runs every instance on the
 real interfaces (raw VRRP sockets, netlink VIPs, GARP/NA), runs the trackers the file
 asks for (vrrp_script subprocesses, pidfd process tracking, netlink link state, inotify
-track_file watches), calls notify scripts, logs in keepalived's forms, and serves a
-control socket.
-
-Control socket: a unix stream socket, mode 0600 (root's business only), one JSON object
-per line each way. Requests carry an optional `id` echoed in the reply:
-
-    {"id": 1, "cmd": "status"}            -> {"id": 1, "ok": true, "node": ..., "events": [...]}
-    {"id": 2, "cmd": "subscribe"}         -> reply, then {"event": {...}} lines forever
-    {"id": 3, "cmd": "failover", "instance": "VI_1"}   (no instance: every master here)
-    {"cmd": "cancel-hold", "instance": "VI_1"}   (end the failover hold: preempt again)
-    {"cmd": "stop-service", "service": "nginx"} / "start-service"
-    {"cmd": "reload"} / {"cmd": "restart"} / {"cmd": "shutdown"}
-
-Events are `cluster.events` as `to_dict()`; that is the one model every console source
-speaks, so an SSH session running `haconsole agent ctl --stream` carries them unchanged.
+track_file watches), calls notify scripts and logs in keepalived's forms. Its control
+socket (control.py) runs operators' commands and streams events to consoles; the
+trackers come from `engine.build`.
 
 Signals: SIGTERM/SIGINT -> masters send priority 0, VIPs removed, exit 0; SIGHUP ->
 reload (a bad config is logged and the running one kept). Exit codes are keepalived's,
@@ -28,10 +16,7 @@ so a unit file's RestartPreventExitStatus works the same: 0 ok, 3 fatal, 4 confi
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import gc
-import json
 import logging
 import os
 import signal
@@ -42,14 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from haconsole.agent.control import ControlError, ControlServer
 from haconsole.cluster import events as ev
-from haconsole.config import Config, TrackRef, VrrpInstance
-from haconsole.engine.files import FileTracker
+from haconsole.config import Config
+from haconsole.engine.build import build_trackers, with_primary_tracking
 from haconsole.engine.node import Node, Tracker
 from haconsole.engine.notify import Notifier
-from haconsole.engine.process import ProcessTracker
-from haconsole.engine.scripts import ScriptError, run_script, script_argv, script_probe
-from haconsole.engine.trackers import CheckTracker
+from haconsole.engine.scripts import ScriptError, run_script, script_argv
 
 log = logging.getLogger("haconsole.agent")
 
@@ -61,7 +45,6 @@ EXIT_MISSING_PERMISSION = 8
 DEFAULT_CONTROL = "/run/haconsole/agent.sock"
 CAP_NET_ADMIN = 12
 CAP_NET_RAW = 13
-QUEUE_SIZE = 20_000
 
 
 class AgentError(Exception):
@@ -91,69 +74,6 @@ def load_config(path: str) -> tuple[Config, list[str]]:
 
 def is_error(lines: list[str]) -> bool:
     return any(not line.startswith("warning: ") for line in lines)
-
-
-def with_primary_tracking(config: Config) -> Config:
-    """keepalived tracks each instance's own interface (down -> FAULT) unless told not
-    to; the core only knows explicit track_interface, so add the implicit one."""
-    instances: list[VrrpInstance] = []
-    for inst in config.vrrp_instances:
-        names = {ref.name for ref in inst.track_interface}
-        if inst.interface and inst.interface not in names:
-            inst = dataclasses.replace(
-                inst, track_interface=[*inst.track_interface, TrackRef(inst.interface)]
-            )
-        instances.append(inst)
-    return dataclasses.replace(config, vrrp_instances=instances)
-
-
-def build_trackers(config: Config, *, reload: bool = False) -> dict[str, Tracker]:
-    """One tracker per tracked object the instances reference, keyed by its definition.
-
-    The key (kind, name and every setting but the line number) lets a reload keep the
-    running tracker when nothing about it changed, and replace it when something did.
-    On a reload, track_file's `init_file ... overwrite` does not rewrite the file
-    (keepalived's rule).
-    """
-    from haconsole.agent.links import LinkTracker
-
-    used: dict[str, set[str]] = {"script": set(), "process": set(), "link": set(),
-                                 "file": set()}
-    for inst in config.vrrp_instances:
-        used["script"].update(ref.name for ref in inst.track_script)
-        used["process"].update(ref.name for ref in inst.track_process)
-        used["link"].update(ref.name for ref in inst.track_interface)
-        used["file"].update(ref.name for ref in inst.track_file)
-    trackers: dict[str, Tracker] = {}
-    user = config.global_defs.script_user
-    for name in sorted(used["script"]):
-        script = config.vrrp_scripts.get(name)
-        if script is None or not script.script:
-            continue
-        run_as = script.user or user
-        key = repr(("script", dataclasses.replace(script, line=0), run_as))
-        trackers[key] = CheckTracker(
-            name, script_probe(script.script, user=run_as),
-            interval=script.interval, timeout=script.timeout, rise=script.rise,
-            fall=script.fall, init_fail=script.init_fail,
-        )
-    for name in sorted(used["process"]):
-        proc = config.track_processes.get(name)
-        if proc is None:
-            continue
-        key = repr(("process", dataclasses.replace(proc, line=0)))
-        trackers[key] = ProcessTracker(name, proc.process or name, quorum=proc.quorum,
-                                       delay=proc.delay)
-    for name in sorted(used["link"]):
-        trackers[repr(("link", name))] = LinkTracker(name)
-    for name in sorted(used["file"]):
-        tfile = config.track_files.get(name)
-        if tfile is None or not tfile.file:
-            continue
-        key = repr(("file", dataclasses.replace(tfile, line=0)))
-        trackers[key] = FileTracker(name, tfile.file, init_value=tfile.init_file,
-                                    overwrite=tfile.init_overwrite and not reload)
-    return trackers
 
 
 def _trackers_or_error(config: Config, *, reload: bool = False) -> dict[str, Tracker]:
@@ -208,12 +128,6 @@ class AgentOptions:
     track_primary: bool = True  # keepalived's implicit tracking of each instance's NIC
 
 
-class _Subscriber:
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(QUEUE_SIZE)
-        self.dropped = 0
-
-
 class Agent:
     """One daemon: a Node on real interfaces, its trackers, notify scripts, control socket."""
 
@@ -228,8 +142,8 @@ class Agent:
         self._transport_for = transport_for
         self._vips = vips
         self._pool: Any = None
-        self._server: asyncio.base_events.Server | None = None
-        self._subscribers: set[_Subscriber] = set()
+        self.control = ControlServer(options.control, self)
+        self._subscribers = self.control.subscribers  # read on every advert: one lookup
         self._stopping: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None
         self._service_of_track: dict[str, str] = {}
@@ -265,11 +179,14 @@ class Agent:
         if self.options.check_permissions:
             check_permissions()
         log.info("Starting haconsole agent %s on %s", _version(), self.name)
-        await self._start_control()
+        try:
+            await self.control.start()
+        except ControlError as err:
+            raise AgentError(str(err), EXIT_FATAL) from None
         try:
             await self._start_node(config)
         except BaseException:
-            await self._close_control()
+            await self.control.close()
             raise
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -287,7 +204,7 @@ class Agent:
             await self._stop_node()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
-            await self._close_control()
+            await self.control.close()
             log.info("Stopped haconsole agent")
         return self.exit_code
 
@@ -316,7 +233,7 @@ class Agent:
         except ScriptError as err:
             raise AgentError(str(err), EXIT_CONFIG) from None
         self.config, self.node = config, node
-        self._watched()
+        self.watchers_changed()
 
     def _prepare(self, config: Config) -> Config:
         """What starting or reloading `config` needs before the node sees it; returns the
@@ -369,7 +286,7 @@ class Agent:
         kind = event.kind
         if kind == "advert_sent" or kind == "advert_received":  # the hot path: 1/s/instance
             if self._subscribers:
-                self._fan_out(event)
+                self.control.fan_out(event)
             return
         if self.notifier is not None:
             self.notifier.on_event(event)
@@ -377,20 +294,12 @@ class Agent:
             service = self._service_of_track[event.track]
             self.publish(ev.ServiceState(event.t, event.node, service=service, up=event.ok))
         if self._subscribers:
-            self._fan_out(event)
+            self.control.fan_out(event)
 
-    def _watched(self) -> None:
+    def watchers_changed(self) -> None:
         """Per-advert events are built only while someone subscribes to them."""
         if self.node is not None:
             self.node.advert_events = bool(self._subscribers)
-
-    def _fan_out(self, event: ev.Event) -> None:
-        data = event.to_dict()
-        for sub in self._subscribers:
-            try:
-                sub.queue.put_nowait(data)
-            except asyncio.QueueFull:
-                sub.dropped += 1
 
     def snapshot(self) -> list[ev.Event]:
         events: list[ev.Event] = [ev.NodeSeen(time.time(), self.name, agent="haconsole")]
@@ -539,109 +448,6 @@ class Agent:
                 self.request_stop()
                 return False, str(err)
             return True, "restarted"
-
-    # ------------------------------------------------------------------ control socket
-    async def _start_control(self) -> None:
-        path = Path(self.options.control)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if path.exists() or path.is_symlink():
-            if _socket_alive(path):
-                raise AgentError(f"another agent is listening on {path}", EXIT_FATAL)
-            path.unlink()
-        old = os.umask(0o177)
-        try:
-            self._server = await asyncio.start_unix_server(self._client, path=str(path),
-                                                           limit=1 << 20)
-        except OSError as err:
-            raise AgentError(f"cannot create control socket {path}: {err.strerror}") from None
-        finally:
-            os.umask(old)
-        os.chmod(path, 0o600)
-
-    async def _close_control(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for sub in list(self._subscribers):
-                with contextlib.suppress(asyncio.QueueFull):
-                    sub.queue.put_nowait(None)
-            with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
-            self._server = None
-            with contextlib.suppress(OSError):
-                os.unlink(self.options.control)
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        sub: _Subscriber | None = None
-        pump: asyncio.Task[None] | None = None
-        lock = asyncio.Lock()
-
-        async def send(obj: dict[str, Any]) -> None:
-            async with lock:
-                writer.write(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
-                await writer.drain()
-
-        try:
-            while True:
-                line = await reader.readline()
-                if not line:
-                    break
-                try:
-                    request = json.loads(line)
-                    if not isinstance(request, dict):
-                        raise ValueError("not an object")
-                except ValueError as err:
-                    await send({"ok": False, "detail": f"bad request: {err}"})
-                    continue
-                rid = request.get("id")
-                if request.get("cmd") == "subscribe":
-                    if sub is None:
-                        sub = _Subscriber()
-                        for event in self.snapshot():
-                            sub.queue.put_nowait(event.to_dict())
-                        self._subscribers.add(sub)
-                        self._watched()
-                        pump = asyncio.get_running_loop().create_task(self._pump(sub, send))
-                    await send({"id": rid, "ok": True, "node": self.name})
-                    continue
-                reply = await self.execute(request)
-                await send({"id": rid, **reply})
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass
-        finally:
-            if sub is not None:
-                self._subscribers.discard(sub)
-                self._watched()
-            if pump is not None:
-                pump.cancel()
-                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                    await pump
-            writer.close()
-            with contextlib.suppress(ConnectionError, OSError):
-                await writer.wait_closed()
-
-    async def _pump(self, sub: _Subscriber, send: Callable[[dict[str, Any]], Any]) -> None:
-        while True:
-            data = await sub.queue.get()
-            if data is None:
-                return
-            if sub.dropped:
-                lost, sub.dropped = sub.dropped, 0
-                health = ev.SourceHealth(time.time(), self.name, ok=False,
-                                         detail=f"{lost} events dropped (slow reader)")
-                await send({"event": health.to_dict()})
-            await send({"event": data})
-
-
-def _socket_alive(path: Path) -> bool:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(0.5)
-        sock.connect(str(path))
-    except OSError:
-        return False
-    finally:
-        sock.close()
-    return True
 
 
 def _version() -> str:
