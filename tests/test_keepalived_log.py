@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from haconsole.agent.cli import add_log_arguments, log_options_from_args, parse_facility
 from haconsole.cluster.events import (
     AdvertReceived,
     AdvertSent,
@@ -38,13 +39,9 @@ from haconsole.keepalived.log import (
     KeepalivedLogParser,
     KeepalivedSyslogHandler,
     LogOptions,
-    add_log_arguments,
     build_log_handlers,
     classify,
     format_console_time,
-    handlers_from_argv,
-    log_options_from_args,
-    parse_facility,
     parse_line,
     time_extra,
 )
@@ -602,8 +599,16 @@ def test_parse_facility_rejects(value: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Handlers from keepalived's flags
+# Handlers from keepalived's flags (the agent's command line)
 # ---------------------------------------------------------------------------------------
+
+
+def handlers_from_argv(argv: list[str], **kwargs: object) -> list[logging.Handler]:
+    """What `haconsole agent` does with its logging flags (agent/cli.py)."""
+    parser = argparse.ArgumentParser(prog="keepalived", add_help=False)
+    add_log_arguments(parser)
+    options = log_options_from_args(parser.parse_args(argv))
+    return build_log_handlers(options, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -22,12 +22,18 @@ from haconsole.agent.daemon import (
     AgentError,
     AgentOptions,
 )
+from haconsole.keepalived.log.writer import (
+    DEFAULT_LOG_FILE,
+    LOG_DAEMON,
+    LOG_LOCAL0,
+    LOG_USER,
+    LogOptions,
+    build_log_handlers,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`haconsole agent [-f FILE] [-l] [-D] [-n] [-p PIDFILE] ...` and `agent ctl ...`."""
-    from haconsole.keepalived.log import add_log_arguments
-
     parser.add_argument("-f", "--use-file", dest="config_file",
                         default="/etc/keepalived/keepalived.conf",
                         help="keepalived configuration file "
@@ -61,9 +67,70 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="instance (failover, cancel-hold) or service (stop-/start-service)")
 
 
-def _setup_logging(args: argparse.Namespace) -> None:
-    from haconsole.keepalived.log import build_log_handlers, log_options_from_args
+def parse_facility(value: str) -> int:
+    """`-S` like keepalived: `0`-`7` or `local0`-`local7` (LOG_LOCALn), `daemon`, `user`."""
+    text = value.strip()
+    digits = text[5:] if text.startswith("local") else text
+    if digits.isdigit() and 0 <= int(digits) <= 7:
+        return LOG_LOCAL0 + (int(digits) << 3)
+    if text == "daemon":
+        return LOG_DAEMON
+    if text == "user":
+        return LOG_USER
+    raise ValueError(f"Invalid log facility '{value}' (expected 0-7, local0-local7, user, daemon)")
 
+
+def _facility_arg(value: str) -> int:
+    try:
+        return parse_facility(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_log_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add keepalived's logging flags to a CLI, with keepalived's letters and meanings."""
+    parser.add_argument(
+        "-l", "--log-console", action="store_true", help="log messages to local console"
+    )
+    parser.add_argument(
+        "-D", "--log-detail", action="count", default=0, help="detailed log messages"
+    )
+    parser.add_argument(
+        "-S",
+        "--log-facility",
+        type=_facility_arg,
+        default=LOG_DAEMON,
+        metavar="([0-7]|local[0-7]|user|daemon)",
+        help="syslog facility LOG_LOCAL[0-7], user or daemon (default)",
+    )
+    parser.add_argument(
+        "-g",
+        "--log-file",
+        nargs="?",
+        const=DEFAULT_LOG_FILE,
+        default=None,
+        metavar="FILE",
+        help=f"also log to FILE (default {DEFAULT_LOG_FILE})",
+    )
+    parser.add_argument(
+        "--flush-log-file", action="store_true", help="flush log file on write"
+    )
+    parser.add_argument("-G", "--no-syslog", action="store_true", help="don't log via syslog")
+
+
+def log_options_from_args(args: argparse.Namespace) -> LogOptions:
+    """Read the flags `add_log_arguments` defined back into a `LogOptions`."""
+    return LogOptions(
+        console=bool(getattr(args, "log_console", False)),
+        detail=int(getattr(args, "log_detail", 0) or 0),
+        facility=int(getattr(args, "log_facility", LOG_DAEMON)),
+        log_file=getattr(args, "log_file", None),
+        syslog=not getattr(args, "no_syslog", False),
+        flush_log_file=bool(getattr(args, "flush_log_file", False)),
+    )
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
     options = log_options_from_args(args)
     handlers = build_log_handlers(options)
     if not handlers:  # no console, no file, no syslog socket: keep errors visible

@@ -1,6 +1,25 @@
-"""keepalived's log formats: write them and read them back as events (see parser.py)."""
+"""keepalived's log formats: write them (console, syslog, file) and read them back as events.
 
-from haconsole.keepalived.log.parser import (
+Why both directions live together: the engine logs in keepalived's exact wording and
+forms, so an operator's habits (`journalctl -u keepalived`, `grep "Entering MASTER"`) keep
+working, and one reader serves stock keepalived nodes and haconsole nodes alike.
+
+One job per module:
+- `writer`: keepalived's three forms (console, file, syslog datagram), `KeepalivedFormatter`,
+  `KeepalivedSyslogHandler`, `LogOptions` -> `build_log_handlers`, `DETAIL`, `time_extra`;
+- `shapes`: a line's prefix in any form keepalived, syslog daemons or journald write
+  (`parse_line` -> `ParsedLine`);
+- `messages`: the message table (`classify` -> `KeepalivedMessage`);
+- `parser`: `KeepalivedLogParser(node).feed(line) -> list[Event]`, stateful.
+
+keepalived's logging flags (`-l`, `-D`, `-S`, `-g`, `-G`) are the agent's command line:
+haconsole/agent/cli.py.
+"""
+
+from haconsole.keepalived.log.messages import KeepalivedMessage, classify
+from haconsole.keepalived.log.parser import KeepalivedLogParser
+from haconsole.keepalived.log.shapes import ParsedLine, parse_line
+from haconsole.keepalived.log.writer import (
     DEFAULT_LOG_FILE,
     DETAIL,
     LOG_DAEMON,
@@ -8,21 +27,12 @@ from haconsole.keepalived.log.parser import (
     LOG_USER,
     TIME_ATTR,
     KeepalivedFormatter,
-    KeepalivedLogParser,
-    KeepalivedMessage,
     KeepalivedSyslogHandler,
     LogOptions,
-    ParsedLine,
-    add_log_arguments,
     build_log_handlers,
-    classify,
     format_console_time,
     format_file_time,
     format_syslog_time,
-    handlers_from_argv,
-    log_options_from_args,
-    parse_facility,
-    parse_line,
     time_extra,
 )
 
@@ -39,15 +49,11 @@ __all__ = [
     "KeepalivedSyslogHandler",
     "LogOptions",
     "ParsedLine",
-    "add_log_arguments",
     "build_log_handlers",
     "classify",
     "format_console_time",
     "format_file_time",
     "format_syslog_time",
-    "handlers_from_argv",
-    "log_options_from_args",
-    "parse_facility",
     "parse_line",
     "time_extra",
 ]
