@@ -46,6 +46,7 @@ DATA = _shared.DATA
 REQUIRE = _shared.REQUIRE
 KEEPALIVED_VERSIONS = _shared.KEEPALIVED_VERSIONS
 need_keepalived = _shared.need_keepalived
+keepalived_version = _shared.keepalived_version
 
 
 def need_lab(keepalived: bool = False) -> None:

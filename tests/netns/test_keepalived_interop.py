@@ -18,7 +18,7 @@ import signal
 import time
 
 import pytest
-from conftest import KEEPALIVED_VERSIONS, need_keepalived
+from conftest import KEEPALIVED_VERSIONS, keepalived_version, need_keepalived
 
 from haconsole.netns.lab import VIP4, VIP6, pair_configs, wait_for
 
@@ -128,7 +128,11 @@ def test_mismatched_password(make_lab, ka):
     # Each drops the other's adverts: both end up MASTER (split brain by config).
     wait_for(lambda: sorted(lab.holders(VIP4)) == ["nginx1", "nginx2"], 10,
              what="both masters")
-    wait_for(lambda: "received an invalid passwd!" in lab.log_text("nginx1"), 5,
+    # 2.2.7: "(VI_1) received an invalid passwd!"; 2.4.3 names the sender and logs it
+    # once until the next transition: "(VI_1) received an invalid passwd from 192.0.2.12!"
+    said = {"2.2.7": "(VI_1) received an invalid passwd!",
+            "2.4.3": f"(VI_1) received an invalid passwd from {lab.ipv4('nginx2')}!"}
+    wait_for(lambda: said[keepalived_version(ka)] in lab.log_text("nginx1"), 5,
              what="keepalived logging the invalid password")
     wait_for(lambda: "(VI_1) received an invalid passwd!" in lab.log_text("nginx2"), 5,
              what="haconsole logging keepalived's message")
