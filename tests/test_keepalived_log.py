@@ -393,6 +393,90 @@ def test_classify_garp_and_na_lines() -> None:
     assert classify("VRRP sockpool: [ifindex(  2), family(IPv4)]") is None
 
 
+# keepalived 2.4.3's wording for dropped packets (vrrp.c, log_rate_limited_error): the
+# 2.2.7 stems, now naming the sender; and what 2.3/2.4 added.
+@pytest.mark.parametrize(
+    ("message", "reason", "source", "address"),
+    [
+        ("received an invalid passwd from 192.0.2.12!", "auth_failure", "192.0.2.12", ""),
+        ("received a 0 auth from 192.0.2.12, expecting 1!", "authtype_mismatch",
+         "192.0.2.12", ""),
+        ("Received AH header but auth type not AH from 192.0.2.12", "authtype_mismatch",
+         "192.0.2.12", ""),
+        ("Invalid auth type from 192.0.2.12: 7", "invalid_authtype", "192.0.2.12", ""),
+        ("invalid TTL/HL from 192.0.2.12. Received 64 and expect 255", "ip_ttl_err",
+         "192.0.2.12", ""),
+        ("TTL/HL 64 from 192.0.2.12 not in range [250, 255]", "ip_ttl_err", "192.0.2.12", ""),
+        ("vrrp packet from 192.0.2.12 too short, length 20 and expect 24", "packet_len_err",
+         "192.0.2.12", ""),
+        ("ip_tot_len mismatch against received length from 192.0.2.12. 40 and received 44",
+         "packet_len_err", "192.0.2.12", ""),
+        ("wrong VRRP version from 2001:db8::12. Received 2 and expect 3", "vers_err",
+         "2001:db8::12", ""),
+        ("advertisement interval mismatch with 192.0.2.12 mine=1 sec rcv'd=3 sec",
+         "advert_interval_err", "192.0.2.12", ""),
+        ("Invalid packet type from 192.0.2.12. 2 and expect 1", "invalid_type_rcvd",
+         "192.0.2.12", ""),
+        ("Invalid VRRPv3 checksum from fe80::12", "chk_err", "fe80::12", ""),
+        ("Expected multicast packet but received unicast packet from 192.0.2.12", "cast_err",
+         "192.0.2.12", ""),
+        ("ip address associated with VRID 51 not present in advert from 192.0.2.12: "
+         "192.0.2.170", "addr_list_err", "192.0.2.12", "192.0.2.170"),
+        # 2.2.7 (and 1.x) name the missing VIP, with a space before the colon.
+        ("ip address associated with VRID 51 not present in MASTER advert : 192.0.2.170",
+         "addr_list_err", "", "192.0.2.170"),
+        ("missing authentication trailer from 192.0.2.12", "auth_ext_missing",
+         "192.0.2.12", ""),
+        ("malformed authentication trailer from 192.0.2.12", "auth_ext_malformed",
+         "192.0.2.12", ""),
+        ("unknown authentication key id 3 from 192.0.2.12", "auth_ext_unknown_key",
+         "192.0.2.12", ""),
+        ("invalid authentication HMAC from 192.0.2.12", "auth_ext_invalid_hmac",
+         "192.0.2.12", ""),
+        ("stale authentication trailer from 192.0.2.12, clock skew -40 sec exceeds window "
+         "30 sec", "auth_ext_stale", "192.0.2.12", ""),
+        ("replayed authentication trailer from 192.0.2.12", "auth_ext_replay",
+         "192.0.2.12", ""),
+        ("Dropping packet(s) from 192.0.2.12 since we are address owner", "owner_ignore",
+         "192.0.2.12", ""),
+    ],
+)
+def test_keepalived_2_4_packet_errors(message: str, reason: str, source: str,
+                                      address: str) -> None:
+    msg = classify(f"(VI_1) {message}")
+    assert msg is not None
+    assert (msg.kind, msg.instance, msg.reason, msg.source, msg.address, msg.detail) == (
+        "packet_error", "VI_1", reason, source, address, message
+    )
+    parsed = KeepalivedLogParser("n", tz=UTC).feed(PREFIX + f"(VI_1) {message}")
+    assert parsed[0] == PacketDropped(T, "n", "VI_1", source, reason, message)
+    assert isinstance(parsed[-1], LogLine) and parsed[-1].level == "warning"
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        # Kept packets that still say something is wrong: the log tail flags them.
+        ("(VI_1) advertisement interval mismatch ours = 100 centi-sec rcv'd=300 centi-sec",
+         "error"),
+        ("(VI_1) authentication clock skew 20 sec from 192.0.2.12 approaching window 30 sec",
+         "error"),
+        ("(VI_1) 192.0.2.12 is still advertising as address owner, please resolve - reducing "
+         "our priority", "error"),
+        ("(VI_1) CONFIGURATION ERROR: local instance and 192.0.2.12 are both configured as "
+         "address owner, please resolve", "error"),
+        # Informational: nothing to show but the line.
+        ("(VI_1) master set to 192.0.2.12", None),
+        ("(VI_1) master changed from 192.0.2.11 to 192.0.2.12", None),
+        ("(VI_1) Restoring our priority to 255 since other address owner has disappeared", None),
+        ("Delayed start completed", None),
+    ],
+)
+def test_keepalived_2_4_other_lines(message: str, kind: str | None) -> None:
+    msg = classify(message)
+    assert (msg.kind if msg is not None else None) == kind
+
+
 def test_packet_errors_are_flagged_in_the_log_tail() -> None:
     parser = KeepalivedLogParser("n", tz=UTC)
     line = parser.feed(PREFIX + "(VI_1) received an invalid passwd!")[-1]

@@ -151,26 +151,47 @@ INSTANCE_MESSAGES: tuple[Row, ...] = (
     _row("garp_queued", r"Sending/queueing (?P<detail>gratuitous ARPs|Unsolicited Neighbour "
                         r"Adverts) on (?P<interface>\S+) for (?P<address>\S+)"),
     # -- packets dropped, keepalived's wording (vrrp_check_packet & co) ------------------------
-    _drop("auth_failure", r"received an invalid passwd!?"),
+    # 2.4 names the sender ("from SRC") and logs each kind once until the next transition.
+    _drop("auth_failure", r"received an invalid passwd(?: from (?P<source>\S+?))?!?"),
     _drop("auth_failure", r"IPSEC-AH : invalid IPSEC HMAC-MD5 value.*"),
-    _drop("authtype_mismatch", r"received a \d+ auth, expecting \d+!?"),
-    _drop("authtype_mismatch", r"Received AH header but auth type not AH"),
-    _drop("authtype_mismatch", r"No AH header but auth type is AH"),
-    _drop("invalid_authtype", r"Invalid auth type: \d+"),
-    _drop("ip_ttl_err", r"invalid TTL/HL\. Received \d+ and expect \d+"),
+    _drop("authtype_mismatch", r"received a \d+ auth(?: from (?P<source>\S+))?, expecting \d+!?"),
+    _drop("authtype_mismatch", r"Received AH header but auth type not AH"
+                               r"(?: from (?P<source>\S+))?"),
+    _drop("authtype_mismatch", r"No AH header but auth type is AH(?: from (?P<source>\S+))?"),
+    _drop("invalid_authtype", r"Invalid auth type(?: from (?P<source>\S+))?: \d+"),
+    _drop("ip_ttl_err", r"invalid TTL/HL(?: from (?P<source>\S+))?\. Received \d+ and expect \d+"),
     _drop("ip_ttl_err", r"TTL/HL \d+ not in range \d+ - \d+"),
-    _drop("packet_len_err", r"vrrp packet too (?:long|short), length \d+ and expect \d+"),
-    _drop("packet_len_err", r"ip_tot_len mismatch against received length\. \d+ and received \d+"),
-    _drop("vers_err", r"wrong version\. Received \d+ and expect \d+"),
-    _drop("advert_interval_err", r"advertisement interval mismatch mine=.*"),
-    _drop("invalid_type_rcvd", r"Invalid packet type\. \d+ and expect \d+"),
+    _drop("ip_ttl_err", r"TTL/HL \d+ from (?P<source>\S+) not in range \[\d+, \d+\]"),  # 2.4
+    _drop("packet_len_err", r"vrrp packet(?: from (?P<source>\S+))? too (?:long|short), "
+                            r"length \d+ and expect \d+"),
+    _drop("packet_len_err", r"ip_tot_len mismatch against received length"
+                            r"(?: from (?P<source>\S+))?\. \d+ and received \d+"),
+    _drop("vers_err", r"wrong (?:VRRP )?version(?: from (?P<source>\S+))?\. "
+                      r"Received \d+ and expect \d+"),
+    _drop("advert_interval_err", r"advertisement interval mismatch(?: with (?P<source>\S+))? "
+                                 r"mine=.*"),
+    _drop("invalid_type_rcvd", r"Invalid packet type(?: from (?P<source>\S+))?\. "
+                               r"\d+ and expect \d+"),
     _drop("addr_list_err", r"received an unexpected ip number count \d+, expected \d+!?"),
     _drop("addr_list_err", r"expected \d+ VIPs but received \d+"),
-    _drop("addr_list_err", r"ip address associated with VRID \d+ not present in MASTER advert: "
-                           r"(?P<source>\S+)"),
-    _drop("chk_err", r"Invalid VRRPv[23] checksum"),
+    _drop("addr_list_err", r"ip address associated with VRID \d+ not present in MASTER advert ?: "
+                           r"(?P<address>\S+)"),
+    _drop("addr_list_err", r"ip address associated with VRID \d+ not present in advert "
+                           r"from (?P<source>\S+): (?P<address>\S+)"),  # 2.4
+    _drop("chk_err", r"Invalid VRRPv[23] checksum(?: from (?P<source>\S+))?"),
     _drop("unicast_src_err", r"unicast source address (?P<source>\S+) not a unicast peer"),
-    _drop("cast_err", r"Expected (?:un|mult)icast packet but received (?:un|mult)icast packet"),
+    _drop("cast_err", r"Expected (?:un|mult)icast packet but received (?:un|mult)icast packet"
+                      r"(?: from (?P<source>\S+))?"),
+    # 2.4 authentication trailers (auth_hmac); the counters are 2.4's stats names.
+    _drop("auth_ext_missing", r"missing authentication trailer from (?P<source>\S+)"),
+    _drop("auth_ext_malformed", r"malformed authentication trailer from (?P<source>\S+)"),
+    _drop("auth_ext_unknown_key", r"unknown authentication key id \d+ from (?P<source>\S+)"),
+    _drop("auth_ext_invalid_hmac", r"invalid authentication HMAC from (?P<source>\S+)"),
+    _drop("auth_ext_stale", r"stale authentication trailer from (?P<source>\S+), clock skew "
+                            r"-?\d+ sec exceeds window \d+ sec"),
+    _drop("auth_ext_replay", r"replayed authentication trailer from (?P<source>\S+)"),
+    # 2.3+: an address owner (priority 255) ignores adverts for its VRID; no counter.
+    _drop("owner_ignore", r"Dropping packet\(s\) from (?P<source>\S+) since we are address owner"),
     # -- packets dropped, haconsole's wording (vrrp/packet.py, a PacketError's detail) ---------
     _drop("packet_len_err", r"\d+ bytes, shorter than the 8-byte header"),
     _drop("packet_len_err", r"too (?:long|short): \d+ bytes, expected \d+ for \d+ address\(es\)"),
@@ -192,6 +213,10 @@ INSTANCE_MESSAGES: tuple[Row, ...] = (
     _error(r"(?:CONFIGURATION ERROR|WARNING)\b.*"),
     # "(VI_1): send advert error 101 (...)", "(VI_1) Cant send advert to ...".
     _error(r"(?:send advert error|Cant send advert|cant do IP).*"),
+    # 2.4: kept packets that still say something is wrong.
+    _error(r"advertisement interval mismatch ours = .*"),  # VRRPv3: logged, not dropped
+    _error(r"authentication clock skew .* approaching window .*"),
+    _error(r"\S+ is still advertising as address owner, please resolve.*"),
     _error(r"cannot run notify script: .*"),  # haconsole: a notify script that is not one
 )
 
