@@ -29,9 +29,9 @@ from haconsole.cluster import events as ev
 from haconsole.config import Secret, VirtualAddress, VrrpInstance
 from haconsole.lab.definition import load_lab
 from haconsole.lab.lab import Lab
-from haconsole.vrrp.instance import master_down_us, skew_time_us
 from haconsole.vrrp.packet import MCAST_V4, MCAST_V6, Advert, decode, encode
 from haconsole.vrrp.sim import Simulation
+from haconsole.vrrp.timing import master_down_us, skew_time_us
 
 
 def rate(fn: Callable[[], object], n: int) -> float:

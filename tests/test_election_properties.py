@@ -15,8 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from haconsole.config import TrackRef, VirtualAddress, VrrpInstance
-from haconsole.vrrp.instance import MASTER, TrackSpec, master_down_us
 from haconsole.vrrp.sim import Simulation
+from haconsole.vrrp.state import State
+from haconsole.vrrp.timing import master_down_us
+from haconsole.vrrp.tracking import TrackSpec
 
 ACTIONS = ("crash", "restart", "partition", "heal", "fail", "recover", "stop")
 
@@ -107,7 +109,7 @@ def test_segment_converges_to_one_right_master(seg: dict[str, object]) -> None:
     for rec in sim.records:
         if rec.what == "transition":
             assert rec.detail, rec
-            if rec.new in (MASTER, "BACKUP", "FAULT"):
+            if rec.new in (State.MASTER, "BACKUP", "FAULT"):
                 logs = [r.detail for r in sim.records
                         if r.what == "log" and r.node == rec.node and r.t == rec.t]
                 assert any(f"Entering {rec.new} STATE" in line for line in logs), rec

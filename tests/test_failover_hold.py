@@ -17,8 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from haconsole.config import TrackRef, VirtualAddress, VrrpInstance
-from haconsole.vrrp.instance import MASTER, TrackSpec, master_down_us, skew_time_us
 from haconsole.vrrp.sim import Simulation
+from haconsole.vrrp.state import State
+from haconsole.vrrp.timing import master_down_us, skew_time_us
+from haconsole.vrrp.tracking import TrackSpec
 
 US = 1e-6
 HOLD = 60.0
@@ -67,7 +69,7 @@ def test_crash_of_the_new_master_during_the_hold_takes_over_at_master_down_inter
     sim.run_until(18.3)
     sim.crash("nginx2")
     sim.run_until(30.0)
-    rec = sim.first("transition", node="nginx1", new=MASTER, after=t0)
+    rec = sim.first("transition", node="nginx1", new=State.MASTER, after=t0)
     assert rec is not None, "nothing took over while the hold ran: an outage"
     assert rec.t - last_heard(sim, "nginx1", rec.t) == pytest.approx(MDI_100, abs=US)
     assert "(VI_1) Receive advertisement timeout" in sim.logs("nginx1")
@@ -82,7 +84,7 @@ def test_halt_of_the_new_master_during_the_hold_takes_over_at_skew_time() -> Non
     sim.stop("nginx2")  # clean stop: priority 0
     t_stop = sim.now
     sim.run_until(30.0)
-    rec = sim.first("transition", node="nginx1", new=MASTER, after=t0)
+    rec = sim.first("transition", node="nginx1", new=State.MASTER, after=t0)
     assert rec is not None
     assert rec.t - t_stop == pytest.approx(SKEW_100, abs=US)
     assert "(VI_1) Backup received priority 0 advertisement" in sim.logs("nginx1")
@@ -94,7 +96,7 @@ def test_partition_of_the_new_master_during_the_hold_takes_over_at_master_down_i
     sim.run_until(18.3)
     sim.partition("nginx2")
     sim.run_until(30.0)
-    rec = sim.first("transition", node="nginx1", new=MASTER, after=t0)
+    rec = sim.first("transition", node="nginx1", new=State.MASTER, after=t0)
     assert rec is not None
     assert rec.t - last_heard(sim, "nginx1", rec.t) == pytest.approx(MDI_100, abs=US)
     assert sorted(sim.masters(100)) == ["nginx1", "nginx2"]  # split brain, as partitioned
@@ -103,7 +105,7 @@ def test_partition_of_the_new_master_during_the_hold_takes_over_at_master_down_i
 def test_after_the_hold_preemption_applies_again() -> None:
     sim, t0 = released_pair()
     sim.run_until(t0 + HOLD + 10)
-    rec = sim.first("transition", node="nginx1", new=MASTER, after=t0)
+    rec = sim.first("transition", node="nginx1", new=State.MASTER, after=t0)
     assert rec is not None
     # the first advert after the hold is discarded; the takeover comes one
     # Master_Down_Interval after the last advert accepted during the hold
@@ -118,7 +120,7 @@ def test_cancel_hold_preempts_one_master_down_interval_after_the_last_accepted_a
     assert inst.cancel_hold(sim.now) is True
     assert inst.cancel_hold(sim.now) is False  # nothing left to cancel
     sim.run_until(30.0)
-    rec = sim.first("transition", node="nginx1", new=MASTER, after=t0)
+    rec = sim.first("transition", node="nginx1", new=State.MASTER, after=t0)
     assert rec is not None
     assert rec.t - last_heard(sim, "nginx1", 20.2) == pytest.approx(MDI_100, abs=US)
 
@@ -174,7 +176,7 @@ def _act(sim: Simulation, action: str, name: str, hold: float) -> None:
         sim.partition(name, action == "partition")
     elif action in ("fail", "recover") and node.alive:
         sim.set_track(name, "chk", action == "recover")
-    elif action == "failover" and node.alive and inst is not None and inst.state == MASTER:
+    elif action == "failover" and node.alive and inst is not None and inst.state == State.MASTER:
         sim.release(name, 7, hold)
     elif action == "cancel" and node.alive and inst is not None:
         inst.cancel_hold(sim.now)
@@ -208,7 +210,7 @@ def test_no_master_never_lasts_longer_than_master_down_interval(
                 since[name] = sim.now
         sim.run_until(t)
         masters = [n for n, node in sim.nodes.items()
-                   if node.alive and node.instances[7].state == MASTER]
+                   if node.alive and node.instances[7].state == State.MASTER]
         for name, node in sim.nodes.items():
             if not node.alive or node.instances[7].state != "BACKUP":
                 alone_since.pop(name, None)

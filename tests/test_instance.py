@@ -21,17 +21,12 @@ import pytest
 
 from haconsole.config import Secret, TrackRef, VirtualAddress, VrrpInstance
 from haconsole.vrrp import actions as act
-from haconsole.vrrp.instance import (
-    BACKUP,
-    FAULT,
-    MASTER,
-    Instance,
-    TrackSpec,
-    master_down_us,
-    skew_time_us,
-)
+from haconsole.vrrp.instance import Instance
 from haconsole.vrrp.packet import MCAST_V4, encode
 from haconsole.vrrp.sim import Simulation
+from haconsole.vrrp.state import State
+from haconsole.vrrp.timing import master_down_us, skew_time_us
+from haconsole.vrrp.tracking import TrackSpec
 
 MDI_90 = 3.648437
 SKEW_90 = 0.648437
@@ -80,7 +75,7 @@ def test_timer_arithmetic_matches_keepalived() -> None:
 def test_startup_both_backup_highest_wins_after_master_down_interval() -> None:
     sim = nginx_pair()
     sim.run_until(10)
-    rec = sim.first("transition", new=MASTER)
+    rec = sim.first("transition", new=State.MASTER)
     assert rec is not None and rec.node == "nginx1"
     assert rec.t == pytest.approx(MDI_100, abs=US)
     assert sim.masters(100) == ["nginx1"]
@@ -94,7 +89,7 @@ def test_check_failure_takeover_after_master_down_interval() -> None:
     sim.set_track("nginx1", "chk_nginx", False)
     assert sim.nodes["nginx1"].instances[100].effective_priority == 80
     sim.run_until(20)
-    rec = sim.first("transition", node="nginx2", new=MASTER)
+    rec = sim.first("transition", node="nginx2", new=State.MASTER)
     assert rec is not None
     t_last = last_accepted(sim, "nginx2", rec.t, 90)
     assert rec.t - t_last == pytest.approx(MDI_90, abs=US)
@@ -117,7 +112,7 @@ def test_priority_zero_takeover_after_skew_time() -> None:
     sim.stop("nginx1")
     t_stop = sim.now
     sim.run_until(15)
-    rec = sim.first("transition", node="nginx2", new=MASTER)
+    rec = sim.first("transition", node="nginx2", new=State.MASTER)
     assert rec is not None
     assert rec.t - t_stop == pytest.approx(SKEW_90, abs=US)
     assert "(VI_1) sent 0 priority" in sim.logs("nginx1")
@@ -131,7 +126,7 @@ def test_crash_takeover_after_master_down_interval() -> None:
     sim.run_until(10.5)
     sim.crash("nginx1")
     sim.run_until(20)
-    rec = sim.first("transition", node="nginx2", new=MASTER)
+    rec = sim.first("transition", node="nginx2", new=State.MASTER)
     assert rec is not None
     assert rec.t - last_accepted(sim, "nginx2", rec.t, 1) == pytest.approx(MDI_90, abs=US)
 
@@ -144,7 +139,7 @@ def test_preempt_back_on_recovery() -> None:
     assert sim.masters(100) == ["nginx2"]
     sim.set_track("nginx1", "chk_nginx", True)
     sim.run_until(30)
-    rec = sim.first("transition", node="nginx1", new=MASTER, after=20.3)
+    rec = sim.first("transition", node="nginx1", new=State.MASTER, after=20.3)
     assert rec is not None
     # the down timer, restarted at the last accepted advert (90 >= 80), is shortened by
     # the priority change to the priority-100 Master_Down_Interval.
@@ -164,7 +159,7 @@ def test_nopreempt_keeps_the_current_master() -> None:
     sim.start("a")
     sim.run_until(60)
     assert sim.masters(100) == ["b"]
-    assert sim.state("a", 100) == BACKUP
+    assert sim.state("a", 100) == State.BACKUP
 
 
 def test_preempt_delay_postpones_preemption() -> None:
@@ -176,7 +171,7 @@ def test_preempt_delay_postpones_preemption() -> None:
     sim.start("a")
     t_start = sim.now
     sim.run_until(40)
-    rec = sim.first("transition", node="a", new=MASTER)
+    rec = sim.first("transition", node="a", new=State.MASTER)
     assert rec is not None
     first_seen = sim.first("recv", node="a")
     assert first_seen is not None
@@ -195,7 +190,7 @@ def test_priority_255_owner_is_master_at_once_and_preempts() -> None:
     sim.start("owner")
     t0 = sim.now
     sim.run_until(t0 + 0.01)
-    rec = sim.first("transition", node="owner", new=MASTER)
+    rec = sim.first("transition", node="owner", new=State.MASTER)
     assert rec is not None and rec.t - t0 == pytest.approx(1e-6, abs=US)
     assert sim.masters(100) == ["owner"]
     owner = sim.nodes["owner"].instances[100]
@@ -217,7 +212,7 @@ def test_vrrpv3_five_centiseconds() -> None:
     sim.crash("a")
     t_crash = sim.now
     sim.run_until(2)
-    rec = sim.first("transition", node="b", new=MASTER)
+    rec = sim.first("transition", node="b", new=State.MASTER)
     assert rec is not None
     mdi = (3 * 50_000 + 30_468) * US
     assert rec.t - last_accepted(sim, "b", rec.t, 1) == pytest.approx(mdi, abs=US)
@@ -243,25 +238,25 @@ def test_weight_zero_check_failure_is_fault_and_master_releases() -> None:
     sim.start_all()
     assert sim.state("a", 100) == "INIT"  # held until the weight-0 check reports
     sim.set_track("a", "chk", True)
-    assert sim.state("a", 100) == BACKUP
+    assert sim.state("a", 100) == State.BACKUP
     sim.run_until(10)
     assert sim.masters(100) == ["a"]
     t_fault = sim.now
     sim.set_track("a", "chk", False)
-    assert sim.state("a", 100) == FAULT
+    assert sim.state("a", 100) == State.FAULT
     assert "(VI_1) Entering FAULT STATE" in sim.logs("a")
     sim.run_until(15)
-    rec = sim.first("transition", node="b", new=MASTER)
+    rec = sim.first("transition", node="b", new=State.MASTER)
     assert rec is not None and rec.t - t_fault == pytest.approx(SKEW_90, abs=US)
     sim.set_track("a", "chk", True)
-    assert sim.state("a", 100) == BACKUP
+    assert sim.state("a", 100) == State.BACKUP
 
 
 def test_master_answers_a_lower_priority_advert_at_once() -> None:
     a = Instance(vi(100), ipaddress.ip_address("192.0.2.11"))
     a.start(0.0)
     a.on_timer(a.next_deadline() or 0.0)
-    assert a.state == MASTER
+    assert a.state == State.MASTER
     lower = a.make_advert(50)
     out = a.on_advert(lower, ipaddress.ip_address("192.0.2.12"), 5.0)
     sends = [x for x in out if isinstance(x, act.SendAdvert)]
@@ -279,8 +274,8 @@ def test_bad_password_is_counted_dropped_and_logged() -> None:
     out = a.on_packet(payload, other.address, MCAST_V4, 255, 1.0)
     assert a.stats["auth_failure"] == 1
     assert act.Log("(VI_1) received an invalid passwd!") in out
-    assert any(isinstance(x, act.PacketDropped) and x.reason == "auth_failure" for x in out)
-    assert a.state == BACKUP and a.stats["advert_rcvd"] == 0
+    assert any(isinstance(x, act.PacketRejected) and x.reason == "auth_failure" for x in out)
+    assert a.state == State.BACKUP and a.stats["advert_rcvd"] == 0
 
 
 def test_ttl_not_255_is_dropped() -> None:
@@ -289,7 +284,7 @@ def test_ttl_not_255_is_dropped() -> None:
     payload = encode(a.make_advert(120), ipaddress.ip_address("192.0.2.12"), MCAST_V4)
     out = a.on_packet(payload, ipaddress.ip_address("192.0.2.12"), MCAST_V4, 64, 1.0)
     assert a.stats["ip_ttl_err"] == 1
-    assert [x.reason for x in out if isinstance(x, act.PacketDropped)] == ["ip_ttl_err"]
+    assert [x.reason for x in out if isinstance(x, act.PacketRejected)] == ["ip_ttl_err"]
 
 
 def test_operator_failover_moves_the_vip_within_skew_time_and_holds() -> None:
@@ -298,7 +293,7 @@ def test_operator_failover_moves_the_vip_within_skew_time_and_holds() -> None:
     sim.release("nginx1", 100, hold=30.0)
     t0 = sim.now
     sim.run_until(t0 + 20)
-    rec = sim.first("transition", node="nginx2", new=MASTER)
+    rec = sim.first("transition", node="nginx2", new=State.MASTER)
     assert rec is not None and rec.t - t0 == pytest.approx(SKEW_90, abs=US)
     assert sim.masters(100) == ["nginx2"]  # held: no preemption back during the hold
     sim.run_until(t0 + 40)

@@ -13,8 +13,9 @@ import ipaddress
 import pytest
 
 from haconsole.config import TrackRef, VirtualAddress
-from haconsole.vrrp.instance import BACKUP, FAULT, MASTER, TrackSpec
 from haconsole.vrrp.sim import Simulation
+from haconsole.vrrp.state import State
+from haconsole.vrrp.tracking import TrackSpec
 from tests.test_instance import SKEW_90, US, vi
 
 GROUP = {"G": ["VI_OUT", "VI_IN"]}
@@ -40,17 +41,18 @@ def test_a_fault_on_one_member_moves_the_whole_group() -> None:
     sim = pair()
     t0 = sim.now
     sim.set_track("a", "chk", False)  # weight 0: VI_OUT -> FAULT on a
-    assert sim.state("a", 51) == FAULT
-    assert sim.state("a", 52) == FAULT  # pulled along: priority 0 sent, VIP removed
+    assert sim.state("a", 51) == State.FAULT
+    assert sim.state("a", 52) == State.FAULT  # pulled along: priority 0 sent, VIP removed
     assert "VRRP_Group(G) Syncing instances to FAULT state" in sim.logs("a")
     sim.run_until(t0 + 5)
     assert sim.masters(51) == ["b"] and sim.masters(52) == ["b"]
     took_over = {r.instance: r.t - t0 for r in sim.records
-                 if r.what == "transition" and r.node == "b" and r.new == MASTER and r.t >= t0}
+                 if r.what == "transition" and r.node == "b" and r.new == State.MASTER
+                 and r.t >= t0}
     assert took_over == {"VI_OUT": pytest.approx(SKEW_90, abs=US),
                          "VI_IN": pytest.approx(SKEW_90, abs=US)}  # both priority 0 at once
     sim.set_track("a", "chk", True)  # recovery: the group leaves FAULT, then preempts
-    assert sim.state("a", 51) == BACKUP and sim.state("a", 52) == BACKUP
+    assert sim.state("a", 51) == State.BACKUP and sim.state("a", 52) == State.BACKUP
     sim.run_until(t0 + 15)
     assert sim.masters(51) == ["a"] and sim.masters(52) == ["a"]
 
@@ -81,5 +83,5 @@ def test_one_vrid_losing_its_master_does_not_split_the_group() -> None:
     b_in = sim.nodes["b"].instances[52]
     b_in.expectation = dataclasses.replace(b_in.expectation, auth_pass=b"other")
     sim.run_until(t0 + 10)
-    assert sim.state("b", 52) == BACKUP and sim.nodes["b"].instances[52].wants_master
+    assert sim.state("b", 52) == State.BACKUP and sim.nodes["b"].instances[52].wants_master
     assert sim.masters(51) == ["a"]

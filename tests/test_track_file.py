@@ -12,8 +12,10 @@ import ipaddress
 import pytest
 
 from haconsole.config import Config, TrackFile, TrackRef, VrrpInstance
-from haconsole.vrrp.instance import BACKUP, FAULT, INIT, MASTER, Instance, TrackSpec, track_specs
+from haconsole.vrrp.instance import Instance
 from haconsole.vrrp.sim import Simulation
+from haconsole.vrrp.state import State
+from haconsole.vrrp.tracking import TrackSpec, track_specs
 from tests.test_instance import SKEW_90, US, vi
 
 ADDR = ipaddress.ip_address("192.0.2.11")
@@ -39,28 +41,28 @@ def test_value_times_weight(weight: int, reverse: bool, value: int, expected: in
     inst = file_instance(100, weight, reverse)
     inst.set_track_value("tf", value, 1.0)
     assert inst.effective_priority == expected
-    assert inst.state == BACKUP
+    assert inst.state == State.BACKUP
 
 
 def test_status_at_minus_254_is_fault_even_with_a_weight() -> None:
     inst = file_instance(100, 2)
     inst.set_track_value("tf", -127, 1.0)
-    assert inst.state == FAULT
+    assert inst.state == State.FAULT
     inst.set_track_value("tf", -1, 2.0)
-    assert inst.state == BACKUP
+    assert inst.state == State.BACKUP
     assert inst.effective_priority == 98
 
 
 @pytest.mark.parametrize(("reverse", "faulting", "healthy"), [(False, 1, 0), (True, 0, 7)])
 def test_weight_zero_means_fault_on_non_zero(reverse: bool, faulting: int, healthy: int) -> None:
     inst = file_instance(100, 0, reverse)
-    assert inst.state == INIT  # a weight-0 file that has not been read holds INIT
+    assert inst.state == State.INIT  # a weight-0 file that has not been read holds INIT
     inst.set_track_value("tf", healthy, 1.0)
-    assert inst.state == BACKUP and inst.effective_priority == 100
+    assert inst.state == State.BACKUP and inst.effective_priority == 100
     inst.set_track_value("tf", faulting, 2.0)
-    assert inst.state == FAULT
+    assert inst.state == State.FAULT
     inst.set_track_value("tf", healthy, 3.0)
-    assert inst.state == BACKUP
+    assert inst.state == State.BACKUP
 
 
 def test_a_check_result_does_not_move_a_value_track() -> None:
@@ -82,7 +84,7 @@ def test_master_lowered_by_the_file_loses_to_the_backup() -> None:
     t_lowered = sim.now
     sim.run_until(20)
     assert sim.masters(100) == ["b"]
-    rec = sim.first("transition", node="b", new=MASTER)
+    rec = sim.first("transition", node="b", new=State.MASTER)
     assert rec is not None and rec.t > t_lowered
     assert "(VI_1) Changing effective priority from 100 to 80" in sim.logs("a")
 
@@ -98,9 +100,9 @@ def test_weight_zero_fault_on_master_hands_over_in_skew_time() -> None:
     assert sim.masters(100) == ["a"]
     t_fault = sim.now
     sim.set_track_value("a", "maint", 1)
-    assert sim.state("a", 100) == FAULT
+    assert sim.state("a", 100) == State.FAULT
     sim.run_until(15)
-    rec = sim.first("transition", node="b", new=MASTER)
+    rec = sim.first("transition", node="b", new=State.MASTER)
     assert rec is not None and rec.t - t_fault == pytest.approx(SKEW_90, abs=US)
 
 

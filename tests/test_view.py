@@ -17,13 +17,13 @@ ADDR = {"nginx1": "192.0.2.11", "nginx2": "192.0.2.12"}
 
 def state(t: float, node: str, st: str, prio: int, eff: int | None = None,
           vrid: int = 100, instance: str = "VI_1") -> ev.InstanceState:
-    return ev.InstanceState(T0 + t, node, instance=instance, vrid=vrid, state=st,  # type: ignore[arg-type]
+    return ev.InstanceState(T0 + t, node, instance=instance, vrid=vrid, state=ev.State(st),
                             base_priority=prio, effective_priority=prio if eff is None else eff,
                             interface="eth0", advert_int=1.0, vips=(VIP,), address=ADDR[node])
 
 
 def trans(t: float, node: str, old: str, new: str, reason: str = "") -> ev.Transition:
-    return ev.Transition(T0 + t, node, instance="VI_1", old=old, new=new,  # type: ignore[arg-type]
+    return ev.Transition(T0 + t, node, instance="VI_1", old=ev.State(old), new=ev.State(new),
                          reason=reason)
 
 

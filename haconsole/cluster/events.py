@@ -13,20 +13,31 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-State = Literal["INIT", "BACKUP", "MASTER", "FAULT", "STOP"]
+from haconsole.vrrp.state import State as State  # the events' vocabulary too (re-exported)
 
 
 @dataclass(frozen=True)
 class Event:
     kind: ClassVar[str] = "event"
+    states: ClassVar[tuple[str, ...]] = ()  # the fields holding a State
     t: float
     node: str
+
+    def _hold_states(self) -> None:
+        """A State field given as a string ("MASTER", from JSON or a keepalived log) holds
+        the enum member; an unknown state raises ValueError."""
+        for name in self.states:
+            value = getattr(self, name)
+            if type(value) is not State:
+                object.__setattr__(self, name, State(value))
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["kind"] = self.kind
+        for name in self.states:
+            d[name] = d[name].value  # the plain string, whatever the JSON encoder
         return d
 
 
@@ -52,9 +63,10 @@ class InstanceState(Event):
     """A full snapshot of one instance: sent at start and whenever a source re-reads it."""
 
     kind: ClassVar[str] = "instance_state"
+    states: ClassVar[tuple[str, ...]] = ("state",)
     instance: str = ""
     vrid: int = 0
-    state: State = "INIT"
+    state: State = State.INIT
     base_priority: int = 0
     effective_priority: int = 0
     interface: str = ""
@@ -65,16 +77,23 @@ class InstanceState(Event):
     master_address: str = ""  # who the instance believes is master ("" = unknown)
     hold_until: float | None = None  # an operator's failover hold ends then (no preemption)
 
+    def __post_init__(self) -> None:
+        self._hold_states()
+
 
 @dataclass(frozen=True)
 class Transition(Event):
     """The instance changed state; `reason` says why in words an operator reads."""
 
     kind: ClassVar[str] = "transition"
+    states: ClassVar[tuple[str, ...]] = ("old", "new")
     instance: str = ""
-    old: State = "INIT"
-    new: State = "INIT"
+    old: State = State.INIT
+    new: State = State.INIT
     reason: str = ""
+
+    def __post_init__(self) -> None:
+        self._hold_states()
 
 
 @dataclass(frozen=True)
@@ -208,7 +227,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 
 def event_from_dict(d: dict[str, Any]) -> Event:
-    """Rebuild an event from `to_dict` output; unknown kinds/fields raise ValueError."""
+    """Rebuild an event from `to_dict` output (states as `State`); unknown kinds, fields
+    or states raise ValueError."""
     data = dict(d)
     kind = data.pop("kind", None)
     cls = EVENT_TYPES.get(str(kind))

@@ -9,23 +9,25 @@ The console then renders them for real; only the clock is fixed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.cluster.view import ClusterView, CommandIssued
+from haconsole.engine.publish import events as events_of
 from haconsole.engine.trackers import ScriptCounter
 from haconsole.lab.definition import LabDefinition, load_lab
 from haconsole.lab.scenario import Step, parse_scenario
 from haconsole.vrrp import actions as act
-from haconsole.vrrp.instance import Instance, track_specs
+from haconsole.vrrp.instance import Instance
 from haconsole.vrrp.sim import SimNode, Simulation
+from haconsole.vrrp.state import State
+from haconsole.vrrp.tracking import track_specs
 
 T0 = 1_795_000_000.0  # a fixed wall clock (2026-11-18 11:06:40 UTC)
 CHECK_DELAY = 0.4  # a stopped service is seen at the next check: as in the lab, < interval
-GARP_REPEAT = 5
 
 Item = ev.Event | CommandIssued
 
@@ -37,6 +39,7 @@ class EventSimulation(Simulation):
         super().__init__()
         self.t0 = t0
         self.events: list[Item] = []
+        self._facts: dict[str, _SimFacts] = {}
 
     def wall(self) -> float:
         return round(self.t0 + self.now, 6)
@@ -49,8 +52,7 @@ class EventSimulation(Simulation):
 
     def state_of(self, node: SimNode, inst: Instance) -> ev.InstanceState:
         return ev.InstanceState(
-            self.wall(), node.name, instance=inst.name, vrid=inst.vrid,
-            state=inst.state,  # type: ignore[arg-type]
+            self.wall(), node.name, instance=inst.name, vrid=inst.vrid, state=inst.state,
             base_priority=inst.base_priority, effective_priority=inst.effective_priority,
             interface=inst.interface, version=inst.version,
             advert_int=inst.adver_int_us / 1e6, vips=tuple(str(v) for v in inst.vips),
@@ -62,38 +64,27 @@ class EventSimulation(Simulation):
         return None if t is None else round(self.t0 + t, 6)
 
     def _apply(self, node: SimNode, inst: Instance, actions: list[act.Action]) -> None:
+        facts = self._facts.get(node.name)
+        if facts is None:
+            facts = self._facts[node.name] = _SimFacts(self, node)
         for a in actions:
-            self._publish(node, inst, a)
+            self.events.extend(events_of(a, inst, facts, self.wall()))
         super()._apply(node, inst, actions)
 
-    def _publish(self, node: SimNode, inst: Instance, a: act.Action) -> None:
-        t, name = self.wall(), node.name
-        if isinstance(a, act.SendAdvert):
-            self.emit(ev.AdvertSent(t, name, instance=inst.name, priority=a.advert.priority))
-        elif isinstance(a, act.Log):
-            self.log(name, a.message)
-        elif isinstance(a, act.AdvertAccepted):
-            self.emit(ev.AdvertReceived(t, name, instance=inst.name, source=str(a.src),
-                                        priority=a.priority))
-        elif isinstance(a, act.Transition):
-            self.emit(ev.Transition(t, name, instance=inst.name, old=a.old,  # type: ignore[arg-type]
-                                    new=a.new, reason=a.reason))  # type: ignore[arg-type]
-            self.emit(self.state_of(node, inst))
-        elif isinstance(a, act.PriorityChanged):
-            self.emit(ev.PriorityChange(t, name, instance=inst.name, old=a.old, new=a.new,
-                                        base=inst.base_priority, cause=a.cause))
-            self.emit(self.state_of(node, inst))
-        elif isinstance(a, act.AddVips):
-            for vip in a.vips:
-                self.emit(ev.VipAdded(t, name, instance=inst.name, vip=str(vip)))
-        elif isinstance(a, act.RemoveVips):
-            for vip in a.vips:
-                if str(vip) in node.vips:
-                    self.emit(ev.VipRemoved(t, name, instance=inst.name, vip=str(vip)))
-        elif isinstance(a, act.Announce):
-            for _ in range(a.repeat or GARP_REPEAT):
-                for vip in a.vips:
-                    self.log(name, f"Sending gratuitous ARP on {vip.dev or a.interface} for {vip}")
+
+class _SimFacts:
+    """One simulated node as haconsole.engine.publish sees it (NodeFacts)."""
+
+    def __init__(self, sim: EventSimulation, node: SimNode) -> None:
+        self.sim = sim
+        self.node = node
+        self.name = node.name
+
+    def instance_state(self, inst: Instance) -> ev.InstanceState:
+        return self.sim.state_of(self.node, inst)
+
+    def held_vips(self) -> Collection[str]:
+        return self.node.vips
 
 
 @dataclass
@@ -161,7 +152,7 @@ class ScriptedLab:
             detail = f"{command.service} {'started' if up else 'stopped'} on {node}"
         elif isinstance(command, cmd.Failover):
             released = [i.name for i in sim.nodes[node].instances.values()
-                        if i.state == "MASTER" and command.instance in ("", i.name)]
+                        if i.state == State.MASTER and command.instance in ("", i.name)]
             for inst in sim.nodes[node].instances.values():
                 if inst.name in released:
                     sim.release(node, inst.vrid, 60.0)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -20,12 +19,15 @@ from typing import Any, Protocol
 from haconsole.cluster import events as ev
 from haconsole.config import Config, VrrpInstance
 from haconsole.engine.files import FileTracker
+from haconsole.engine.publish import events as events_of
 from haconsole.engine.timers import TimerQueue
 from haconsole.net.base import Received, Transport, VipManager
 from haconsole.vrrp import actions as act
-from haconsole.vrrp.instance import Instance, track_specs
+from haconsole.vrrp.instance import Instance
 from haconsole.vrrp.packet import encode
+from haconsole.vrrp.state import State
 from haconsole.vrrp.syncgroup import build_groups
+from haconsole.vrrp.tracking import track_specs
 
 Publish = Callable[[ev.Event], None]
 
@@ -90,7 +92,7 @@ class Node:
         # off while nobody is subscribed, so they cost nothing on an unwatched node.
         self.advert_events = True
         # During a takeover, log lines and events queued until the wire work is done.
-        self._held: list[Callable[[], None]] | None = None
+        self._held: list[ev.Event] | None = None
         # The trackers' last results, handed to instances created by a reload.
         self._checks: dict[str, bool] = {}
         self._values: dict[str, int] = {}
@@ -294,7 +296,7 @@ class Node:
     def release(self, instance: str, hold: float | None = None) -> bool:
         """Operator failover of one instance; False when it is not master here."""
         inst = self.instances.get(instance)
-        if inst is None or not self.running or inst.state != "MASTER":
+        if inst is None or not self.running or inst.state != State.MASTER:
             return False
         self._run(inst, inst.release(self._now(), self.failover_hold if hold is None else hold))
         return True
@@ -314,14 +316,7 @@ class Node:
         return cancelled
 
     def log(self, message: str) -> None:
-        if self._held is not None:
-            self._held.append(functools.partial(self._log_now, message))
-        else:
-            self._log_now(message)
-
-    def _log_now(self, message: str) -> None:
-        self.logger.info(message)
-        self.publish(ev.LogLine(self.wall_time(), self.name, text=message))
+        self._emit(ev.LogLine(self.wall_time(), self.name, text=message))
 
     # ----------------------------------------------------------------- outputs
     def _fire(self, inst: Instance) -> None:
@@ -339,15 +334,20 @@ class Node:
             self._run(inst, actions)
         finally:
             held, self._held = self._held, None
-            for emit in held:
-                emit()
+            for event in held:
+                self._publish_now(event)
 
     def _emit(self, event: ev.Event) -> None:
         """Publish now, or after the wire work of a takeover (see `_fire`)."""
         if self._held is None:
-            self.publish(event)
+            self._publish_now(event)
         else:
-            self._held.append(functools.partial(self.publish, event))
+            self._held.append(event)
+
+    def _publish_now(self, event: ev.Event) -> None:
+        if type(event) is ev.LogLine:
+            self.logger.info(event.text)
+        self.publish(event)
 
     def _forget(self, inst: Instance) -> None:
         """An instance object leaves the node (replaced by a reload, or removed)."""
@@ -372,61 +372,39 @@ class Node:
                 self._run(member, moves)
 
     def _execute(self, inst: Instance, a: act.Action) -> None:
-        t = self.wall_time()
+        """Carry out one action: its effect on the wire or the node's addresses, then
+        its events (haconsole.engine.publish), built before the effect so that they see
+        the VIPs held before a removal."""
+        events = events_of(a, inst, self, self.wall_time(), adverts=self.advert_events)
         if isinstance(a, act.SendAdvert):
-            transport = self._transports.get((inst.interface, inst.address.version))
-            if transport is not None:
-                key = (a.advert, a.src, a.destinations)  # equal adverts encode equally
-                cached = self._encoded.get(inst)
-                if cached is not None and cached[0] == key:
-                    payloads = cached[1]
-                else:
-                    payloads = [encode(a.advert, a.src, dst) for dst in a.destinations]
-                    self._encoded[inst] = (key, payloads)
-                for dst, payload in zip(a.destinations, payloads, strict=True):
-                    transport.send(payload, a.src, dst)
-            if self.advert_events:
-                self._emit(ev.AdvertSent(t, self.name, instance=inst.name,
-                                           priority=a.advert.priority))
-        elif isinstance(a, act.Log):
-            self.log(a.message)
-        elif isinstance(a, act.AdvertAccepted):
-            if self.advert_events:
-                self._emit(ev.AdvertReceived(t, self.name, instance=inst.name,
-                                               source=str(a.src), priority=a.priority))
-        elif isinstance(a, act.Transition):
-            self._emit(ev.Transition(t, self.name, instance=inst.name, old=a.old,  # type: ignore[arg-type]
-                                       new=a.new, reason=a.reason))  # type: ignore[arg-type]
-            self._publish_state(inst)
-        elif isinstance(a, act.PriorityChanged):
-            self._emit(ev.PriorityChange(t, self.name, instance=inst.name, old=a.old, new=a.new,
-                                           base=inst.base_priority, cause=a.cause))
-            self._publish_state(inst)
+            self._send(inst, a)
         elif isinstance(a, act.AddVips):
             self.vips.add(a.vips, a.interface)
-            for vip in a.vips:
-                self._emit(ev.VipAdded(t, self.name, instance=inst.name, vip=str(vip)))
         elif isinstance(a, act.RemoveVips):
-            held = self.vips.held()
             self.vips.remove(a.vips, a.interface)
-            for vip in a.vips:
-                if str(vip) in held:
-                    self._emit(ev.VipRemoved(t, self.name, instance=inst.name, vip=str(vip)))
         elif isinstance(a, act.Announce):
-            self._announce(a)
-        elif isinstance(a, act.PacketDropped):
-            self._emit(ev.PacketDropped(t, self.name, instance=inst.name, source=str(a.src),
-                                          reason=a.reason, detail=a.detail))
+            for _ in range(a.repeat):
+                self.vips.announce(a.vips, a.interface)
+        for event in events:
+            self._emit(event)
 
-    def _announce(self, a: act.Announce) -> None:
-        for _ in range(a.repeat):
-            self.vips.announce(a.vips, a.interface)
-            for vip in a.vips:
-                dev = vip.dev or a.interface
-                if vip.ip.version == 4:
-                    self.log(f"Sending gratuitous ARP on {dev} for {vip}")
-                else:
-                    self.log(f"Sending unsolicited Neighbour Advert on {dev} for {vip}")
+    def _send(self, inst: Instance, a: act.SendAdvert) -> None:
+        transport = self._transports.get((inst.interface, inst.address.version))
+        if transport is None:
+            return
+        key = (a.advert, a.src, a.destinations)  # equal adverts encode equally
+        cached = self._encoded.get(inst)
+        if cached is not None and cached[0] == key:
+            payloads = cached[1]
+        else:
+            payloads = [encode(a.advert, a.src, dst) for dst in a.destinations]
+            self._encoded[inst] = (key, payloads)
+        for dst, payload in zip(a.destinations, payloads, strict=True):
+            transport.send(payload, a.src, dst)
+
+    def held_vips(self) -> set[str]:
+        """The VIPs present on this node now (haconsole.engine.publish.NodeFacts)."""
+        return self.vips.held()
 
     def _publish_state(self, inst: Instance) -> None:
         self._emit(self.instance_state(inst))
@@ -439,7 +417,7 @@ class Node:
             self.name,
             instance=inst.name,
             vrid=inst.vrid,
-            state=inst.state,  # type: ignore[arg-type]
+            state=inst.state,
             base_priority=inst.base_priority,
             effective_priority=inst.effective_priority,
             interface=inst.interface,
@@ -459,7 +437,7 @@ class Node:
         held = self.vips.held()
         now, wall = self._now() if self._loop else 0.0, self.wall_time()
         for inst in self.instances.values():
-            if inst.state != "MASTER":
+            if inst.state != State.MASTER:
                 continue
             since = wall - (now - inst.last_transition) if inst.last_transition else wall
             events.extend(ev.VipAdded(since, self.name, instance=inst.name, vip=str(vip))

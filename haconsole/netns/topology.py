@@ -246,6 +246,20 @@ class Topology:
                      " }\n}\n")
             run(["nft", "-f", "-"], ns=self.bridge_ns, input=rules)
 
+    def lose_adverts(self, percent: int | None) -> None:
+        """Drop `percent` % of the VRRP packets crossing the bridge at random, each
+        receiver's copy on its own (3 in a row happen: a backup may take over, as on a
+        lossy segment); None or 0 stops. Same nftables table as `drop_adverts`."""
+        run(["nft", "delete", "table", "bridge", "hacloss"], ns=self.bridge_ns, check=False)
+        if percent:
+            match = f"numgen random mod 100 < {int(percent)} drop"
+            rules = ("table bridge hacloss {\n chain forward {\n"
+                     "  type filter hook forward priority 0; policy accept;\n"
+                     f"  ether type ip ip protocol 112 {match}\n"
+                     f"  ether type ip6 ip6 nexthdr 112 {match}\n"
+                     " }\n}\n")
+            run(["nft", "-f", "-"], ns=self.bridge_ns, input=rules)
+
     def netem(self, spec: Sequence[str] | None) -> None:
         """Apply a netem spec (e.g. ["loss", "20%"]) on every bridge port; None clears."""
         for h in self.hosts.values():

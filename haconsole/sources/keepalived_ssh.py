@@ -323,7 +323,7 @@ class KeepalivedSshNode:
             self._running = False
             for name, state in list(self._states.items()):
                 if state != "STOP":
-                    self._emit(ev.Transition(t, node, name, state, "STOP",
+                    self._emit(ev.Transition(t, node, name, state, ev.State.STOP,
                                              "keepalived is not running"))
         elif result.snapshots is not None:
             if self._running is False:

@@ -2,6 +2,9 @@
 
 The core never performs I/O: each input method returns a list of these values, in the order
 the runtime must carry them out (keepalived's order: advert first, then VIPs, then GARP).
+Imperatives (SendAdvert, AddVips, ...) ask for an effect; past participles (StateChanged,
+AdvertAccepted, ...) report what the core decided, which runtimes publish as
+`cluster.events` through `haconsole.engine.publish`, the one translation.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 
 from haconsole.config import VirtualAddress
 from haconsole.vrrp.packet import Advert
+from haconsole.vrrp.state import State
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -46,14 +50,18 @@ class Announce:
 
 
 @dataclass(frozen=True)
-class Transition:
-    old: str
-    new: str
+class StateChanged:
+    """The instance went from `old` to `new` (published as a cluster Transition event)."""
+
+    old: State
+    new: State
     reason: str
 
 
 @dataclass(frozen=True)
-class PriorityChanged:
+class EffectivePriorityChanged:
+    """Tracking moved the effective priority (published as a PriorityChange event)."""
+
     old: int
     new: int
     cause: str
@@ -68,8 +76,9 @@ class AdvertAccepted:
 
 
 @dataclass(frozen=True)
-class PacketDropped:
-    """A packet for this instance was counted under `reason` and dropped."""
+class PacketRejected:
+    """A packet for this instance failed validation: counted under `reason` (keepalived's
+    counter name) and discarded (published as a PacketDropped event)."""
 
     src: IPAddress
     reason: str
@@ -88,9 +97,9 @@ Action = (
     | AddVips
     | RemoveVips
     | Announce
-    | Transition
-    | PriorityChanged
+    | StateChanged
+    | EffectivePriorityChanged
     | AdvertAccepted
-    | PacketDropped
+    | PacketRejected
     | Log
 )

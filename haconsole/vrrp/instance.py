@@ -9,13 +9,12 @@ a socket or awaits: the same object runs in the lab, the agent and the simulator
 
 States: INIT -> BACKUP | FAULT; BACKUP <-> MASTER; any -> FAULT -> BACKUP; any -> STOP.
 
-Timers, in integer microseconds as keepalived computes them (TIMER_HZ = 1e6):
-- RFC 5798 §6.1: Skew_Time = ((256 - Priority) * Master_Adver_Interval) / 256.
-  v3 (centiseconds): (256 - p) * cs * 625 // 16 µs.  v2 (RFC 3768): (256 - p) * 1e6 // 256 µs.
-- Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time. In v3 a backup learns
-  Master_Adver_Interval from the master's adverts (§6.4.2 "set Master_Adver_Interval to
-  Adver Interval contained in the ADVERTISEMENT"); v2 uses its own Advertisement_Interval.
-- Priority is the *effective* priority (base + applied track weights), as in keepalived.
+Timers, in integer microseconds as keepalived computes them (haconsole.vrrp.timing):
+Skew_Time and Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time, where in v3
+a backup learns Master_Adver_Interval from the master's adverts (§6.4.2 "set
+Master_Adver_Interval to Adver Interval contained in the ADVERTISEMENT") and v2 uses its
+own Advertisement_Interval. Priority is the *effective* priority (base + applied track
+weights), as in keepalived.
 
 Backup (§6.4.2): a priority-0 advert sets the down timer to Skew_Time; an advert with
 priority >= ours, or any advert when preemption is off (nopreempt, a running
@@ -37,22 +36,18 @@ Priority 255 (address owner) goes MASTER immediately at start and is never chang
 tracking. An instance configured `state MASTER` waits one advert interval (plus the
 minimum skew) instead of Master_Down_Interval before claiming mastership.
 
-Tracking (keepalived semantics): a negative weight applies while a check fails, a positive
-one while it succeeds; effective priority is clamped to 1..254; a failing check with
-weight 0 puts the instance in FAULT; a weight-0 check that has not reported yet holds the
-instance in INIT. Checks that have not reported apply no weight. A tracked file
-(track_file) reports an integer instead: it adds value * weight (clamped to -254..253,
-where -254 means FAULT); with weight 0, a non-zero value means FAULT.
+Tracking (haconsole.vrrp.tracking, keepalived's weight rules): each track adds its
+applied weight; the effective priority is clamped to 1..254; a faulted track puts the
+instance in FAULT; a weight-0 track that has not reported yet holds it in INIT.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Protocol
 
-from haconsole.config import Config, VirtualAddress, VrrpInstance
+from haconsole.config import VirtualAddress, VrrpInstance
 from haconsole.vrrp import actions as act
 from haconsole.vrrp.packet import (
     AUTH_AH,
@@ -67,14 +62,15 @@ from haconsole.vrrp.packet import (
     check,
     decode,
 )
+from haconsole.vrrp.state import State
+from haconsole.vrrp.timing import US, advert_interval_us, master_down_us, skew_time_us
+from haconsole.vrrp.tracking import Track, TrackSpec
+from haconsole.vrrp.tracking import track_specs as track_specs  # for keepalived/check.py
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-INIT, BACKUP, MASTER, FAULT, STOP = "INIT", "BACKUP", "MASTER", "FAULT", "STOP"
-
 PRIO_OWNER = 255
 PRIO_STOP = 0
-US = 1_000_000
 
 STAT_NAMES = (
     "advert_rcvd",
@@ -104,18 +100,6 @@ DROP_MESSAGES = {
 }
 
 
-def skew_time_us(version: int, master_adver_int_us: int, priority: int) -> int:
-    """RFC Skew_Time in µs, with keepalived's integer arithmetic."""
-    if version == 3:
-        return (256 - priority) * (master_adver_int_us // 10_000) * 625 // 16
-    return (256 - priority) * US // 256
-
-
-def master_down_us(version: int, master_adver_int_us: int, priority: int) -> int:
-    """RFC Master_Down_Interval in µs: 3 * Master_Adver_Interval + Skew_Time."""
-    return 3 * master_adver_int_us + skew_time_us(version, master_adver_int_us, priority)
-
-
 class SyncGate(Protocol):
     """An instance's vrrp_sync_group (haconsole.vrrp.syncgroup.SyncGroup), as the
     instance and its runtime see it."""
@@ -124,67 +108,6 @@ class SyncGate(Protocol):
 
     def follow(self, inst: Instance, actions: list[act.Action],
                now: float) -> list[tuple[Instance, list[act.Action]]]: ...
-
-
-@dataclass(frozen=True)
-class TrackSpec:
-    """A tracked object as the instance sees it: a name, a weight and how it reports.
-
-    `kind` "check" reports ok / failed (scripts, interfaces, processes); "value" reports
-    an integer (track_file), which keepalived multiplies by the weight.
-    """
-
-    name: str
-    weight: int
-    reverse: bool = False
-    initially_failed: bool = False
-    kind: str = "check"
-
-
-FILE_FAULT = -254  # keepalived: a tracked file's status at or below this means FAULT
-
-
-@dataclass
-class _Track:
-    spec: TrackSpec
-    ok: bool | None  # None: not reported yet (keepalived's script init state)
-    value: int | None = None  # kind "value": the last integer read (None: not yet)
-
-    def _file_status(self) -> int:
-        """keepalived's status of a tracked file: value * weight (negated when reversed),
-        clamped to -254..253; with weight 0, FAULT when the value is non-zero (zero when
-        reversed). A status of -254 means FAULT whatever the weight."""
-        value = self.value or 0
-        if self.spec.weight == 0:
-            return FILE_FAULT if (value != 0) != self.spec.reverse else 0
-        status = value * self.spec.weight * (-1 if self.spec.reverse else 1)
-        return min(max(status, FILE_FAULT), 253)
-
-    @property
-    def applied(self) -> int:
-        """The weight this track adds to the base priority now."""
-        if self.spec.kind == "value":
-            if self.value is None:
-                return 0
-            status = self._file_status()
-            return 0 if status == FILE_FAULT else status
-        if self.ok is None or self.spec.weight == 0:
-            return 0
-        ok = self.ok != self.spec.reverse
-        w = self.spec.weight
-        return w if (w > 0 and ok) or (w < 0 and not ok) else 0
-
-    @property
-    def faulted(self) -> bool:
-        if self.spec.kind == "value":
-            return self.value is not None and self._file_status() == FILE_FAULT
-        return self.spec.weight == 0 and self.ok is not None and (self.ok == self.spec.reverse)
-
-    @property
-    def pending(self) -> bool:
-        if self.spec.kind == "value":
-            return self.spec.weight == 0 and self.value is None
-        return self.spec.weight == 0 and self.ok is None
 
 
 class Instance:
@@ -206,9 +129,7 @@ class Instance:
         self.base_priority = config.priority
         self.log_detail = log_detail
         self.address: IPAddress = config.unicast_src_ip or config.mcast_src_ip or address
-        self.adver_int_us = max(10_000, round(config.advert_int * US))
-        if self.version == 2:
-            self.adver_int_us = max(US, round(config.advert_int) * US)
+        self.adver_int_us = advert_interval_us(self.version, config.advert_int)
         self.master_adver_int_us = self.adver_int_us
         self.vips: tuple[VirtualAddress, ...] = tuple(config.virtual_ipaddress)
         self.all_vips: tuple[VirtualAddress, ...] = tuple(config.all_vips)
@@ -236,10 +157,10 @@ class Instance:
             addresses=frozenset(self._advert_addresses),
             unicast=bool(config.unicast_peer),
         )
-        self.tracks: dict[str, _Track] = {
-            t.name: _Track(t, False if t.initially_failed else None) for t in tracks
+        self.tracks: dict[str, Track] = {
+            t.name: Track(t, False if t.initially_failed else None) for t in tracks
         }
-        self.state = INIT
+        self.state: State = State.INIT
         self.effective_priority = self._compute_priority()
         self.master_address: IPAddress | None = None
         self.master_priority = 0
@@ -286,9 +207,9 @@ class Instance:
         times = [
             t
             for t in (
-                self._down_at if self.state == BACKUP else None,
-                self._advert_at if self.state == MASTER else None,
-                self._garp_at if self.state == MASTER else None,
+                self._down_at if self.state == State.BACKUP else None,
+                self._advert_at if self.state == State.MASTER else None,
+                self._garp_at if self.state == State.MASTER else None,
             )
             if t is not None
         ]
@@ -317,11 +238,11 @@ class Instance:
             self.stats["pri_zero_sent"] += 1
         out.append(act.SendAdvert(self.make_advert(priority), self.address, self.destinations))
 
-    def _transition(self, out: list[act.Action], new: str, reason: str, now: float) -> None:
+    def _transition(self, out: list[act.Action], new: State, reason: str, now: float) -> None:
         self.wants_master = False
         old, self.state = self.state, new
         self.last_transition = now
-        out.append(act.Transition(old, new, reason))
+        out.append(act.StateChanged(old, new, reason))
 
     def _announce(self, out: list[act.Action], repeat: int) -> None:
         if not self.all_vips or repeat <= 0:
@@ -371,7 +292,7 @@ class Instance:
         self.master_address, self.master_priority = old.master_address, old.master_priority
         self._hold_until = old._hold_until
         self.state = old.state
-        if old.state == MASTER:
+        if old.state == State.MASTER:
             gone = tuple(v for v in old.all_vips if v not in self.all_vips)
             if gone:
                 out.append(act.RemoveVips(gone, old.interface))
@@ -386,7 +307,7 @@ class Instance:
             out.append(act.AddVips(self.all_vips, self.interface))
             if added:
                 self._announce(out, self.config.garp_master_repeat)
-        elif old.state == BACKUP:
+        elif old.state == State.BACKUP:
             if self._faults():
                 self._enter_fault(out, now, f"{self._faults()[0]} failed")
                 return out
@@ -394,12 +315,13 @@ class Instance:
                 self.master_adver_int_us = old.master_adver_int_us
             self._down_at = old._down_at if old._down_at is not None else now + self._mdi_us() / US
             self._preempt_at = old._preempt_at
-        elif old.state == FAULT and not self._faults() and not self._pending():
+        elif old.state == State.FAULT and not self._faults() and not self._pending():
             self._log(out, "Entering BACKUP STATE")
-            self._transition(out, BACKUP, "reload cleared the fault", now)
+            self._transition(out, State.BACKUP, "reload cleared the fault", now)
             self._arm_backup_from_start(now)
-        elif old.state not in (FAULT, INIT) or (old.state == INIT and not self._pending()):
-            self.state = INIT
+        elif old.state not in (State.FAULT, State.INIT) or (
+                old.state == State.INIT and not self._pending()):
+            self.state = State.INIT
             return self.start(now)
         return out
 
@@ -407,12 +329,12 @@ class Instance:
         faults = self._faults()
         if faults:
             self._log(out, "Entering FAULT STATE (init)")
-            self._transition(out, FAULT, f"{faults[0]} failed at startup", now)
+            self._transition(out, State.FAULT, f"{faults[0]} failed at startup", now)
             return
         if self._pending():
             return
         self._log(out, "Entering BACKUP STATE (init)")
-        self._transition(out, BACKUP, "init", now)
+        self._transition(out, State.BACKUP, "init", now)
         self._arm_backup_from_start(now)
 
     def _arm_backup_from_start(self, now: float) -> None:
@@ -428,7 +350,7 @@ class Instance:
     def on_timer(self, now: float) -> list[act.Action]:
         """Run every timer that is due at `now`."""
         out: list[act.Action] = []
-        if self.state == BACKUP and self._down_at is not None and now >= self._down_at:
+        if self.state == State.BACKUP and self._down_at is not None and now >= self._down_at:
             # An operator's hold never delays this: it only makes the backup accept a
             # lower-priority master's adverts (no preemption, see _backup_rx). When the
             # master is gone or sends priority 0, the RFC takeover happens on time.
@@ -444,7 +366,7 @@ class Instance:
                     reason = f"priority 0 from {self.master_address}"
                 self._become_master(out, now, reason)
                 return out
-        if self.state == MASTER:
+        if self.state == State.MASTER:
             if self._advert_at is not None and now >= self._advert_at:
                 self._send(out, self.effective_priority)
                 self._advert_at = now + self.adver_int_us / US
@@ -457,7 +379,7 @@ class Instance:
         self._send(out, self.effective_priority)  # advert first: the old master drops VIPs
         self._log(out, "Entering MASTER STATE")
         self.stats["become_master"] += 1
-        self._transition(out, MASTER, reason, now)
+        self._transition(out, State.MASTER, reason, now)
         self.master_address = self.address
         self.master_priority = self.effective_priority
         self._down_at = None
@@ -470,12 +392,12 @@ class Instance:
         delay = self.config.garp_master_delay
         self._garp_at = now + delay if delay > 0 and self.all_vips else None
 
-    def _leave_master(self, out: list[act.Action], now: float, new: str, reason: str) -> None:
+    def _leave_master(self, out: list[act.Action], now: float, new: State, reason: str) -> None:
         self._log(out, f"Entering {new} STATE")
         self.stats["release_master"] += 1
         self._advert_at = None
         self._garp_at = None
-        if new == FAULT:
+        if new == State.FAULT:
             self._send(out, PRIO_STOP)
             self._log(out, "sent 0 priority", detail=True)
         self._remove_vips(out)
@@ -496,7 +418,7 @@ class Instance:
         # so that a comparison with its JSON dump stays exact, yet nothing goes uncounted.
         counters = self.uncounted if err.reason in UNCOUNTED_REASONS else self.stats
         counters[err.reason] = counters.get(err.reason, 0) + 1
-        out: list[act.Action] = [act.PacketDropped(src, err.reason, err.detail)]
+        out: list[act.Action] = [act.PacketRejected(src, err.reason, err.detail)]
         template = DROP_MESSAGES.get(err.reason, "{d}")
         self._log(out, template.format(d=err.detail or err.reason))
         return out
@@ -514,9 +436,9 @@ class Instance:
         if advert.priority == PRIO_STOP:
             self.stats["pri_zero_rcvd"] += 1
         out: list[act.Action] = [act.AdvertAccepted(src, advert.priority)]
-        if self.state == BACKUP:
+        if self.state == State.BACKUP:
             self._backup_rx(out, advert, src, now)
-        elif self.state == MASTER:
+        elif self.state == State.MASTER:
             self._master_rx(out, advert, src, now)
         return out
 
@@ -587,7 +509,7 @@ class Instance:
             reason = f"same priority {prio} from higher address {src}"
         self._learn_master_interval(advert)
         self.master_address, self.master_priority = src, prio
-        self._leave_master(out, now, BACKUP, reason)
+        self._leave_master(out, now, State.BACKUP, reason)
         self._start_down_timer(now, self._mdi_us())
 
     def set_track(self, name: str, ok: bool, now: float, cause: str = "") -> list[act.Action]:
@@ -618,22 +540,22 @@ class Instance:
         out: list[act.Action] = []
         self._update_priority(out, now, cause)
         faults = self._faults()
-        if faults and self.state != FAULT and self.state != STOP:
+        if faults and self.state != State.FAULT and self.state != State.STOP:
             self._enter_fault(out, now, f"{faults[0]} failed")
-        elif not faults and self.state == FAULT and was_fault and not self._pending():
+        elif not faults and self.state == State.FAULT and was_fault and not self._pending():
             self._log(out, "Entering BACKUP STATE")
-            self._transition(out, BACKUP, f"{name} recovered", now)
+            self._transition(out, State.BACKUP, f"{name} recovered", now)
             self._arm_backup_from_start(now)
-        elif self.state == INIT and not self._pending() and not faults and self._started:
+        elif self.state == State.INIT and not self._pending() and not faults and self._started:
             self._leave_init(out, now)
         return out
 
     def _enter_fault(self, out: list[act.Action], now: float, reason: str) -> None:
-        if self.state == MASTER:
-            self._leave_master(out, now, FAULT, reason)
+        if self.state == State.MASTER:
+            self._leave_master(out, now, State.FAULT, reason)
         else:
             self._log(out, "Entering FAULT STATE")
-            self._transition(out, FAULT, reason, now)
+            self._transition(out, State.FAULT, reason, now)
         self._down_at = None
 
     def _update_priority(self, out: list[act.Action], now: float, cause: str) -> None:
@@ -644,10 +566,10 @@ class Instance:
             return
         self.effective_priority = new
         self._log(out, f"Changing effective priority from {old} to {new}")
-        out.append(act.PriorityChanged(old, new, cause))
-        if self.state == BACKUP and self._down_at is not None:
+        out.append(act.EffectivePriorityChanged(old, new, cause))
+        if self.state == State.BACKUP and self._down_at is not None:
             self._down_at += (self._mdi_us() - old_mdi) / US
-        elif self.state == MASTER:
+        elif self.state == State.MASTER:
             # haconsole extension: advertise the new priority at once rather than at the
             # next interval (keepalived waits), so a dead service is visible on the wire
             # within milliseconds. Backups' timers still run from their last accepted
@@ -655,37 +577,37 @@ class Instance:
             self._send(out, new)
             self._advert_at = now + self.adver_int_us / US
 
-    def follow_group(self, state: str, now: float, reason: str) -> list[act.Action]:
+    def follow_group(self, state: State, now: float, reason: str) -> list[act.Action]:
         """A sync group moves this member to `state` (MASTER, BACKUP or FAULT) because
         another member went there (keepalived's vrrp_sync_master/backup/fault)."""
         out: list[act.Action] = []
-        if state == self.state or self.state == STOP or not self._started:
+        if state == self.state or self.state == State.STOP or not self._started:
             return out
-        if state == MASTER:
-            if self.state == BACKUP and not self._faults():
+        if state == State.MASTER:
+            if self.state == State.BACKUP and not self._faults():
                 self._become_master(out, now, reason)
-        elif state == BACKUP:
-            if self.state == MASTER:
-                self._leave_master(out, now, BACKUP, reason)
+        elif state == State.BACKUP:
+            if self.state == State.MASTER:
+                self._leave_master(out, now, State.BACKUP, reason)
                 self._start_down_timer(now, self._mdi_us())
             elif not self._faults() and not self._pending():
                 self._log(out, "Entering BACKUP STATE")
-                self._transition(out, BACKUP, reason, now)
+                self._transition(out, State.BACKUP, reason, now)
                 self._arm_backup_from_start(now)
-        elif state == FAULT:
+        elif state == State.FAULT:
             self._enter_fault(out, now, reason)
         return out
 
     def shutdown(self, now: float) -> list[act.Action]:
         """Stop: a master sends priority 0 so backups take over after Skew_Time."""
         out: list[act.Action] = []
-        if self.state == MASTER:
+        if self.state == State.MASTER:
             self._send(out, PRIO_STOP)
             self._log(out, "sent 0 priority", detail=True)
             self.stats["release_master"] += 1
         self._remove_vips(out)
-        if self.state != STOP:
-            self._transition(out, STOP, "shutdown", now)
+        if self.state != State.STOP:
+            self._transition(out, State.STOP, "shutdown", now)
         self._down_at = self._advert_at = self._garp_at = None
         return out
 
@@ -700,11 +622,11 @@ class Instance:
         """
         out: list[act.Action] = []
         self._hold_until = now + hold
-        if self.state != MASTER:
+        if self.state != State.MASTER:
             return out
         self._send(out, PRIO_STOP)
         self._log(out, "sent 0 priority", detail=True)
-        self._leave_master(out, now, BACKUP, "released by operator (failover)")
+        self._leave_master(out, now, State.BACKUP, "released by operator (failover)")
         self._start_down_timer(now, self._mdi_us())
         return out
 
@@ -730,29 +652,3 @@ def _compare(a: IPAddress, b: IPAddress) -> int:
         return 0
     return (int(a) > int(b)) - (int(a) < int(b))
 
-
-def track_specs(config: Config, inst: VrrpInstance) -> list[TrackSpec]:
-    """Resolve an instance's track_* references into TrackSpecs (keepalived's weights).
-
-    track_script: the per-reference weight overrides the vrrp_script's; track_interface
-    and track_process default to weight 0 (failure -> FAULT); track_file defaults to the
-    track_file block's weight.
-    """
-    specs: list[TrackSpec] = []
-    for ref in inst.track_script:
-        script = config.vrrp_scripts.get(ref.name)
-        weight = ref.weight if ref.weight is not None else (script.weight if script else 0)
-        reverse = ref.reverse or (script.weight_reverse if script else False)
-        specs.append(TrackSpec(ref.name, weight, reverse, bool(script and script.init_fail)))
-    for ref in inst.track_interface:
-        specs.append(TrackSpec(ref.name, ref.weight or 0, ref.reverse))
-    for ref in inst.track_process:
-        proc = config.track_processes.get(ref.name)
-        weight = ref.weight if ref.weight is not None else (proc.weight if proc else 0)
-        specs.append(TrackSpec(ref.name, weight, ref.reverse))
-    for ref in inst.track_file:
-        tfile = config.track_files.get(ref.name)
-        weight = ref.weight if ref.weight is not None else (tfile.weight if tfile else 1)
-        reverse = ref.reverse or (tfile.reverse if tfile and ref.weight is None else False)
-        specs.append(TrackSpec(ref.name, weight, reverse, kind="value"))
-    return specs

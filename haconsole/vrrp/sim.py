@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 
 from haconsole.config import VrrpInstance
 from haconsole.vrrp import actions as act
-from haconsole.vrrp.instance import MASTER, Instance, TrackSpec
+from haconsole.vrrp.instance import Instance
 from haconsole.vrrp.packet import Advert, encode
+from haconsole.vrrp.state import State
 from haconsole.vrrp.syncgroup import build_groups
+from haconsole.vrrp.tracking import TrackSpec
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -186,7 +188,7 @@ class Simulation:
                 self._record(Record(self.now, node.name, inst.name, "send",
                                     priority=a.advert.priority))
                 self._broadcast(node, a)
-            elif isinstance(a, act.Transition):
+            elif isinstance(a, act.StateChanged):
                 self._record(Record(self.now, node.name, inst.name, "transition",
                                     detail=a.reason, old=a.old, new=a.new))
             elif isinstance(a, act.Log):
@@ -197,7 +199,7 @@ class Simulation:
             elif isinstance(a, act.RemoveVips):
                 node.vips.difference_update(str(v) for v in a.vips)
                 self._record(Record(self.now, node.name, inst.name, "vip_del"))
-            elif isinstance(a, act.PacketDropped):
+            elif isinstance(a, act.PacketRejected):
                 self._record(Record(self.now, node.name, inst.name, "drop", detail=a.reason))
         self._schedule_timer(node, inst)
         if inst.sync is not None:
@@ -241,7 +243,7 @@ class Simulation:
         return [
             n.name
             for n in self.nodes.values()
-            if n.alive and vrid in n.instances and n.instances[vrid].state == MASTER
+            if n.alive and vrid in n.instances and n.instances[vrid].state == State.MASTER
         ]
 
     def state(self, name: str, vrid: int) -> str:

@@ -23,9 +23,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from haconsole.vrrp import actions as act
-from haconsole.vrrp.instance import BACKUP, FAULT, MASTER, Instance
+from haconsole.vrrp.instance import Instance
+from haconsole.vrrp.state import State
 
-_FOLLOWED = (MASTER, BACKUP, FAULT)
+_FOLLOWED = (State.MASTER, State.BACKUP, State.FAULT)
 
 
 class SyncGroup:
@@ -35,22 +36,23 @@ class SyncGroup:
         self.name = name
         self.members = list(members)
         states = {m.state for m in self.members}
-        self.state = FAULT if FAULT in states else MASTER if MASTER in states else BACKUP
+        self.state: State = (State.FAULT if State.FAULT in states
+                             else State.MASTER if State.MASTER in states else State.BACKUP)
         for member in self.members:
             member.sync = self
 
     def may_become_master(self, inst: Instance) -> bool:
         """keepalived's vrrp_sync_can_goto_master: yes if the group is MASTER already or
         every other member is MASTER or waiting to become it."""
-        if self.state == MASTER:
+        if self.state == State.MASTER:
             return True
-        return all(m is inst or m.state == MASTER or m.wants_master for m in self.members)
+        return all(m is inst or m.state == State.MASTER or m.wants_master for m in self.members)
 
     def follow(self, inst: Instance, actions: list[act.Action],
                now: float) -> list[tuple[Instance, list[act.Action]]]:
         """`inst` produced `actions`; returns what the other members must do now."""
-        new = next((a.new for a in reversed(actions) if isinstance(a, act.Transition)), None)
-        if new not in _FOLLOWED or new == self.state or inst not in self.members:
+        new = next((a.new for a in reversed(actions) if isinstance(a, act.StateChanged)), None)
+        if new is None or new not in _FOLLOWED or new == self.state or inst not in self.members:
             return []
         self.state = new
         why = f"sync group {self.name}: {inst.name} went {new}"
