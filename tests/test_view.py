@@ -234,6 +234,26 @@ def test_no_master_only_after_master_down_interval() -> None:
     assert alarm.since == T0 + 10
 
 
+def test_master_down_interval_follows_the_version() -> None:
+    """v2's Skew_Time is (256 - p) / 256 s whatever the interval; v3's scales with it."""
+    def pair(version: int, vrid: int) -> list[ev.Event]:
+        return [dataclasses.replace(state(0, node, "BACKUP", prio, vrid=vrid), advert_int=2.0,
+                                    version=version)
+                for node, prio in (("nginx1", 100), ("nginx2", 90))]
+
+    view = ClusterView()
+    view.apply_all(pair(3, 100))
+    assert view.instances[("nginx2", "VI_1")].master_down_interval == pytest.approx(
+        6 + 2 * 166 / 256, abs=1e-6)  # 7.297 s
+    assert "no-master" not in kinds(view, 7.2)
+    view = ClusterView()
+    view.apply_all(pair(2, 100))
+    assert view.instances[("nginx2", "VI_1")].master_down_interval == pytest.approx(
+        6 + 166 / 256, abs=1e-6)  # 6.648 s
+    assert "no-master" not in kinds(view, 6.6)
+    assert "no-master" in kinds(view, 6.7)  # an election is over by then
+
+
 def test_priority_inversion_after_master_down_interval() -> None:
     view = ClusterView()
     started(view)

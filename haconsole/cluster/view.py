@@ -30,6 +30,7 @@ from haconsole.cluster import alarms as alarm_rules
 from haconsole.cluster import events as ev
 from haconsole.cluster.alarms import Alarm
 from haconsole.cluster.stopwatch import FailoverRecord, Stopwatch
+from haconsole.vrrp import timing
 
 __all__ = [
     "Alarm",
@@ -154,9 +155,10 @@ class InstanceView:
 
     @property
     def master_down_interval(self) -> float:
-        """RFC 3768: 3 * Advertisement_Interval + Skew_Time, for this instance's priority."""
-        prio = max(1, min(255, self.effective_priority))
-        return 3 * self.advert_int + (256 - prio) / 256 * self.advert_int
+        """3 * Advertisement_Interval + Skew_Time for this instance's version and priority
+        (haconsole.vrrp.timing: v2's Skew_Time does not scale with the interval)."""
+        return timing.master_down_interval(self.version, self.advert_int,
+                                           self.effective_priority)
 
 
 @dataclass
