@@ -222,8 +222,8 @@ class KeepalivedLogParser:
 
     def _enter(self, msg: KeepalivedMessage, t: float) -> list[Event]:
         info = self._instance(msg.instance)
-        new: State = msg.state  # type: ignore[assignment]
-        old: State = info.state or "INIT"
+        new = State(msg.state)
+        old = info.state or State.INIT
         if info.state == new:
             # "(X): entering FAULT state (...)" then "Entering FAULT STATE (init)": one change.
             return []
@@ -245,13 +245,13 @@ class KeepalivedLogParser:
         pending = info.pending
         if msg.detail == "init":
             return "init"
-        if new == "FAULT":
+        if new == State.FAULT:
             return msg.reason or pending.fault or self._recent_cause(t, ok=False) or "fault"
         if self._sync is not None and t - self._sync[2] <= _CAUSE_WINDOW and (
             self._sync[1] == new
         ):
             return f"sync group {self._sync[0]}"
-        if new == "MASTER":
+        if new == State.MASTER:
             if pending.timeout:
                 if pending.priority_zero:
                     return "advert timeout after priority 0 advert (master left)"
@@ -259,13 +259,13 @@ class KeepalivedLogParser:
                     src, prio = pending.lower
                     return f"advert timeout, preempting lower priority {prio} master {src}"
                 return "advert timeout"
-            if old == "FAULT":
+            if old == State.FAULT:
                 return "fault cleared" + _suffix(self._recent_cause(t, ok=True))
             return "became master"
-        if new == "BACKUP":
+        if new == State.BACKUP:
             if pending.higher:
                 return pending.higher
-            if old == "FAULT":
+            if old == State.FAULT:
                 return "fault cleared" + _suffix(self._recent_cause(t, ok=True))
             return "became backup"
         return ""
@@ -297,9 +297,9 @@ class KeepalivedLogParser:
     def _stop_all(self, t: float, reason: str) -> list[Event]:
         events: list[Event] = []
         for name, info in self._info.items():
-            if info.state is not None and info.state != "STOP":
-                events.append(Transition(t, self.node, name, info.state, "STOP", reason))
-                info.state = "STOP"
+            if info.state is not None and info.state != State.STOP:
+                events.append(Transition(t, self.node, name, info.state, State.STOP, reason))
+                info.state = State.STOP
                 info.pending = _Pending()
         return events
 
