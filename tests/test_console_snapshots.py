@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from haconsole.console.demo import SCENES
 from haconsole.console.screenshots import SHOTS, SIZE, scene_app
+from haconsole.lab.scripted import SCENES
 
 
 @pytest.fixture(autouse=True)

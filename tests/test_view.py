@@ -9,7 +9,7 @@ import pytest
 
 from haconsole.cluster import events as ev
 from haconsole.cluster.view import ClusterView, CommandIssued, ViewConfig
-from haconsole.console.demo import SCENES, T0
+from haconsole.lab.scripted import SCENES, T0
 
 VIP = "192.0.2.170"
 ADDR = {"nginx1": "192.0.2.11", "nginx2": "192.0.2.12"}

@@ -1,7 +1,7 @@
 """`python -m haconsole.console.screenshots OUTDIR`: the README's SVGs, from the real app.
 
 Why scripted scenes: the console is driven headless on the deterministic lab
-(`console.demo`: the real VRRP core on a virtual clock, a fixed wall clock, UTC), so the
+(`lab.scripted`: the real VRRP core on a virtual clock, a fixed wall clock, UTC), so the
 images are regenerated identically by `make screenshots` and never drawn by hand.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from haconsole.console.app import HAConsoleApp
-from haconsole.console.demo import SCENES, Scene
+from haconsole.lab.scripted import SCENES, Scene
 
 SIZE = (120, 36)
 

@@ -1,10 +1,11 @@
-"""A deterministic lab: the real VRRP core on a virtual clock, as a fixed list of events.
+"""Scripted runs of the lab: a scenario replayed on the virtual clock, as a list of events.
 
 Why: snapshot tests and README screenshots must come out identical on every run, but the
-in-process lab runs in real time. This drives the same sans-IO instances (through
-`vrrp.sim.Simulation`) and the same check-script counter as the lab, on the lab's
-definition, and publishes the events the lab's `Node` would, stamped `T0 + virtual time`.
-The console then renders them for real; only the clock is fixed.
+in-process lab runs in real time. A `ScriptedRun` drives the same sans-IO instances
+(through `vrrp.sim.Simulation`) and the same check-script counter as the lab, on the lab's
+definition, and publishes the events the lab's `Node` would (through the same
+`engine.publish` table), stamped `T0 + virtual time`. The console then renders them for
+real; only the clock is fixed.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class _SimFacts:
 
 
 @dataclass
-class ScriptedLab:
+class ScriptedRun:
     """The lab definition on an EventSimulation; `run(steps, until)` returns the events."""
 
     definition: LabDefinition
@@ -177,7 +178,7 @@ class ScriptedLab:
             state = "partitioned from" if command.partitioned else "reconnected to"
             detail = f"{node} {state} the segment"
         else:
-            ok, detail = False, f"the scripted lab cannot run {command.name}"
+            ok, detail = False, f"a scripted run cannot run {command.name}"
         sim.emit(ev.CommandResult(sim.wall(), node, command=what, ok=ok, detail=detail))
 
 
@@ -190,8 +191,8 @@ class Scene:
     until: float
 
     def events(self, definition: LabDefinition | None = None) -> list[Item]:
-        lab = ScriptedLab(definition or load_lab())
-        return lab.run(parse_scenario(self.scenario) if self.scenario else [], self.until)
+        run = ScriptedRun(definition or load_lab())
+        return run.run(parse_scenario(self.scenario) if self.scenario else [], self.until)
 
     @property
     def now(self) -> float:
