@@ -52,7 +52,7 @@ keepalived-upstream:
 	  echo "keepalived $(KEEPALIVED_UPSTREAM): already built ($(KA_BIN))"; \
 	elif [ ! -f "$(KEEPALIVED_TARBALL)" ]; then \
 	  echo "keepalived $(KEEPALIVED_UPSTREAM): no source tarball (KEEPALIVED_TARBALL) -" \
-	       "not built; its interop and parity tests will skip"; \
+	       "not built; its interop and parity tests skip (fail under HACONSOLE_REQUIRE_NETNS=1)"; \
 	else $(MAKE) --no-print-directory $(KA_STAMP); fi
 
 $(KA_STAMP):
