@@ -419,3 +419,130 @@ def test_scripted_lab_scene_gives_the_rfc_figure() -> None:
     assert [(a.kind, a.message) for a in view.alarms(scene.now)] == [
         ("degraded", "VI_1 (VRID 100) has no healthy backup "
                      "(nginx1: nginx down, chk_nginx failing)")]
+
+
+# ----------------------------------------------------------------------------- trust
+
+
+def test_service_down_on_the_vip_owner_is_critical_until_the_vip_moves() -> None:
+    view = ClusterView()
+    started(view)
+    view.apply(ev.ServiceState(T0 + 10, "nginx1", service="nginx", up=False))
+    alarm = next(a for a in view.alarms(T0 + 11) if a.kind == "service-down")
+    assert alarm.severity == "critical" and alarm.since == T0 + 10
+    assert alarm.message == "nginx down on nginx1, which holds 192.0.2.170 (VI_1)"
+    fail_over(view, 13.6)
+    assert "service-down" not in kinds(view, 14)
+    # ... and now nginx1, the only backup, cannot take over healthily
+    degraded = next(a for a in view.alarms(T0 + 14) if a.kind == "degraded")
+    assert "(nginx1: nginx down)" in degraded.message
+
+
+def test_a_failing_check_on_the_owner_counts_too() -> None:
+    view = ClusterView()
+    started(view)
+    view.apply(ev.TrackResult(T0 + 10, "nginx1", track="chk_nginx", ok=False))
+    assert "chk_nginx failing on nginx1" in \
+        next(a for a in view.alarms(T0 + 11) if a.kind == "service-down").message
+
+
+def test_a_lost_node_is_an_alarm_until_it_is_back_and_the_pair_is_degraded() -> None:
+    view = ClusterView()
+    started(view)
+    view.apply(ev.NodeLost(T0 + 10, "nginx2", reason="crashed"))
+    alarms = {a.kind: a for a in view.alarms(T0 + 200)}  # long after any flapping window
+    assert alarms["node-lost"].message == "nginx2 is lost (crashed)"
+    assert alarms["degraded"].message == \
+        "VI_1 (VRID 100) has no healthy backup (nginx2: lost (crashed))"
+    view.apply(ev.NodeSeen(T0 + 201, "nginx2"))
+    assert "node-lost" not in kinds(view, 202)
+
+
+def test_degraded_when_the_backup_is_fault_and_not_when_healthy() -> None:
+    view = ClusterView()
+    started(view)
+    assert "degraded" not in kinds(view, 5)
+    view.apply_all([trans(10, "nginx2", "BACKUP", "FAULT", "eth0 down"),
+                    state(10, "nginx2", "FAULT", 90)])
+    assert any("nginx2: FAULT" in a.message for a in view.alarms(T0 + 11)
+               if a.kind == "degraded")
+
+
+def test_history_older_than_the_current_state_never_overwrites_it() -> None:
+    """A source may fold a node's past (read at attach) after its current snapshot."""
+    view = ClusterView()
+    started(view)  # nginx1 MASTER since T0 + 3.6
+    view.apply_all([trans(-3000, "nginx1", "BACKUP", "MASTER", "advert timeout"),
+                    trans(-2000, "nginx1", "MASTER", "BACKUP", "higher priority"),
+                    ev.VipRemoved(T0 - 2000, "nginx1", instance="VI_1", vip=VIP)])
+    inst = view.instances[("nginx1", "VI_1")]
+    assert inst.state == "MASTER"
+    assert inst.last_transition is not None and inst.last_transition.t == T0 + 3.6
+    assert view.vips[VIP].owner == "nginx1"  # the old removal does not drop the holder
+    assert [r.t - T0 for r in view.transitions][:2] == [-3000, -2000]  # in time order
+
+
+def test_clock_offset_is_kept_and_past_one_second_raises_an_alarm() -> None:
+    view = ClusterView()
+    started(view)
+    view.apply(ev.ClockOffset(T0 + 5, "nginx2", offset=0.2, error=0.001))
+    assert "clock-skew" not in kinds(view, 6)
+    view.apply(ev.ClockOffset(T0 + 5, "nginx1", offset=-2.5, error=0.001))
+    alarm = next(a for a in view.alarms(T0 + 6) if a.kind == "clock-skew")
+    assert alarm.node == "nginx1" and "-2.5 s" in alarm.message
+    assert view.nodes["nginx2"].clock_offset == 0.2
+
+
+def test_history_end_marks_where_live_begins_in_the_log() -> None:
+    view = ClusterView()
+    view.apply(ev.HistoryEnd(T0, "nginx1", source="journalctl --since 1h", events=42))
+    assert view.nodes["nginx1"].history_end == T0
+    assert view.log[-1].text == \
+        "[haconsole] history: 42 events from journalctl --since 1h; live from here"
+
+
+def test_merged_log_is_in_time_order_across_nodes() -> None:
+    view = ClusterView()
+    changes = view.apply_all([ev.LogLine(T0 + 2, "nginx1", text="b"),
+                              ev.LogLine(T0 + 1, "nginx2", text="a"),
+                              ev.LogLine(T0 + 3, "nginx2", text="c")])
+    assert [e.text for e in view.log] == ["a", "b", "c"]
+    assert changes.log and view.log_reordered_at == 2
+
+
+def test_the_stopwatch_follows_a_failback_after_the_hold_ends() -> None:
+    """failover nginx1 -> nginx2; 60 s later nginx1's hold ends and it preempts while
+    nginx2 still advertises: the headline is the move back, timed from the hold's end."""
+    view = ClusterView()
+    started(view)
+    view.apply(CommandIssued(T0 + 10, "nginx1", "fail over VI_1 away from nginx1"))
+    view.apply_all([trans(10.0, "nginx1", "MASTER", "BACKUP", "released by operator"),
+                    dataclasses.replace(state(10.0, "nginx1", "BACKUP", 100),
+                                        hold_until=T0 + 70),
+                    ev.VipRemoved(T0 + 10.0, "nginx1", instance="VI_1", vip=VIP)])
+    fail_over(view, 10.65, old="")
+    assert (view.failovers[-1].old_master, view.failovers[-1].new_master) == ("nginx1", "nginx2")
+    # hold over at 70; nginx1 preempts at 73.6 (MDI after the last advert it accepted)
+    view.apply_all([ev.AdvertSent(T0 + 73.6, "nginx1", instance="VI_1", priority=100),
+                    trans(73.6, "nginx1", "BACKUP", "MASTER", "advert timeout"),
+                    state(73.6, "nginx1", "MASTER", 100),
+                    ev.VipAdded(T0 + 73.601, "nginx1", instance="VI_1", vip=VIP),
+                    ev.VipRemoved(T0 + 73.602, "nginx2", instance="VI_1", vip=VIP),
+                    trans(73.602, "nginx2", "MASTER", "BACKUP", "higher priority 100"),
+                    state(73.602, "nginx2", "BACKUP", 90)])
+    rec = view.current_failover()
+    assert rec is not None and (rec.old_master, rec.new_master) == ("nginx2", "nginx1")
+    assert rec.cause == "failover hold on nginx1 ended (preemption)"
+    assert rec.elected_ms == pytest.approx(3600)
+    assert rec.vip_ms == pytest.approx(3601)
+
+
+def test_the_stopwatch_follows_a_heal_that_leaves_the_other_master() -> None:
+    view = ClusterView()
+    started(view)
+    fail_over(view, 10, old="")  # a partition: both MASTER
+    view.apply_all([ev.VipRemoved(T0 + 20, "nginx1", instance="VI_1", vip=VIP),
+                    trans(20, "nginx1", "MASTER", "BACKUP", "higher priority"),
+                    state(20, "nginx1", "BACKUP", 100)])
+    rec = view.current_failover()
+    assert rec is not None and (rec.old_master, rec.new_master) == ("nginx1", "nginx2")

@@ -28,6 +28,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "flapping": ("FLAPPING", "warning"),
     "priority-inversion": ("PRIORITY INVERSION", "warning"),
     "stale-source": ("STALE SOURCE", "warning"),
+    "clock-skew": ("CLOCK SKEW", "warning"),
 }
 
 
@@ -78,6 +79,10 @@ def alarms(view: ClusterView, now: float) -> list[Alarm]:
         elif now - node.last_event > cfg.stale_after:
             out.append(_alarm("stale-source", f"{node.name}: no news for "
                               f"{now - node.last_event:.0f} s", node.last_event, node=node.name))
+        if node.clock_offset is not None and abs(node.clock_offset) > cfg.clock_skew:
+            out.append(_alarm("clock-skew", f"{node.name}'s clock is {node.clock_offset:+.1f} s "
+                              "off this console's: its times are corrected, but check NTP",
+                              node.first_seen, node=node.name))
     out.sort(key=lambda a: (a.severity != "critical", a.since))
     return out
 

@@ -76,6 +76,8 @@ class InstanceState(Event):
     address: str = ""  # the instance's own source address
     master_address: str = ""  # who the instance believes is master ("" = unknown)
     hold_until: float | None = None  # an operator's failover hold ends then (no preemption)
+    since: float | None = None  # when it entered `state`, as the node reports it (a dump's
+    #                             last_transition, an agent's clock), if it does
 
     def __post_init__(self) -> None:
         self._hold_states()
@@ -203,6 +205,42 @@ class CommandResult(Event):
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class HistoryEnd(Event):
+    """The node's past ends here: the events before it (read at attach from a log, an
+    agent's ring, a recording) are history, the ones after it are live."""
+
+    kind: ClassVar[str] = "history_end"
+    source: str = ""  # where the past came from, e.g. "journalctl --since 1h"
+    events: int = 0  # how many history events came before this marker
+
+
+@dataclass(frozen=True)
+class ClockOffset(Event):
+    """The node's clock minus the console's, measured at attach. The source has already
+    corrected the node's timestamps by it; it is shown because skewed clocks make
+    timelines lie."""
+
+    kind: ClassVar[str] = "clock_offset"
+    offset: float = 0.0  # seconds: node clock - console clock
+    error: float = 0.0  # seconds: half the round trip of the measurement
+
+
+@dataclass(frozen=True)
+class ClientRequest(Event):
+    """One request a client probe sent through a VIP at `t`, and what came back. `node`
+    names the client (the probe), not a VRRP node."""
+
+    kind: ClassVar[str] = "client_request"
+    target: str = ""  # the URL
+    vip: str = ""
+    ok: bool = True
+    status: int = 0  # HTTP status, 0 when none came back
+    served_by: str = ""  # the node that answered, when it said
+    error: str = ""  # "" | refused | timeout | reset | unreachable | http 503 | ...
+    latency: float = 0.0  # seconds
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -222,6 +260,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         LogLine,
         SourceHealth,
         CommandResult,
+        HistoryEnd,
+        ClockOffset,
+        ClientRequest,
     )
 }
 

@@ -43,6 +43,7 @@ class FailoverRecord:
     elected_t: float | None = None
     advert_t: float | None = None
     vip_t: float | None = None
+    client_outage: tuple[float, float, int] | None = None  # (first failed, recovered, failed)
 
     def _ms(self, t: float | None) -> float | None:
         if t is None or self.cause_t is None:
@@ -60,6 +61,13 @@ class FailoverRecord:
     @property
     def vip_ms(self) -> float | None:
         return self._ms(self.vip_t)
+
+    @property
+    def client_outage_ms(self) -> float | None:
+        """What the clients saw: first failed request to the first success after it."""
+        if self.client_outage is None:
+            return None
+        return max(0.0, (self.client_outage[1] - self.client_outage[0]) * 1000.0)
 
     @property
     def complete(self) -> bool:
@@ -193,6 +201,19 @@ class Stopwatch:
         self.failovers.append(rec)
         if not rec.complete:
             self.pending[group] = rec
+
+    def client_outage(self, group: GroupKey, start: float, end: float, failed: int) -> None:
+        """Clients of the router's VIP failed from `start` to `end`: it belongs to the
+        latest failover that happened during it (or whose cause came just before)."""
+        for rec in reversed(self.failovers):
+            if rec.group != group:
+                continue
+            began = rec.cause_t if rec.cause_t is not None else rec.elected_t
+            longest = rec.client_outage is None or \
+                end - start > rec.client_outage[1] - rec.client_outage[0]
+            if began is not None and start - self.timeout <= began <= end and longest:
+                rec.client_outage = (start, end, failed)
+            return
 
     def _settle(self, rec: FailoverRecord) -> None:
         if rec.complete and rec.new_master and self.pending.get(rec.group) is rec:

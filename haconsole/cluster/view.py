@@ -99,6 +99,9 @@ class NodeView:
     changed_at: dict[str, float] = field(default_factory=dict)
     health_ok: bool = True
     health_detail: str = ""
+    clock_offset: float | None = None  # node clock - console clock, measured at attach
+    clock_error: float = 0.0
+    history_end: float | None = None  # where the node's past (read at attach) ended
 
     def failing(self) -> list[str]:
         """The node's services that are down and its checks that fail, in words."""
@@ -123,6 +126,8 @@ class InstanceView:
     address: str = ""
     master_address: str = ""
     hold_until: float | None = None  # an operator's failover hold (wall clock)
+    since: float | None = None  # when it entered its state, as its node reported
+    state_t: float = 0.0  # the time of the fact `state` comes from (older facts are history)
     priority_cause: str = ""
     lost: bool = False
     last_transition: TransitionRecord | None = None
@@ -171,6 +176,63 @@ class VipView:
     holders: dict[str, float] = field(default_factory=dict)  # node -> since
 
 
+@dataclass(frozen=True)
+class ClientOutage:
+    """What a client saw: from the first request that failed to the first that succeeded
+    after it, and how many failed in between."""
+
+    vip: str
+    start: float
+    end: float
+    failed: int
+
+    @property
+    def ms(self) -> float:
+        return max(0.0, (self.end - self.start) * 1000.0)
+
+
+@dataclass
+class ClientView:
+    """One probe target (a URL through a VIP), as its client saw it."""
+
+    target: str
+    vip: str
+    client: str
+    first_seen: float
+    results: deque[tuple[float, bool, str, str]] = field(default_factory=deque)
+    #          (sent at, ok, served by, error) for the last minute
+    last_served_by: str = ""
+    last_error: str = ""
+    last_error_t: float | None = None
+    last_ok_t: float | None = None
+    outage_since: float | None = None  # the first failed request of a running outage
+    outage_failed: int = 0
+    outages: deque[ClientOutage] = field(default_factory=lambda: deque(maxlen=50))
+
+    def window(self, now: float, seconds: float) -> tuple[int, int]:
+        """(requests, successes) sent in the `seconds` before `now`."""
+        sent = ok = 0
+        for t, good, _by, _err in reversed(self.results):
+            if t <= now - seconds:
+                break
+            if t <= now:
+                sent += 1
+                ok += good
+        return sent, ok
+
+    def strip(self, now: float, buckets: int) -> list[tuple[int, int]]:
+        """(successes, failures) per second for the last `buckets` seconds, oldest first."""
+        out = [(0, 0)] * buckets
+        for t, good, _by, _err in reversed(self.results):
+            age = int(now - t)
+            if age >= buckets:
+                break
+            if age >= 0:
+                ok, bad = out[buckets - 1 - age]
+                out[buckets - 1 - age] = (ok + good, bad + (not good))
+        return out
+
+
 @dataclass
 class Changes:
     """What folding some events changed, for a UI that repaints only that."""
@@ -198,6 +260,7 @@ class ViewConfig:
     cause_chain: float = 10.0
     log_lines: int = 2000
     history: int = 500
+    clock_skew: float = 1.0  # a node's clock further off than this is an alarm
 
 
 class ClusterView:
@@ -220,6 +283,7 @@ class ClusterView:
         self._inversion_since: dict[GroupKey, float] = {}
         self._members: dict[GroupKey, dict[InstanceKey, InstanceView]] = {}
         self._hold_ended: dict[InstanceKey, float] = {}  # when a reported hold went away
+        self.clients: dict[str, ClientView] = {}  # probe target URL -> what its client saw
 
     # ------------------------------------------------------------------ queries
     @property
@@ -379,6 +443,9 @@ class ClusterView:
             self._log(item.t, item.node, f"[haconsole] {item.command}: requested")
             self._cause(item.node, item.command, item.t, force=True)
             return
+        if isinstance(item, ev.ClientRequest):  # a client, not a VRRP node
+            self._on_client_request(item)
+            return
         node = self._node(item)
         handler = _HANDLERS.get(type(item))
         if handler is not None:
@@ -470,7 +537,10 @@ class ClusterView:
         old_group = inst.group
         if inst.hold_until is not None and e.hold_until is None:
             self._hold_ended[inst.key] = min(inst.hold_until, e.t)
-        inst.vrid, inst.state = e.vrid, e.state
+        inst.vrid = e.vrid
+        if e.t >= inst.state_t:
+            inst.state, inst.state_t = e.state, e.t
+        inst.since = e.since if e.since is not None else inst.since
         inst.base_priority, inst.effective_priority = e.base_priority, e.effective_priority
         inst.interface, inst.version, inst.advert_int = e.interface, e.version, e.advert_int
         inst.vips, inst.address, inst.master_address = e.vips, e.address, e.master_address
@@ -491,9 +561,11 @@ class ClusterView:
         if e.old == "MASTER" and e.new != "MASTER":
             self._cause(e.node, f"{e.node} left MASTER ({e.reason})", e.t)
         rec = TransitionRecord(e.t, e.node, e.instance, e.old, e.new, e.reason)
-        self.transitions.append(rec)
-        inst.last_transition = rec
-        inst.state = e.new
+        self._add_transition(rec)
+        if inst.last_transition is None or e.t >= inst.last_transition.t:
+            inst.last_transition = rec
+        if e.t >= inst.state_t:  # a fact older than the state we hold is history only
+            inst.state, inst.state_t = e.new, e.t
         if e.old != "INIT" and "MASTER" in (e.old, e.new):
             inst.transition_times.append(e.t)
         if e.new == "MASTER":
@@ -566,7 +638,7 @@ class ClusterView:
     def _on_vip_removed(self, e: ev.VipRemoved, node: NodeView) -> None:
         self._dirty((e.node, e.instance))
         vip = self.vips.get(e.vip)
-        if vip is not None:
+        if vip is not None and vip.holders.get(e.node, e.t) <= e.t:  # not an older removal
             self._drop_holder(vip, e.node, e.t)
 
     def _on_service_state(self, e: ev.ServiceState, node: NodeView) -> None:
@@ -598,12 +670,75 @@ class ClusterView:
     def _on_packet_dropped(self, e: ev.PacketDropped, node: NodeView) -> None:
         self._instance(e.node, e.instance, e.t, changed=False)
 
+    def _on_client_request(self, e: ev.ClientRequest) -> None:
+        client = self.clients.get(e.target)
+        if client is None:
+            client = self.clients[e.target] = ClientView(e.target, e.vip, e.node, e.t)
+            self._changes.panels = True
+        client.results.append((e.t, e.ok, e.served_by, e.error))
+        while client.results and client.results[0][0] < e.t - 60.0:
+            client.results.popleft()
+        if e.ok:
+            client.last_served_by = e.served_by or client.last_served_by
+            if client.outage_since is not None and e.t > client.outage_since:
+                self._client_outage(client, ClientOutage(
+                    client.vip, client.outage_since, e.t, client.outage_failed))
+                client.outage_since, client.outage_failed = None, 0
+            client.last_ok_t = max(client.last_ok_t or e.t, e.t)
+            return
+        client.last_error, client.last_error_t = e.error or "failed", e.t
+        if e.served_by:
+            client.last_served_by = e.served_by
+        if client.last_ok_t is not None and e.t < client.last_ok_t and \
+                client.outage_since is None:
+            # answered out of order: it failed before a request that already succeeded
+            self._client_outage(client, ClientOutage(client.vip, e.t, client.last_ok_t, 1))
+            return
+        if client.outage_since is None:
+            client.outage_since, client.outage_failed = e.t, 0
+            self._changes.panels = True
+        client.outage_since = min(client.outage_since, e.t)
+        client.outage_failed += 1
+
+    def _client_outage(self, client: ClientView, outage: ClientOutage) -> None:
+        client.outages.append(outage)
+        self._changes.panels = True
+        group = self._group_of_vip(client.vip)
+        if group is not None:
+            self.stopwatch.client_outage(group, outage.start, outage.end, outage.failed)
+
+    def _group_of_vip(self, vip: str) -> GroupKey | None:
+        for inst in self.instances.values():
+            if vip in inst.vips or any(v.split("/", 1)[0] == vip for v in inst.vips):
+                return inst.group
+        return None
+
+    def _on_clock_offset(self, e: ev.ClockOffset, node: NodeView) -> None:
+        node.clock_offset, node.clock_error = e.offset, e.error
+        if abs(e.offset) > self.config.clock_skew:
+            self._log(e.t, e.node, f"[haconsole] clock {e.offset:+.3f} s from this console's "
+                      f"(±{e.error:.3f} s): its timestamps are corrected", "warning")
+
+    def _on_history_end(self, e: ev.HistoryEnd, node: NodeView) -> None:
+        node.history_end = e.t
+        self._log(e.t, e.node, f"[haconsole] history: {e.events} events"
+                  + (f" from {e.source}" if e.source else "") + "; live from here")
+
     # ---- helpers
     def _count(self, inst: InstanceView, t: float, sent: int, recv: int) -> None:
         inst.adverts.append((t, sent, recv))
         horizon = t - max(self.config.rate_window, self.config.spark_span)
         while inst.adverts and inst.adverts[0][0] < horizon:
             inst.adverts.popleft()
+
+    def _add_transition(self, rec: TransitionRecord) -> None:
+        """Keep transitions in time order (history arrives after live facts sometimes)."""
+        if not self.transitions or self.transitions[-1].t <= rec.t:
+            self.transitions.append(rec)
+            return
+        ordered = sorted([*self.transitions, rec], key=lambda r: r.t)
+        self.transitions.clear()
+        self.transitions.extend(ordered)
 
     def _drop_holder(self, vip: VipView, node: str, t: float) -> None:
         if vip.holders.pop(node, None) is None:
@@ -687,7 +822,7 @@ def _addr_key(address: str) -> tuple[int, ...]:
 
 def _snapshot(inst: InstanceView) -> tuple[object, ...]:
     return (inst.vrid, inst.state, inst.base_priority, inst.effective_priority, inst.vips,
-            inst.address, inst.master_address, inst.hold_until, inst.lost)
+            inst.address, inst.master_address, inst.hold_until, inst.since, inst.lost)
 
 
 _HANDLERS: dict[type[ev.Event], Callable[[ClusterView, Any, NodeView], None]] = {
@@ -707,4 +842,6 @@ _HANDLERS: dict[type[ev.Event], Callable[[ClusterView, Any, NodeView], None]] = 
     ev.SourceHealth: ClusterView._on_source_health,
     ev.CommandResult: ClusterView._on_command_result,
     ev.PacketDropped: ClusterView._on_packet_dropped,
+    ev.ClockOffset: ClusterView._on_clock_offset,
+    ev.HistoryEnd: ClusterView._on_history_end,
 }

@@ -79,7 +79,8 @@ class InstancesTable(DataTable[Text]):
                 continue
             cells = [*self._state_cells(view, inst, now, palette),
                      *self._live_cells(view, inst, now, palette),
-                     self._vips_cell(view, inst, palette), self._last_cell(view, inst, now, palette)]
+                     self._vips_cell(view, inst, palette),
+                     self._last_cell(view, inst, now, palette)]
             rk = row_key(key)
             if rk in self.rows:
                 for (col, _), cell in zip(COLUMNS, cells, strict=True):
@@ -182,6 +183,10 @@ class InstancesTable(DataTable[Text]):
                                  ("LOST", palette.state("LOST")),
                                  (f" · {node.lost_reason or 'gone'}", palette.muted))
         rec = inst.last_transition
+        if rec is None and inst.since is not None:  # the node's own word, no transition seen
+            return Text.assemble((f"{age(now - inst.since):>6} ", palette.muted),
+                                 (str(inst.state), palette.state(inst.state)),
+                                 (" · since, as the node reports", palette.muted))
         if rec is None:
             return Text("—", style=palette.muted)
         return Text.assemble((f"{age(now - rec.t):>6} ", palette.muted),

@@ -56,7 +56,56 @@ def render_vips(view: ClusterView, now: float, palette: Palette,
                     style=node_colour(vip.previous_owner) if vip.previous_owner
                     else palette.muted)
         table.add_row(Text(vip.vip, style="bold"), owner, since, prev)
-    return Group(table, Text(""), render_nodes(view, now, palette, node_colour))
+    parts: list[RenderableType] = [table, Text("")]
+    if view.clients:
+        parts += [render_clients(view, now, palette, node_colour), Text("")]
+    parts.append(render_nodes(view, now, palette, node_colour))
+    return Group(*parts)
+
+
+CLIENT_STRIP = 12  # seconds of outcomes in the Clients strip
+
+
+def render_clients(view: ClusterView, now: float, palette: Palette,
+                   node_colour: NodeColour) -> Table:
+    """What the clients of each VIP see: requests/s, success, who answered, the last
+    error and a strip of the last seconds (█ all answered, ▄ some failed, ▁ all failed)."""
+    table = Table(box=None, expand=True, pad_edge=False, show_edge=False,
+                  header_style=f"bold {palette.muted}")
+    table.add_column("Clients", no_wrap=True)
+    table.add_column("req/s", no_wrap=True, justify="right")
+    table.add_column("ok", no_wrap=True, justify="right")
+    table.add_column("by", no_wrap=True)
+    table.add_column(f"last {CLIENT_STRIP} s", no_wrap=True, overflow="crop")
+    for client in sorted(view.clients.values(), key=lambda c: c.target):
+        sent, ok = client.window(now, 10.0)
+        rate = sent / max(1.0, min(10.0, now - client.first_seen))
+        share = f"{100 * ok / sent:.0f}%" if sent else "—"
+        healthy = sent > 0 and ok == sent
+        strip = Text()
+        for good, bad in client.strip(now, CLIENT_STRIP):
+            if good + bad == 0:
+                strip.append(" ")
+            elif bad == 0:
+                strip.append("█", style=palette.success)
+            elif good == 0:
+                strip.append("▁", style=f"bold {palette.error}")
+            else:
+                strip.append("▄", style=palette.warning)
+        by = client.last_served_by
+        table.add_row(Text(client.vip, style="bold"), f"{rate:.0f}",
+                      Text(share, style=palette.success if healthy else f"bold {palette.error}"),
+                      Text(by or "—", style=node_colour(by) if by else palette.muted), strip)
+        if client.outage_since is not None:
+            table.add_row(Text(f"  failing {age(now - client.outage_since)}: "
+                               f"{client.outage_failed} failed, {client.last_error}",
+                               style=f"bold {palette.error}"), "", "", "", "")
+        elif client.last_error and client.last_error_t is not None and \
+                now - client.last_error_t < 60:
+            table.add_row(Text(f"  last error {client.last_error} "
+                               f"{age(now - client.last_error_t)} ago", style=palette.muted),
+                          "", "", "", "")
+    return table
 
 
 def render_nodes(view: ClusterView, now: float, palette: Palette,
@@ -81,6 +130,10 @@ def render_nodes(view: ClusterView, now: float, palette: Palette,
             agent = Text("▲ " + (node.health_detail or "silent"), style=palette.warning)
         else:
             agent = Text("✖ " + (node.lost_reason or "lost"), style=f"bold {palette.error}")
+        if node.clock_offset is not None:  # measured at attach: timelines depend on it
+            skewed = abs(node.clock_offset) > view.config.clock_skew
+            agent.append(f" clock{node.clock_offset:+.2f}s",
+                         style=f"bold {palette.warning}" if skewed else palette.muted)
         services = Text()
         checks = Text()
         if stale:  # the last facts the node sent: greyed, no ✔, with their age
@@ -127,6 +180,11 @@ def render_stopwatch(rec: FailoverRecord | None, now: float, palette: Palette,
         ("   advert ", palette.muted), (millis(rec.advert_ms), f"bold {palette.accent}"),
         ("   VIP ", palette.muted), (millis(rec.vip_ms), f"bold {palette.accent}"),
         ("   elected ", palette.muted), (millis(rec.elected_ms), palette.foreground))
+    if rec.client_outage is not None:
+        figures.append_text(Text.assemble(
+            ("   clients ", palette.muted),
+            (millis(rec.client_outage_ms), f"bold {palette.error}"),
+            (f" ({rec.client_outage[2]} failed)", palette.muted)))
     return Group(head, cause, figures)
 
 

@@ -1,0 +1,176 @@
+"""The client probe against real servers on loopback: each outcome classified right.
+
+A real nginx answers (X-Node, 200) and fails (503); a closed port refuses; a listener that
+never answers times out; one that accepts and aborts resets. The view turns the stream of
+requests into what the Clients panel and the stopwatch show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import struct
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import need_program
+
+from haconsole.cluster import events as ev
+from haconsole.cluster.view import ClusterView
+from haconsole.probe.http import Target, TargetError, request
+from haconsole.probe.runner import ClientProbe, ProbeTarget
+
+NGINX_CONF = """
+daemon on;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/tmp; proxy_temp_path {dir}/tmp;
+    fastcgi_temp_path {dir}/tmp; uwsgi_temp_path {dir}/tmp; scgi_temp_path {dir}/tmp;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ add_header X-Node web1; return 200 "web1\\n"; }}
+        location /fail {{ return 503; }}
+    }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def nginx(tmp_path: Path) -> Iterator[int]:
+    need_program("nginx")
+    port = free_port()
+    (tmp_path / "tmp").mkdir()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=tmp_path, port=port))
+    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+    subprocess.run([nginx_bin, "-c", str(conf), "-p", str(tmp_path)], check=True, timeout=10)
+    try:
+        deadline = time.monotonic() + 5
+        while True:  # wait for the listener, not a fixed time
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            assert time.monotonic() < deadline, "nginx did not listen"
+            time.sleep(0.02)
+        yield port
+    finally:
+        subprocess.run([nginx_bin, "-c", str(conf), "-p", str(tmp_path), "-s", "stop"],
+                       check=False, timeout=10)
+
+
+async def test_a_real_nginx_answers_and_names_the_node(nginx: int) -> None:
+    out = await request(Target.parse(f"http://127.0.0.1:{nginx}/"), timeout=2)
+    assert (out.ok, out.status, out.served_by, out.error) == (True, 200, "web1", "")
+
+
+async def test_http_5xx_is_a_failure_with_its_status(nginx: int) -> None:
+    out = await request(Target.parse(f"http://127.0.0.1:{nginx}/fail"), timeout=2)
+    assert (out.ok, out.status, out.error) == (False, 503, "http 503")
+
+
+async def test_a_closed_port_is_refused() -> None:
+    out = await request(Target.parse(f"http://127.0.0.1:{free_port()}/"), timeout=2)
+    assert (out.ok, out.error) == (False, "refused")
+
+
+async def test_a_listener_that_never_answers_times_out() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)  # the kernel completes handshakes; nobody ever answers
+        port = s.getsockname()[1]
+        out = await request(Target.parse(f"http://127.0.0.1:{port}/"), timeout=0.2)
+    assert (out.ok, out.error) == (False, "timeout")
+    assert 0.15 < out.latency < 2.0
+
+
+async def test_a_connection_aborted_by_the_server_is_a_reset() -> None:
+    async def abort(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.close()
+
+    server = await asyncio.start_server(abort, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        out = await request(Target.parse(f"http://127.0.0.1:{port}/"), timeout=2)
+    assert (out.ok, out.error) == (False, "reset")
+
+
+def test_bad_targets_are_one_clear_error() -> None:
+    for url in ("https://192.0.2.170/", "192.0.2.170", "http:///x", "http://h:99999/"):
+        with pytest.raises(TargetError, match="probe target"):
+            Target.parse(url)
+
+
+async def test_the_runner_probes_at_its_rate_and_publishes_events(nginx: int) -> None:
+    seen: list[ev.Event] = []
+    probe = ClientProbe([ProbeTarget.parse(f"http://127.0.0.1:{nginx}/", "192.0.2.170")],
+                        seen.append, rate=50, timeout=1)
+    probe.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + 10
+        while len(seen) < 20:  # a condition, not a sleep
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.01)
+    finally:
+        await probe.stop()
+    first = seen[0]
+    assert isinstance(first, ev.ClientRequest) and first.vip == "192.0.2.170"
+    assert all(isinstance(e, ev.ClientRequest) and e.ok and e.served_by == "web1" for e in seen)
+    assert ev.event_from_dict(first.to_dict()) == first
+
+
+def _requests(view: ClusterView, start: float, end: float, ok: bool, by: str = "",
+              error: str = "") -> None:
+    t = start
+    while t < end - 1e-9:
+        view.apply(ev.ClientRequest(t, "client", target="http://192.0.2.170/",
+                                    vip="192.0.2.170", ok=ok, served_by=by, error=error))
+        t = round(t + 0.05, 6)
+
+
+def test_the_view_measures_the_outage_the_clients_saw_and_pins_it_to_the_failover() -> None:
+    view = ClusterView()
+    t0 = 1_795_000_000.0
+    view.apply_all([
+        ev.InstanceState(t0, "n1", instance="VI_1", vrid=1, state="MASTER", vips=("192.0.2.170",),
+                         address="192.0.2.11", base_priority=100, effective_priority=100),
+        ev.InstanceState(t0, "n2", instance="VI_1", vrid=1, state="BACKUP", vips=("192.0.2.170",),
+                         address="192.0.2.12", base_priority=90, effective_priority=90),
+        ev.Transition(t0, "n1", instance="VI_1", old="BACKUP", new="MASTER", reason="init"),
+        ev.VipAdded(t0, "n1", instance="VI_1", vip="192.0.2.170")])
+    _requests(view, t0, t0 + 5, True, "n1")
+    view.apply(ev.ServiceState(t0 + 5, "n1", service="nginx", up=False))
+    _requests(view, t0 + 5, t0 + 8.6, False, "n1", "refused")
+    client = view.clients["http://192.0.2.170/"]
+    assert client.outage_since == t0 + 5 and client.outage_failed == 72
+    assert client.window(t0 + 8.6, 10) == (172, 100)
+    view.apply_all([
+        ev.Transition(t0 + 8.6, "n2", instance="VI_1", old="BACKUP", new="MASTER",
+                      reason="advert timeout"),
+        ev.VipAdded(t0 + 8.6, "n2", instance="VI_1", vip="192.0.2.170"),
+        ev.VipRemoved(t0 + 8.6, "n1", instance="VI_1", vip="192.0.2.170"),
+        ev.Transition(t0 + 8.6, "n1", instance="VI_1", old="MASTER", new="BACKUP",
+                      reason="higher priority")])
+    _requests(view, t0 + 8.6, t0 + 9, True, "n2")
+    assert client.outage_since is None and client.last_served_by == "n2"
+    outage = client.outages[-1]
+    assert (outage.start, outage.failed) == (t0 + 5, 72)
+    assert outage.ms == pytest.approx(3600, abs=1)
+    rec = view.failovers[-1]
+    assert (rec.old_master, rec.new_master) == ("n1", "n2")
+    assert rec.client_outage_ms == pytest.approx(3600, abs=1)
+    assert "client" not in view.nodes  # a client is not a VRRP node
