@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.engine.node import Node
 from haconsole.engine.trackers import CheckTracker
+from haconsole.lab import commands
 from haconsole.lab.definition import LabDefinition, LabNode
 from haconsole.net.memory import MemorySegment, MemoryVips
+from haconsole.vrrp.state import State
 
 Publish = Callable[[ev.Event], None]
 
@@ -119,69 +121,70 @@ class Lab:
     # ----------------------------------------------------------------- commands
     async def execute(self, command: cmd.Command) -> tuple[bool, str]:
         """Run a command; returns (ok, detail) and publishes a CommandResult event."""
-        ok, detail = await self._execute(command)
+        ok, detail = await commands.execute(self, command)
         self.publish(ev.CommandResult(self.now(), command.node, command=command.describe(),
                                       ok=ok, detail=detail))
         return ok, detail
 
-    async def _execute(self, command: cmd.Command) -> tuple[bool, str]:
-        host = self.hosts.get(command.node)
-        if host is None:
-            return False, f"no node named {command.node!r} in this lab"
-        if isinstance(command, cmd.StopService | cmd.StartService):
-            if command.service not in host.services:
-                return False, f"{host.name} runs no {command.service}"
-            up = isinstance(command, cmd.StartService)
-            host.set_service(command.service, up)
-            return True, f"{command.service} {'started' if up else 'stopped'} on {host.name}"
-        if isinstance(command, cmd.RestartAgent):
-            if host.node is not None:
-                await host.node.stop()
-            await host.start()
-            return True, f"VRRP agent restarted on {host.name}"
-        if isinstance(command, cmd.StopAgent):
-            if host.node is None or not host.running:
-                return False, f"{host.name} is already down"
+    # What the commands do (haconsole.lab.commands.LabControl).
+    def has_node(self, node: str) -> bool:
+        return node in self.hosts
+
+    def is_running(self, node: str) -> bool:
+        return self.hosts[node].running
+
+    def services(self, node: str) -> Collection[str]:
+        return self.hosts[node].services
+
+    def instance_names(self, node: str) -> list[str]:
+        engine = self.hosts[node].node
+        return list(engine.instances) if engine is not None else []
+
+    def set_service(self, node: str, service: str, up: bool) -> None:
+        self.hosts[node].set_service(service, up)
+
+    async def restart(self, node: str) -> None:
+        host = self.hosts[node]
+        if host.node is not None:
             await host.node.stop()
-            return True, f"VRRP agent stopped on {host.name} (priority 0 sent)"
-        if isinstance(command, cmd.Failover):
-            if host.node is None or not host.running:
-                return False, f"{host.name} is not running"
-            names = [command.instance] if command.instance else list(host.node.instances)
-            released = [n for n in names if host.node.release(n)]
-            if not released:
-                return False, f"{host.name} is not MASTER of {', '.join(names)}"
-            return True, f"{host.name} released {', '.join(released)} (priority 0 sent)"
-        if isinstance(command, cmd.CancelHold):
-            if host.node is None or not host.running:
-                return False, f"{host.name} is not running"
-            cancelled = host.node.cancel_hold(command.instance or None)
-            if not cancelled:
-                return False, f"{host.name} has no failover hold running"
-            return True, f"{host.name} may preempt again ({', '.join(cancelled)})"
-        if isinstance(command, cmd.KillNode):
-            if host.node is None or not host.running:
-                return False, f"{host.name} is already down"
-            await host.node.crash()
-            return True, f"{host.name} crashed (no priority 0)"
-        if isinstance(command, cmd.StartNode):
-            await host.start()
-            return True, f"{host.name} started"
-        if isinstance(command, cmd.PartitionNode):
-            self.segment.partition(host.name, command.partitioned)
-            state = "partitioned from" if command.partitioned else "reconnected to"
-            return True, f"{host.name} {state} the segment"
-        return False, f"the lab cannot run {command.name}"
+        await host.start()
+
+    async def halt(self, node: str) -> list[str]:
+        engine = self.hosts[node].node
+        if engine is None:
+            return []
+        masters = [n for n, i in engine.instances.items() if i.state == State.MASTER]
+        await engine.stop()
+        return masters
+
+    async def kill(self, node: str) -> None:
+        engine = self.hosts[node].node
+        if engine is not None:
+            await engine.crash()
+
+    async def boot(self, node: str) -> None:
+        await self.hosts[node].start()
+
+    def partition(self, node: str, cut: bool) -> None:
+        self.segment.partition(node, cut)
+
+    def release(self, node: str, instance: str) -> bool:
+        engine = self.hosts[node].node
+        return engine is not None and engine.release(instance)
+
+    def cancel_hold(self, node: str, instance: str) -> list[str]:
+        engine = self.hosts[node].node
+        return engine.cancel_hold(instance or None) if engine is not None else []
 
     # ----------------------------------------------------------------- helpers for tests
-    def state(self, node: str, instance: str) -> str:
+    def state(self, node: str, instance: str) -> State:
         host = self.hosts[node]
         if host.node is None or not host.running:
-            return "STOP"
+            return State.STOP
         return host.node.instances[instance].state
 
     def masters(self, instance: str) -> list[str]:
-        return [n for n in self.hosts if self.state(n, instance) == "MASTER"]
+        return [n for n in self.hosts if self.state(n, instance) == State.MASTER]
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float,
                        poll: float = 0.01) -> bool:

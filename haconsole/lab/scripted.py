@@ -10,15 +10,17 @@ real; only the clock is fixed.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Coroutine, Sequence
+from dataclasses import dataclass, field
 from functools import partial
+from typing import Any, TypeVar, cast
 
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.cluster.view import ClusterView, CommandIssued
 from haconsole.engine.publish import events as events_of
 from haconsole.engine.trackers import ScriptCounter
+from haconsole.lab import commands
 from haconsole.lab.definition import LabDefinition, load_lab
 from haconsole.lab.scenario import Step, parse_scenario
 from haconsole.vrrp import actions as act
@@ -31,6 +33,7 @@ T0 = 1_795_000_000.0  # a fixed wall clock (2026-11-18 11:06:40 UTC)
 CHECK_DELAY = 0.4  # a stopped service is seen at the next check: as in the lab, < interval
 
 Item = ev.Event | CommandIssued
+T = TypeVar("T")
 
 
 class EventSimulation(Simulation):
@@ -90,96 +93,148 @@ class _SimFacts:
 
 @dataclass
 class ScriptedRun:
-    """The lab definition on an EventSimulation; `run(steps, until)` returns the events."""
+    """The lab definition on an EventSimulation; `run(steps, until)` returns the events.
+
+    It takes the lab's commands through the lab's dispatcher (`lab.commands`), so a
+    step does and says what it would on the in-process lab."""
 
     definition: LabDefinition
     t0: float = T0
+    failover_hold: float = 60.0
+    sim: EventSimulation = field(init=False, repr=False)
+    _counters: dict[tuple[str, str], ScriptCounter] = field(init=False, repr=False)
+    _up: dict[tuple[str, str], bool] = field(init=False, repr=False)  # services
 
     def run(self, steps: Sequence[Step], until: float) -> list[Item]:
-        sim = EventSimulation(self.t0)
-        counters: dict[tuple[str, str], ScriptCounter] = {}
+        self.sim = sim = EventSimulation(self.t0)
+        self._counters, self._up = {}, {}
         for spec in self.definition.nodes:
             config = self.definition.config_for(spec)
             tracks = {i.name: track_specs(config, i) for i in config.vrrp_instances}
             sim.add_node(spec.name, spec.address, config.vrrp_instances, tracks)
         for name in sim.nodes:
-            sim.at(0.0, partial(self._boot, sim, name, counters))
+            sim.at(0.0, partial(self._boot, name))
         for step in steps:
-            sim.at(step.at, partial(self._command, sim, step.command, counters))
+            sim.at(step.at, partial(self._command, step.command))
         sim.run_until(until)
         return sim.events
 
-    def _boot(self, sim: EventSimulation, name: str,
-              counters: dict[tuple[str, str], ScriptCounter]) -> None:
+    def _command(self, command: cmd.Command) -> None:
+        sim, what = self.sim, command.describe()
+        sim.emit(CommandIssued(sim.wall(), command.node, what))
+        ok, detail = _at_once(commands.execute(self, command))
+        sim.emit(ev.CommandResult(sim.wall(), command.node, command=what, ok=ok,
+                                  detail=detail))
+
+    # ----------------------------------------------------------------- the lab's nodes
+    def _boot(self, name: str) -> None:
+        sim = self.sim
         sim.emit(ev.NodeSeen(sim.wall(), name, agent="haconsole"))
         sim.start(name)
         node = sim.nodes[name]
         for inst in node.instances.values():
             sim.emit(sim.state_of(node, inst))
-        for service in sorted({c.service for c in self.definition.checks.values()} | {"nginx"}):
-            sim.emit(ev.ServiceState(sim.wall(), name, service=service, up=True))
+        for service in sorted(self.services(name)):
+            sim.emit(ev.ServiceState(sim.wall(), name, service=service,
+                                     up=self._up.get((name, service), True)))
         for check in self.definition.checks.values():
-            counter = counters[(name, check.name)] = ScriptCounter(
+            self._counters[(name, check.name)] = ScriptCounter(
                 check.name, check.rise, check.fall, False)
-            self._feed(sim, name, check.name, counter, 0)
+            self._feed(name, check.name, self._up.get((name, check.service), True))
 
-    def _feed(self, sim: EventSimulation, node: str, check: str, counter: ScriptCounter,
-              status: int) -> None:
-        changed, lines = counter.feed(status)
+    def _feed(self, node: str, check: str, up: bool) -> None:
+        """The check script's next result reaches a running node's tracker."""
+        if not self.sim.nodes[node].alive:
+            return
+        changed, lines = self._counters[(node, check)].feed(0 if up else 1)
         for line in lines:
-            sim.log(node, line)
+            self.sim.log(node, line)
         if changed is not None:
-            sim.emit(ev.TrackResult(sim.wall(), node, track=check, ok=changed,
-                                    detail=lines[-1] if lines else ""))
-            sim.set_track(node, check, changed)
+            self.sim.emit(ev.TrackResult(self.sim.wall(), node, track=check, ok=changed,
+                                         detail=lines[-1] if lines else ""))
+            self.sim.set_track(node, check, changed)
 
-    def _service(self, sim: EventSimulation, node: str, service: str, up: bool,
-                 counters: dict[tuple[str, str], ScriptCounter]) -> None:
-        sim.emit(ev.ServiceState(sim.wall(), node, service=service, up=up))
+    def _stop(self, name: str) -> None:
+        """The agent stops cleanly, as the engine's Node.stop: masters send priority 0."""
+        self.sim.log(name, "Stopping")
+        self.sim.stop(name)
+        self.sim.emit(ev.NodeLost(self.sim.wall(), name, reason="stopped"))
+
+    def _instance(self, node: str, name: str) -> Instance | None:
+        return next((i for i in self.sim.nodes[node].instances.values() if i.name == name),
+                    None)
+
+    # ----------------------------------------------------------------- LabControl
+    def has_node(self, node: str) -> bool:
+        return node in self.sim.nodes
+
+    def is_running(self, node: str) -> bool:
+        return self.sim.nodes[node].alive
+
+    def services(self, node: str) -> Collection[str]:
+        return {c.service for c in self.definition.checks.values()} | {"nginx"}
+
+    def instance_names(self, node: str) -> list[str]:
+        return [i.name for i in self.sim.nodes[node].instances.values()]
+
+    def set_service(self, node: str, service: str, up: bool) -> None:
+        """A stopped service is seen at the check's next run (CHECK_DELAY later)."""
+        self._up[(node, service)] = up
+        self.sim.emit(ev.ServiceState(self.sim.wall(), node, service=service, up=up))
         for check in self.definition.checks.values():
             if check.service == service:
-                counter = counters[(node, check.name)]
-                sim.at(sim.now + CHECK_DELAY,
-                       partial(self._feed, sim, node, check.name, counter, 0 if up else 1))
+                self.sim.at(self.sim.now + CHECK_DELAY,
+                            partial(self._feed, node, check.name, up))
 
-    def _command(self, sim: EventSimulation, command: cmd.Command,
-                 counters: dict[tuple[str, str], ScriptCounter]) -> None:
-        node, what = command.node, command.describe()
-        sim.emit(CommandIssued(sim.wall(), node, what))
-        ok, detail = True, ""
-        if isinstance(command, cmd.StopService | cmd.StartService):
-            up = isinstance(command, cmd.StartService)
-            self._service(sim, node, command.service, up, counters)
-            detail = f"{command.service} {'started' if up else 'stopped'} on {node}"
-        elif isinstance(command, cmd.Failover):
-            released = [i.name for i in sim.nodes[node].instances.values()
-                        if i.state == State.MASTER and command.instance in ("", i.name)]
-            for inst in sim.nodes[node].instances.values():
-                if inst.name in released:
-                    sim.release(node, inst.vrid, 60.0)
-            ok = bool(released)
-            detail = (f"{node} released {', '.join(released)} (priority 0 sent)" if ok
-                      else f"{node} is not MASTER of {command.instance}")
-        elif isinstance(command, cmd.CancelHold):
-            cancelled = [i.name for i in sim.nodes[node].instances.values()
-                         if command.instance in ("", i.name) and i.cancel_hold(sim.now)]
-            for inst in sim.nodes[node].instances.values():
-                if inst.name in cancelled:
-                    sim.emit(sim.state_of(sim.nodes[node], inst))
-            ok = bool(cancelled)
-            detail = (f"{node} may preempt again ({', '.join(cancelled)})" if ok
-                      else f"{node} has no failover hold running")
-        elif isinstance(command, cmd.KillNode):
-            sim.crash(node)
-            sim.emit(ev.NodeLost(sim.wall(), node, reason="crashed"))
-            detail = f"{node} crashed (no priority 0)"
-        elif isinstance(command, cmd.PartitionNode):
-            sim.partition(node, command.partitioned)
-            state = "partitioned from" if command.partitioned else "reconnected to"
-            detail = f"{node} {state} the segment"
-        else:
-            ok, detail = False, f"a scripted run cannot run {command.name}"
-        sim.emit(ev.CommandResult(sim.wall(), node, command=what, ok=ok, detail=detail))
+    async def restart(self, node: str) -> None:
+        if self.is_running(node):
+            self._stop(node)
+        self._boot(node)
+
+    async def halt(self, node: str) -> list[str]:
+        masters = [i.name for i in self.sim.nodes[node].instances.values()
+                   if i.state == State.MASTER]
+        self._stop(node)
+        return masters
+
+    async def kill(self, node: str) -> None:
+        self.sim.crash(node)
+        self.sim.emit(ev.NodeLost(self.sim.wall(), node, reason="crashed"))
+
+    async def boot(self, node: str) -> None:
+        if not self.is_running(node):
+            self._boot(node)
+
+    def partition(self, node: str, cut: bool) -> None:
+        self.sim.partition(node, cut)
+
+    def release(self, node: str, instance: str) -> bool:
+        inst = self._instance(node, instance)
+        if inst is None or inst.state != State.MASTER:
+            return False
+        self.sim.release(node, inst.vrid, self.failover_hold)
+        return True
+
+    def cancel_hold(self, node: str, instance: str) -> list[str]:
+        sim, cancelled = self.sim, []
+        for inst in sim.nodes[node].instances.values():
+            if instance in ("", inst.name) and inst.cancel_hold(sim.now):
+                cancelled.append(inst.name)
+                sim.log(node, f"({inst.name}) failover hold cancelled by operator: "
+                              "preemption applies again")
+                sim.emit(sim.state_of(sim.nodes[node], inst))
+        return cancelled
+
+
+def _at_once(step: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never waits: a scripted run acts at once, on its virtual
+    clock, so the lab's (async) dispatcher completes on its first step."""
+    try:
+        step.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    step.close()
+    raise RuntimeError("a scripted run's command waited for something")
 
 
 @dataclass(frozen=True)
