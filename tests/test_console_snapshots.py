@@ -35,3 +35,23 @@ def test_screen(snap_compare: Any, shot: Any) -> None:
 def test_narrow_terminal(snap_compare: Any) -> None:
     """80x24, the smallest terminal the console must stay usable in."""
     assert snap_compare(scene_app(SCENES["failover"]), terminal_size=(80, 24))
+
+
+def _three_node_app() -> Any:
+    """The failover scene on a three-node lab: the third node must not be cut off."""
+    from haconsole.console.app import HAConsoleApp
+    from haconsole.lab.definition import load_lab, resize
+
+    scene = SCENES["failover"]
+    return HAConsoleApp([], cluster="nginx trio", kind="lab", theme="dark", confirm=False,
+                        view=scene.view(resize(load_lab(), 3)), clock=lambda: scene.now)
+
+
+def test_narrow_terminal_three_nodes(snap_compare: Any) -> None:
+    """80x24 with three nodes: full node names, every node listed, a clean key bar."""
+    assert snap_compare(_three_node_app(), terminal_size=(80, 24))
+
+
+def test_wide_terminal(snap_compare: Any) -> None:
+    """220x60: the room goes to the log and the reasons, nothing stretches oddly."""
+    assert snap_compare(_three_node_app(), terminal_size=(220, 60))

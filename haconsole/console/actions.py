@@ -66,6 +66,7 @@ class NodeAction:
     help: str  # one line, for the help screen and the palette
     build: Builder
     kinds: tuple[type[cmd.Command], ...]  # the command types it may build
+    rank: int = 50  # the key bar keeps lower ranks first when the terminal is narrow
 
     @property
     def destructive(self) -> bool:
@@ -78,22 +79,22 @@ class NodeAction:
 
 ACTIONS: tuple[NodeAction, ...] = (
     NodeAction("s", "stop_service", "stop nginx", "stop nginx on the selected node",
-               lambda v, t, p: cmd.StopService(t.node), (cmd.StopService,)),
+               lambda v, t, p: cmd.StopService(t.node), (cmd.StopService,), rank=2),
     NodeAction("S", "start_service", "start nginx", "start nginx on the selected node",
-               lambda v, t, p: cmd.StartService(t.node), (cmd.StartService,)),
+               lambda v, t, p: cmd.StartService(t.node), (cmd.StartService,), rank=3),
     NodeAction("r", "restart_agent", "restart", "restart the VRRP agent on the selected node",
-               lambda v, t, p: cmd.RestartAgent(t.node), (cmd.RestartAgent,)),
+               lambda v, t, p: cmd.RestartAgent(t.node), (cmd.RestartAgent,), rank=7),
     NodeAction("f", "failover", "failover",
                "fail over the selected instance: its MASTER releases (priority 0)",
-               _failover, (cmd.Failover,)),
+               _failover, (cmd.Failover,), rank=1),
     NodeAction("h", "cancel_hold", "cancel hold",
                "end the failover hold of the selected instance: it may preempt again",
-               _cancel_hold, (cmd.CancelHold,)),
+               _cancel_hold, (cmd.CancelHold,), rank=8),
     NodeAction("k", "kill", "kill", "kill the selected node hard, or boot it (lab)",
-               _kill_or_boot, (cmd.KillNode, cmd.StartNode)),
+               _kill_or_boot, (cmd.KillNode, cmd.StartNode), rank=4),
     NodeAction("p", "partition", "partition",
                "partition the selected node from the segment, or heal it (lab)",
-               _partition, (cmd.PartitionNode,)),
+               _partition, (cmd.PartitionNode,), rank=5),
 )
 BY_ACTION = {a.action: a for a in ACTIONS}
 

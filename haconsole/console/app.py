@@ -27,7 +27,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
@@ -54,6 +54,7 @@ from haconsole.console.themes import (
 )
 from haconsole.console.widgets.banner import AlarmBanner
 from haconsole.console.widgets.instances import InstancesTable
+from haconsole.console.widgets.keybar import Hint, KeyBar
 from haconsole.console.widgets.log import LogPanel
 from haconsole.console.widgets.panels import TransitionsPanel, VipPanel
 from haconsole.sources.base import WarnsBeforeCommands
@@ -128,7 +129,8 @@ class HAConsoleApp(App[int]):
         self._partitioned: set[str] = set()
         self._node_colours: dict[str, int] = {}
         self._last_full = float("-inf")
-        self._changes = Changes(panels=True)  # folded but not painted yet
+        # folded but not painted yet: all of a view handed in pre-folded (replay, scenes)
+        self._changes = Changes(instances=set(self.view.instances), panels=True)
         self._rewrite_log = False
         self._scenario: asyncio.Task[None] | None = None
         self._stopped = False
@@ -153,7 +155,7 @@ class HAConsoleApp(App[int]):
             yield FilterInput(placeholder="filter the log: node:nginx1  instance:VI_1  words…",
                               id="filter")
             yield LogPanel(id="log")
-        yield Footer(compact=True)
+        yield KeyBar(id="keybar")
 
     def on_mount(self) -> None:
         main = self.main  # kept: ticks must not query while screens come and go
@@ -164,6 +166,7 @@ class HAConsoleApp(App[int]):
         self.log_panel = main.query_one(LogPanel)
         self.filter_box = main.query_one(FilterInput)
         self.topbar = main.query_one("#topbar", Static)
+        self.keybar = main.query_one(KeyBar)
         table.border_title = "Instances"
         table.node_colour = self.node_colour
         self.vip_panel.border_title = "VIPs & nodes"
@@ -176,6 +179,11 @@ class HAConsoleApp(App[int]):
         self.call_after_refresh(self.tick)
         if self.sources:
             self.run_worker(self._start_sources(), group="sources", exit_on_error=False)
+
+    def on_resize(self) -> None:
+        """Repaint in full at the next tick: columns and panels adapt to the new size."""
+        self._last_full = float("-inf")
+        self.call_after_refresh(self.tick)
 
     @property
     def main(self) -> Screen[Any]:
@@ -250,6 +258,7 @@ class HAConsoleApp(App[int]):
             self.vip_panel.refresh_from(view, now, palette, self.node_colour)
             self.transitions_panel.refresh_from(view, now, palette, self.node_colour)
             self._update_topbar(now)
+            self.keybar.show_hints(self.key_hints(), f"bold {palette.accent}")
         self.log_panel.refresh_from(view, palette, self.node_colour,
                                     rewrite=self._rewrite_log)
         self._rewrite_log = False
@@ -306,6 +315,15 @@ class HAConsoleApp(App[int]):
         if self.readonly:
             return False
         return not self.sources or any(s.supports(k) for s in self.sources for k in spec.kinds)
+
+    def key_hints(self) -> list[Hint]:
+        """The key bar's hints: every action this console may do, then the general keys;
+        `? help` and `q quit` always fit."""
+        hidden = self.hidden_actions()
+        hints = [Hint(a.key, a.label, a.rank) for a in ACTIONS if a.action not in hidden]
+        hints += [Hint("/", "filter", 9), Hint("t", "theme", 12), Hint("^p", "palette", 6),
+                  Hint("?", "help", 0), Hint("q", "quit", 0)]
+        return hints
 
     def hidden_actions(self) -> set[str]:
         return {a.action for a in ACTIONS if not self.check_action(a.action, ())}
@@ -429,6 +447,18 @@ class HAConsoleApp(App[int]):
             self._toast("error", f"{what}: failed — {detail}")
         return ok, detail
 
+    def save_svg(self, directory: str | None = None) -> str | None:
+        """Save an SVG of the screen in `directory` (default: `screenshot_dir()`) and say
+        where; a failure is said too, with the reason."""
+        target = directory or screenshot_dir()
+        try:
+            path = self.save_screenshot(path=target)
+        except OSError as err:
+            self._toast("error", f"screenshot not saved in {target}: {err.strerror or err}")
+            return None
+        self._toast("information", f"screenshot saved: {path}")
+        return path
+
     def _toast(self, severity: str, message: str) -> None:
         self.toasts.append((severity, message))
         self.notify(message, severity=severity, timeout=4)  # type: ignore[arg-type]
@@ -484,7 +514,12 @@ class HAConsoleApp(App[int]):
                                         hidden=self.hidden_actions()))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":  # Textual's saves where it may not exist
+                command = SystemCommand("Screenshot", "save an SVG of the screen here "
+                                        f"({screenshot_dir()}) and say where",
+                                        lambda: self.set_timer(0.1, self.save_svg))
+            yield command
         yield SystemCommand("Next theme", "cycle the console's colour themes",
                             self.action_next_theme)
         yield SystemCommand("Filter the log", "node:NAME instance:NAME and words",
@@ -517,6 +552,19 @@ class HAConsoleApp(App[int]):
     async def on_unmount(self) -> None:
         """However the app ends (q, ctrl+c, a test leaving run_test), stop the sources."""
         await self.stop_sources()
+
+
+def screenshot_dir() -> str:
+    """Where the palette's Screenshot goes: $HACONSOLE_SCREENSHOTS, else the working
+    directory when writable (a jump host's home often is), else the temp directory."""
+    import os
+    import tempfile
+
+    chosen = os.environ.get("HACONSOLE_SCREENSHOTS")
+    if chosen:
+        return os.path.abspath(os.path.expanduser(chosen))
+    cwd = os.getcwd()
+    return cwd if os.access(cwd, os.W_OK) else tempfile.gettempdir()
 
 
 def run_console(definition: LabDefinition, steps: Sequence[Step], *, theme: str | None = None,

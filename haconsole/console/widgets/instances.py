@@ -28,6 +28,7 @@ COLUMNS = (("node", "Node"), ("instance", "Instance"), ("state", "State"),
            ("priority", "Priority"), ("adverts", "Adverts/s"), ("activity", "Activity"),
            ("vips", "VIPs held"), ("last", "Last change · why"))
 SPARK_WIDTH = 12
+NARROW = 110  # below this many columns the Activity sparkline gives its room to the rest
 
 
 def row_key(key: InstanceKey) -> str:
@@ -42,10 +43,24 @@ class InstancesTable(DataTable[Text]):
                          cursor_foreground_priority="renderable", id=id)
         self.node_colour: Callable[[str], str] = lambda node: ""
         self._live_window: tuple[str, ...] = ()
+        self._columns: tuple[tuple[str, str], ...] = ()
 
-    def on_mount(self) -> None:
-        for key, label in COLUMNS:
+    def _layout(self) -> bool:
+        """(Re)build the columns for the width; True when they changed (rows are gone)."""
+        wanted = COLUMNS if self.size.width >= NARROW or not self.size.width else \
+            tuple(c for c in COLUMNS if c[0] != "activity")
+        if wanted == self._columns:
+            return False
+        selected = self.selected
+        self.clear(columns=True)
+        for key, label in wanted:
             self.add_column(label, key=key)
+        self._columns = wanted
+        self._live_window = ()
+        self._reselect = selected
+        return True
+
+    _reselect: InstanceKey | None = None
 
     @property
     def selected(self) -> InstanceKey | None:
@@ -73,6 +88,9 @@ class InstancesTable(DataTable[Text]):
         """Apply the view: `changed` rows in full, and the visible rows' live columns when
         `full` (once a second) or when the visible window moved."""
         added = False
+        if self._layout():
+            changed = set(view.instances)
+        shown = {key for key, _ in self._columns}
         for key in sorted(changed):
             inst = view.instances.get(key)
             if inst is None:
@@ -81,9 +99,11 @@ class InstancesTable(DataTable[Text]):
                      *self._live_cells(view, inst, now, palette),
                      self._vips_cell(view, inst, palette),
                      self._last_cell(view, inst, now, palette)]
+            cells = [cell for (col, _), cell in zip(COLUMNS, cells, strict=True)
+                     if col in shown]
             rk = row_key(key)
             if rk in self.rows:
-                for (col, _), cell in zip(COLUMNS, cells, strict=True):
+                for (col, _), cell in zip(self._columns, cells, strict=True):
                     self._set(rk, col, cell)
             else:
                 self.add_row(*cells, key=rk)
@@ -100,10 +120,12 @@ class InstancesTable(DataTable[Text]):
                 if inst.hold_until is not None:  # the hold's countdown
                     self._set(rk, "state", self._state_cell(inst, now, palette))
                 self._set(rk, "adverts", adverts)
-                self._set(rk, "activity", activity)
+                if "activity" in shown:
+                    self._set(rk, "activity", activity)
                 self._set(rk, "last", self._last_cell(view, inst, now, palette))
         if added:
-            selected = self.selected
+            selected = self._reselect or self.selected
+            self._reselect = None
             self.sort("instance", "node", key=lambda cols: tuple(c.plain for c in cols))
             if selected is not None:
                 self.select(selected)

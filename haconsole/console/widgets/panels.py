@@ -25,11 +25,14 @@ class VipPanel(Static):
 
     def refresh_from(self, view: ClusterView, now: float, palette: Palette,
                      node_colour: NodeColour) -> None:
-        self.update(render_vips(view, now, palette, node_colour), layout=False)
+        # a short panel (an 80x24 terminal) drops the blank lines between its tables
+        compact = 0 < self.size.height < 14
+        self.update(render_vips(view, now, palette, node_colour, compact=compact),
+                    layout=False)
 
 
 def render_vips(view: ClusterView, now: float, palette: Palette,
-                node_colour: NodeColour) -> RenderableType:
+                node_colour: NodeColour, *, compact: bool = False) -> RenderableType:
     if not view.vips and not view.nodes:
         return Text("waiting for the first events…", style=palette.muted)
     table = Table(box=None, expand=True, pad_edge=False, show_edge=False,
@@ -56,9 +59,10 @@ def render_vips(view: ClusterView, now: float, palette: Palette,
                     style=node_colour(vip.previous_owner) if vip.previous_owner
                     else palette.muted)
         table.add_row(Text(vip.vip, style="bold"), owner, since, prev)
-    parts: list[RenderableType] = [table, Text("")]
+    gap: list[RenderableType] = [] if compact else [Text("")]
+    parts: list[RenderableType] = [table, *gap]
     if view.clients:
-        parts += [render_clients(view, now, palette, node_colour), Text("")]
+        parts += [render_clients(view, now, palette, node_colour), *gap]
     parts.append(render_nodes(view, now, palette, node_colour))
     return Group(*parts)
 
@@ -116,11 +120,7 @@ def render_nodes(view: ClusterView, now: float, palette: Palette,
     they are greyed, without ✔, and carry their age."""
     table = Table(box=None, expand=True, pad_edge=False, show_edge=False,
                   header_style=f"bold {palette.muted}")
-    widest = max((len(n) for n in view.nodes), default=4)
-    table.add_column("Node", no_wrap=True, min_width=widest)
-    table.add_column("Agent", no_wrap=True, overflow="ellipsis", max_width=22)
-    table.add_column("Services", no_wrap=True, overflow="ellipsis")
-    table.add_column("Checks", no_wrap=True, overflow="ellipsis")
+    rows = []
     for node in view.nodes.values():
         stale = not node.up or not node.health_ok or \
             now - node.last_event > view.config.stale_after
@@ -148,9 +148,22 @@ def render_nodes(view: ClusterView, now: float, palette: Palette,
         for name, ok in sorted(node.tracks.items()) if not stale else ():
             checks.append(f"{'✔' if ok else '✖'} {name} ",
                           style=palette.muted if ok else f"bold {palette.warning}")
-        table.add_row(Text(node.name, style=f"bold {node_colour(node.name)}"), agent,
-                      services or Text("—", style=palette.muted),
-                      checks or Text("—", style=palette.muted))
+        services.rstrip()
+        checks.rstrip()
+        rows.append((Text(node.name, style=f"bold {node_colour(node.name)}"), agent,
+                     services or Text("—", style=palette.muted),
+                     checks or Text("—", style=palette.muted)))
+    # Names and the up/lost word never shrink; checks give way first, then services.
+    widths = [max([len(title), *(row[i].cell_len for row in rows)])
+              for i, title in enumerate(("Node", "", "Services", "Checks"))]
+    table.add_column("Node", no_wrap=True, min_width=widths[0])
+    table.add_column("", no_wrap=True, overflow="ellipsis", min_width=min(widths[1], 6),
+                     max_width=22)
+    table.add_column("Services", no_wrap=True, overflow="ellipsis",
+                     min_width=min(widths[2], 14))
+    table.add_column("Checks", no_wrap=True, overflow="ellipsis", ratio=1)
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
@@ -159,7 +172,9 @@ class TransitionsPanel(Static):
 
     def refresh_from(self, view: ClusterView, now: float, palette: Palette,
                      node_colour: NodeColour, rows: int = 40) -> None:
-        self.update(render_transitions(view, now, palette, node_colour, rows), layout=False)
+        narrow = 0 < self.size.width < 60  # an 80-column terminal: whole seconds, no gaps
+        self.update(render_transitions(view, now, palette, node_colour, rows, narrow=narrow),
+                    layout=False)
 
 
 def render_stopwatch(rec: FailoverRecord | None, now: float, palette: Palette,
@@ -173,7 +188,8 @@ def render_stopwatch(rec: FailoverRecord | None, now: float, palette: Palette,
     else:
         elapsed = age(now - rec.cause_t) if rec.cause_t is not None else "?"
         head.append(f"electing… {elapsed}", style=f"bold {palette.warning}")
-    cause = Text.assemble(("   cause  ", palette.muted), rec.cause or "?")
+    cause = Text.assemble(("   cause  ", palette.muted), rec.cause or "?", no_wrap=True,
+                          overflow="ellipsis")
     if rec.cause_t is not None:
         cause.append(f"  at {clock(rec.cause_t, ms=True)}", style=palette.muted)
     figures = Text.assemble(
@@ -189,7 +205,8 @@ def render_stopwatch(rec: FailoverRecord | None, now: float, palette: Palette,
 
 
 def render_transitions(view: ClusterView, now: float, palette: Palette,
-                       node_colour: NodeColour, rows: int = 40) -> RenderableType:
+                       node_colour: NodeColour, rows: int = 40, *,
+                       narrow: bool = False) -> RenderableType:
     parts: list[RenderableType] = [
         render_stopwatch(view.current_failover(), now, palette, node_colour)]
     done = [f for f in view.failovers if f is not view.current_failover()]
@@ -201,13 +218,15 @@ def render_transitions(view: ClusterView, now: float, palette: Palette,
             (f"advert {millis(rec.advert_ms)} · VIP {millis(rec.vip_ms)}", palette.accent),
             (f"  {rec.cause}", palette.muted), overflow="ellipsis", no_wrap=True))
     table = Table(box=None, expand=True, pad_edge=False, show_edge=False, show_header=False)
-    table.add_column("time", no_wrap=True, style=palette.muted)
-    table.add_column("node", no_wrap=True)
+    # node names never shrink; the reason gives way first
+    table.add_column("time", no_wrap=True, style=palette.muted, min_width=8)
+    table.add_column("node", no_wrap=True, min_width=max((len(n) for n in view.nodes),
+                                                          default=4))
     table.add_column("instance", no_wrap=True)
     table.add_column("change", no_wrap=True)
     table.add_column("reason", ratio=1, no_wrap=True, overflow="ellipsis", style=palette.muted)
     for change in list(reversed(view.transitions))[:rows]:
-        table.add_row(clock(change.t, ms=True),
+        table.add_row(clock(change.t, ms=not narrow),
                       Text(change.node, style=node_colour(change.node)), change.instance,
                       Text.assemble((change.old, palette.state(change.old)), " → ",
                                     (change.new, f"bold {palette.state(change.new)}")),
