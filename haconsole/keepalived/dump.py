@@ -79,14 +79,14 @@ STATE_NAMES: dict[int, str] = {
     98: "STOP",
 }
 _EVENT_STATE: dict[str, State] = {
-    "INIT": "INIT",
-    "BACKUP": "BACKUP",
-    "MASTER": "MASTER",
-    "FAULT": "FAULT",
-    "DELETED": "STOP",
-    "STOP": "STOP",
+    "INIT": State.INIT,
+    "BACKUP": State.BACKUP,
+    "MASTER": State.MASTER,
+    "FAULT": State.FAULT,
+    "DELETED": State.STOP,
+    "STOP": State.STOP,
     # keepalived.data prints "unknown" for codes other than 0-3, i.e. deleted or stopping.
-    "UNKNOWN": "STOP",
+    "UNKNOWN": State.STOP,
 }
 
 # Lives only in this process: fingerprints compare passwords without revealing them.
@@ -185,7 +185,7 @@ class InstanceSnapshot:
     @property
     def event_state(self) -> State:
         """The state in the event model (deleted/stopping instances are STOP)."""
-        return _EVENT_STATE.get(self.state, "STOP")
+        return _EVENT_STATE.get(self.state, State.STOP)
 
 
 # --------------------------------------------------------------------------------------
