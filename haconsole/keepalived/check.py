@@ -25,9 +25,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from haconsole.config import Config, TrackRef, VrrpInstance
+from haconsole.config import Config, VrrpInstance
 from haconsole.keepalived.conf import Environment, Finding, ParseResult, Severity, parse_file
 from haconsole.keepalived.conf.environment import NEWEST, VERSIONS, installed_keepalived
+from haconsole.vrrp.timing import US, advert_interval_us
+from haconsole.vrrp.tracking import file_spec, interface_spec, process_spec, script_spec
 
 if TYPE_CHECKING:
     from haconsole.vrrp.sim import Simulation
@@ -453,34 +455,45 @@ class _Weighted:
 
 
 def _tracks(config: Config, inst: VrrpInstance) -> list[_Weighted]:
-    """Every tracked object with the weight keepalived applies (reverse ones left out)."""
-    out: list[_Weighted] = []
+    """Every tracked object with the weight the core applies (haconsole.vrrp.tracking),
+    reverse ones (on the reference, the vrrp_script or the track_file block) left out."""
+    specs = [("script", script_spec(config, ref)) for ref in inst.track_script]
+    specs += [("interface", interface_spec(ref)) for ref in inst.track_interface]
+    specs += [("file", file_spec(config, ref)) for ref in inst.track_file]
+    specs += [("process", process_spec(config, ref)) for ref in inst.track_process]
+    return [_Weighted(kind, spec.name, spec.weight) for kind, spec in specs if not spec.reverse]
 
-    def add(kind: str, refs: list[TrackRef], default: dict[str, int]) -> None:
-        for ref in refs:
-            if ref.reverse:
-                continue
-            weight = ref.weight if ref.weight is not None else default.get(ref.name, 0)
-            out.append(_Weighted(kind, ref.name, weight))
 
-    add("script", inst.track_script, {n: s.weight for n, s in config.vrrp_scripts.items()})
-    add("interface", inst.track_interface, {})
-    add("file", inst.track_file, {n: f.weight for n, f in config.track_files.items()})
-    add("process", inst.track_process,
-        {n: p.weight for n, p in config.track_processes.items()})
-    return out
+def _advert_interval(inst: VrrpInstance) -> float:
+    """The interval the core advertises at (v2: whole seconds, at least 1)."""
+    return advert_interval_us(inst.version, inst.advert_int) / US
 
 
 def _negative_tracks(config: Config, inst: VrrpInstance) -> list[_Weighted]:
     return [t for t in _tracks(config, inst) if t.weight < 0]
 
 
+def _priority(config: Config, inst: VrrpInstance, failing: str | None = None) -> int:
+    """The effective priority the engine's instance has with every check passing but
+    `failing`, tracked files at their init_file value (else 0, as keepalived starts them):
+    computed by the core itself, so the advice can never disagree with the engine."""
+    import ipaddress
+
+    from haconsole.vrrp.instance import Instance
+    from haconsole.vrrp.tracking import track_specs
+
+    specs = track_specs(config, inst)
+    engine = Instance(inst, ipaddress.ip_address("192.0.2.1"), tracks=specs)
+    values = {s.name: (config.track_files[s.name].init_file or 0)
+              if s.name in config.track_files else 0 for s in specs if s.kind == "value"}
+    engine.preset_tracks({s.name: s.name != failing for s in specs if s.kind == "check"},
+                         values)
+    return engine.effective_priority
+
+
 def _healthy(config: Config, inst: VrrpInstance) -> int:
     """Effective priority with every check passing (positive weights applied)."""
-    if inst.priority == PRIO_OWNER:
-        return PRIO_OWNER
-    bonus = sum(t.weight for t in _tracks(config, inst) if t.weight > 0)
-    return max(1, min(254, inst.priority + bonus))
+    return _priority(config, inst)
 
 
 def _weight_traps(group: _Group) -> list[Finding]:
@@ -493,9 +506,9 @@ def _weight_traps(group: _Group) -> list[Finding]:
     best = max(others, key=lambda m: healthy[id(m)])
     out: list[Finding] = []
     for track in _tracks(master.node.config, master.inst):
-        if track.weight == 0:
-            continue
-        failed = max(1, min(254, healthy[id(master)] - abs(track.weight)))
+        if track.weight == 0 or track.kind == "file":
+            continue  # weight 0: FAULT, the VIP moves; a file reports values, not failures
+        failed = _priority(master.node.config, master.inst, track.name)
         if failed <= healthy[id(best)]:
             continue
         out.append(_say(master, "warning", _trap_message(group.name, master, best, track,
@@ -546,14 +559,14 @@ class _Scenario:
     def __init__(self, name: str, members: list[tuple[str, Config, VrrpInstance]]) -> None:
         self.name = name
         self.members = members
-        advert = max(inst.advert_int for _, _, inst in members)
+        advert = max(_advert_interval(inst) for _, _, inst in members)
         self.settle = 5 * advert + 5.0
         self.horizon = 10 * advert + 5.0
 
     def fresh(self) -> Simulation:
         """A segment with every node started, every check passing, the election done."""
-        from haconsole.vrrp.instance import track_specs
         from haconsole.vrrp.sim import Simulation
+        from haconsole.vrrp.tracking import track_specs
 
         sim = Simulation()
         for n, (label, config, inst) in enumerate(self.members):
@@ -578,11 +591,11 @@ class _Scenario:
         sent = [r.t for r in sim.records if r.what == "send" and r.node == master]
         if not sent:
             return sim.now
-        interval = max(inst.advert_int for _, _, inst in self.members)
+        interval = max(_advert_interval(inst) for _, _, inst in self.members)
         return max(sim.now, sent[-1] + interval) + 1e-6
 
     def rows(self) -> list[WhatIfRow]:
-        from haconsole.vrrp.instance import track_specs
+        from haconsole.vrrp.tracking import track_specs
 
         out: list[WhatIfRow] = []
         for label, config, inst in self.members:

@@ -17,8 +17,10 @@ from haconsole.cluster import events as ev
 from haconsole.engine.node import Node
 from haconsole.engine.trackers import CheckTracker
 from haconsole.lab import commands
+from haconsole.lab.clients import SimulatedClients
 from haconsole.lab.definition import LabDefinition, LabNode
 from haconsole.net.memory import MemorySegment, MemoryVips
+from haconsole.probe.runner import DEFAULT_RATE
 from haconsole.vrrp.state import State
 
 Publish = Callable[[ev.Event], None]
@@ -80,6 +82,13 @@ class LabHost:
     def running(self) -> bool:
         return self.node is not None and self.node.running
 
+    # What the simulated clients ask (haconsole.lab.clients.ServedBy).
+    def holds(self, vip: str) -> bool:
+        return self.running and vip in self.vips.held()
+
+    def serving(self) -> bool:
+        return self.running and self.services["nginx"].up
+
     def set_service(self, name: str, up: bool) -> None:
         service = self.services[name]
         service.up = up
@@ -92,25 +101,41 @@ class Lab:
     name = "lab"
 
     def __init__(self, definition: LabDefinition, *, delay: float = 0.0, loss: float = 0.0,
-                 seed: int | None = None, failover_hold: float = 60.0) -> None:
+                 seed: int | None = None, failover_hold: float = 60.0,
+                 client_rate: float = DEFAULT_RATE) -> None:
         self.definition = definition
         self.segment = MemorySegment(delay=delay, loss=loss, seed=seed)
         self.failover_hold = failover_hold
         self.hosts = {n.name: LabHost(self, n) for n in definition.nodes}
         self._publish: Publish = lambda e: None
+        vips = sorted({str(v) for spec in definition.nodes
+                       for inst in definition.config_for(spec).vrrp_instances
+                       for v in inst.virtual_ipaddress})
+        # simulated clients of every VIP (0: none), answered by the lab's own state
+        self.clients = SimulatedClients(lambda: self.hosts, vips, self._publish_client,
+                                        self.now, rate=client_rate) if client_rate else None
 
     def now(self) -> float:
         return time.time()
 
     def publish(self, event: ev.Event) -> None:
+        if self.clients is not None:
+            self.clients.observe(event)
+        self._publish(event)
+
+    def _publish_client(self, event: ev.Event) -> None:
         self._publish(event)
 
     async def start(self, publish: Publish) -> None:
         self._publish = publish
         for host in self.hosts.values():
             await host.start()
+        if self.clients is not None:
+            self.clients.start()
 
     async def stop(self) -> None:
+        if self.clients is not None:
+            await self.clients.stop()
         for host in self.hosts.values():
             if host.node is not None:
                 await host.node.stop()

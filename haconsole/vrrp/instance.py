@@ -65,7 +65,6 @@ from haconsole.vrrp.packet import (
 from haconsole.vrrp.state import State
 from haconsole.vrrp.timing import US, advert_interval_us, master_down_us, skew_time_us
 from haconsole.vrrp.tracking import Track, TrackSpec
-from haconsole.vrrp.tracking import track_specs as track_specs  # for keepalived/check.py
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
