@@ -21,8 +21,10 @@ from haconsole.cluster.view import ClusterView, CommandIssued
 from haconsole.engine.publish import events as events_of
 from haconsole.engine.trackers import ScriptCounter
 from haconsole.lab import commands
+from haconsole.lab.clients import SimulatedClients
 from haconsole.lab.definition import LabDefinition, load_lab
 from haconsole.lab.scenario import Step, parse_scenario
+from haconsole.probe.runner import DEFAULT_RATE
 from haconsole.vrrp import actions as act
 from haconsole.vrrp.instance import Instance
 from haconsole.vrrp.sim import SimNode, Simulation
@@ -101,6 +103,7 @@ class ScriptedRun:
     definition: LabDefinition
     t0: float = T0
     failover_hold: float = 60.0
+    client_rate: float = DEFAULT_RATE  # simulated client requests per VIP per second (0: none)
     sim: EventSimulation = field(init=False, repr=False)
     _counters: dict[tuple[str, str], ScriptCounter] = field(init=False, repr=False)
     _up: dict[tuple[str, str], bool] = field(init=False, repr=False)  # services
@@ -116,8 +119,34 @@ class ScriptedRun:
             sim.at(0.0, partial(self._boot, name))
         for step in steps:
             sim.at(step.at, partial(self._command, step.command))
+        if self.client_rate:
+            self._clients(until)
         sim.run_until(until)
         return sim.events
+
+    def _clients(self, until: float) -> None:
+        """The lab's simulated clients (lab.clients) on the virtual clock: every VIP at
+        `client_rate`/s, learning ARP from the events published so far."""
+        sim = self.sim
+        vips = sorted({str(v) for spec in self.definition.nodes
+                       for inst in self.definition.config_for(spec).vrrp_instances
+                       for v in inst.virtual_ipaddress})
+        clients = SimulatedClients(lambda: {n: _Served(self, n) for n in sim.nodes}, vips,
+                                   sim.emit, sim.wall, rate=self.client_rate)
+        seen = [0]
+
+        def tick() -> None:
+            for event in sim.events[seen[0]:]:
+                if isinstance(event, ev.Event):
+                    clients.observe(event)
+            for vip in vips:
+                sim.emit(clients.answer(vip, sim.wall()))
+            seen[0] = len(sim.events)
+
+        step, t = 1.0 / self.client_rate, 0.5
+        while t <= until:
+            sim.at(t, tick)
+            t = round(t + step, 6)
 
     def _command(self, command: cmd.Command) -> None:
         sim, what = self.sim, command.describe()
@@ -224,6 +253,21 @@ class ScriptedRun:
                               "preemption applies again")
                 sim.emit(sim.state_of(sim.nodes[node], inst))
         return cancelled
+
+
+class _Served:
+    """A scripted node as the simulated clients see it (lab.clients.ServedBy)."""
+
+    def __init__(self, run: ScriptedRun, name: str) -> None:
+        self.run, self.name = run, name
+
+    def holds(self, vip: str) -> bool:
+        node = self.run.sim.nodes[self.name]
+        return node.alive and vip in node.vips
+
+    def serving(self) -> bool:
+        return self.run.sim.nodes[self.name].alive and \
+            self.run._up.get((self.name, "nginx"), True)
 
 
 def _at_once(step: Coroutine[Any, Any, T]) -> T:

@@ -25,8 +25,11 @@ class VipPanel(Static):
 
     def refresh_from(self, view: ClusterView, now: float, palette: Palette,
                      node_colour: NodeColour) -> None:
-        # a short panel (an 80x24 terminal) drops the blank lines between its tables
-        compact = 0 < self.size.height < 14
+        # when the full layout does not fit (an 80x24 terminal): no headers, no blank
+        # lines, one line per client, so that no node is cut off
+        full = (len(view.vips) + 2) + (2 * len(view.clients) + 2 if view.clients else 0) + \
+            (len(view.nodes) + 1)
+        compact = 0 < self.content_size.height < full
         self.update(render_vips(view, now, palette, node_colour, compact=compact),
                     layout=False)
 
@@ -36,7 +39,7 @@ def render_vips(view: ClusterView, now: float, palette: Palette,
     if not view.vips and not view.nodes:
         return Text("waiting for the first events…", style=palette.muted)
     table = Table(box=None, expand=True, pad_edge=False, show_edge=False,
-                  header_style=f"bold {palette.muted}")
+                  header_style=f"bold {palette.muted}", show_header=not compact)
     widest = max(len(v) for v in view.vips) if view.vips else 3
     owners = [sorted(v.holders) for v in view.vips.values()]
     owner_width = max([5, *(len(" + ".join(o)) + 2 for o in owners)])
@@ -62,7 +65,7 @@ def render_vips(view: ClusterView, now: float, palette: Palette,
     gap: list[RenderableType] = [] if compact else [Text("")]
     parts: list[RenderableType] = [table, *gap]
     if view.clients:
-        parts += [render_clients(view, now, palette, node_colour), *gap]
+        parts += [render_clients(view, now, palette, node_colour, compact=compact), *gap]
     parts.append(render_nodes(view, now, palette, node_colour))
     return Group(*parts)
 
@@ -71,17 +74,21 @@ CLIENT_STRIP = 12  # seconds of outcomes in the Clients strip
 
 
 def render_clients(view: ClusterView, now: float, palette: Palette,
-                   node_colour: NodeColour) -> Table:
+                   node_colour: NodeColour, *, compact: bool = False) -> RenderableType:
     """What the clients of each VIP see: requests/s, success, who answered, the last
-    error and a strip of the last seconds (█ all answered, ▄ some failed, ▁ all failed)."""
+    error and a strip of the last seconds (█ all answered, ▄ some failed, ▁ all failed).
+    `compact`: one line per VIP, no header and no notes (an 80x24 terminal)."""
     table = Table(box=None, expand=True, pad_edge=False, show_edge=False,
-                  header_style=f"bold {palette.muted}")
-    table.add_column("Clients", no_wrap=True)
-    table.add_column("req/s", no_wrap=True, justify="right")
-    table.add_column("ok", no_wrap=True, justify="right")
-    table.add_column("by", no_wrap=True)
-    table.add_column(f"last {CLIENT_STRIP} s", no_wrap=True, overflow="crop")
-    for client in sorted(view.clients.values(), key=lambda c: c.target):
+                  header_style=f"bold {palette.muted}", show_header=not compact)
+    clients = sorted(view.clients.values(), key=lambda c: c.target)
+    table.add_column("Clients", no_wrap=True, min_width=max(len(c.vip) for c in clients))
+    table.add_column("req/s", no_wrap=True, justify="right", min_width=5)
+    table.add_column("ok", no_wrap=True, justify="right", min_width=4)
+    table.add_column("by", no_wrap=True, min_width=max(
+        [2, *(len(c.last_served_by) for c in clients)]))
+    table.add_column(f"last {CLIENT_STRIP} s", no_wrap=True, overflow="crop", ratio=1)
+    notes: list[Text] = []
+    for client in clients:
         sent, ok = client.window(now, 10.0)
         rate = sent / max(1.0, min(10.0, now - client.first_seen))
         share = f"{100 * ok / sent:.0f}%" if sent else "—"
@@ -97,19 +104,29 @@ def render_clients(view: ClusterView, now: float, palette: Palette,
             else:
                 strip.append("▄", style=palette.warning)
         by = client.last_served_by
+        if compact:
+            line = Text.assemble(("clients ", palette.muted),
+                                 (f"{client.vip} " if len(clients) > 1 else "", "bold"),
+                                 (share, palette.success if healthy else
+                                  f"bold {palette.error}"), (" ok  by ", palette.muted),
+                                 (by or "—", node_colour(by) if by else palette.muted), "  ",
+                                 strip[-8:], no_wrap=True, overflow="ellipsis")
+            notes.append(line)
+            continue
         table.add_row(Text(client.vip, style="bold"), f"{rate:.0f}",
                       Text(share, style=palette.success if healthy else f"bold {palette.error}"),
                       Text(by or "—", style=node_colour(by) if by else palette.muted), strip)
         if client.outage_since is not None:
-            table.add_row(Text(f"  failing {age(now - client.outage_since)}: "
-                               f"{client.outage_failed} failed, {client.last_error}",
-                               style=f"bold {palette.error}"), "", "", "", "")
+            notes.append(Text(f"  {client.vip}: failing for {age(now - client.outage_since)}"
+                              f", {client.outage_failed} failed ({client.last_error})",
+                              style=f"bold {palette.error}", no_wrap=True,
+                              overflow="ellipsis"))
         elif client.last_error and client.last_error_t is not None and \
                 now - client.last_error_t < 60:
-            table.add_row(Text(f"  last error {client.last_error} "
-                               f"{age(now - client.last_error_t)} ago", style=palette.muted),
-                          "", "", "", "")
-    return table
+            notes.append(Text(f"  last error: {client.last_error} "
+                              f"{age(now - client.last_error_t)} ago", style=palette.muted,
+                              no_wrap=True, overflow="ellipsis"))
+    return Group(*notes) if compact else Group(table, *notes)
 
 
 def render_nodes(view: ClusterView, now: float, palette: Palette,
@@ -196,12 +213,13 @@ def render_stopwatch(rec: FailoverRecord | None, now: float, palette: Palette,
         ("   advert ", palette.muted), (millis(rec.advert_ms), f"bold {palette.accent}"),
         ("   VIP ", palette.muted), (millis(rec.vip_ms), f"bold {palette.accent}"),
         ("   elected ", palette.muted), (millis(rec.elected_ms), palette.foreground))
-    if rec.client_outage is not None:
-        figures.append_text(Text.assemble(
-            ("   clients ", palette.muted),
-            (millis(rec.client_outage_ms), f"bold {palette.error}"),
-            (f" ({rec.client_outage[2]} failed)", palette.muted)))
-    return Group(head, cause, figures)
+    if rec.client_outage is None:
+        return Group(head, cause, figures)
+    clients = Text.assemble(("   clients saw ", palette.muted),
+                            (millis(rec.client_outage_ms), f"bold {palette.error}"),
+                            (f" of errors ({rec.client_outage[2]} requests failed)",
+                             palette.muted), no_wrap=True, overflow="ellipsis")
+    return Group(head, cause, figures, clients)
 
 
 def render_transitions(view: ClusterView, now: float, palette: Palette,
