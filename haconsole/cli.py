@@ -7,8 +7,22 @@ import sys
 from collections.abc import Sequence
 
 
+def _node_count(text: str) -> int:
+    """`-n`: a whole number of nodes the lab can run (argparse reports the refusal)."""
+    from haconsole.lab.definition import MAX_NODES
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of nodes: {text!r}") from None
+    if not 1 <= n <= MAX_NODES:
+        raise argparse.ArgumentTypeError(f"a lab has 1..{MAX_NODES} nodes, not {n}")
+    return n
+
+
 def _add_lab_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-n", "--nodes", type=int, default=None, help="number of nodes (default: 2)")
+    p.add_argument("-n", "--nodes", type=_node_count, default=None,
+                   help="number of nodes (default: 2)")
     p.add_argument("--config", default=None, help="lab definition (TOML; default: the nginx pair)")
     p.add_argument("--scenario", "--script", dest="scenario", default=None,
                    help="timed steps, e.g. '5:stop nginx1; 15:start nginx1'")
@@ -116,9 +130,12 @@ def _run_lab(args: argparse.Namespace) -> int:
 
     try:
         definition = load_lab(args.config, nodes=args.nodes)
-        steps = parse_scenario(args.scenario) if args.scenario else []
-    except (ConfigError, ScenarioError) as err:
+        steps = parse_scenario(args.scenario, definition) if args.scenario else []
+    except ConfigError as err:
         print(f"haconsole: {err}", file=sys.stderr)
+        return 2
+    except ScenarioError as err:
+        print(f"haconsole: --scenario: {err}", file=sys.stderr)
         return 2
     if args.netns:
         from haconsole.netns.cli import main_netns_lab

@@ -288,10 +288,18 @@ def _first_line(err: BaseException) -> str:
     return text[0] if text else type(err).__name__
 
 
-def _timestamp(time: float) -> str:
-    """UTC, to the microsecond: captures are compared across hosts and time zones."""
-    moment = _dt.datetime.fromtimestamp(time, tz=_dt.timezone.utc)
+def _timestamp(time: float) -> str | None:
+    """UTC, to the microsecond: captures are compared across hosts and time zones.
+    None for a time no calendar date can show (a damaged capture: past year 9999)."""
+    try:
+        moment = _dt.datetime.fromtimestamp(time, tz=_dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+#: What text and JSON output say of a packet time `_timestamp` cannot show.
+BAD_TIME = "timestamp_out_of_range"
 
 
 def _auth_text(advert: Advert, show_secrets: bool) -> str:
@@ -305,8 +313,9 @@ def _auth_text(advert: Advert, show_secrets: bool) -> str:
 
 def format_text(record: WatchRecord, *, show_secrets: bool = False) -> str:
     """One line: time, addresses, TTL, then the advert or why it is invalid."""
+    stamp = _timestamp(record.time)
     parts = [
-        _timestamp(record.time),
+        stamp if stamp is not None else f"{record.time:.6f}",
         f"{record.src} > {record.dst}",
         f"ttl {record.ttl}",
     ]
@@ -331,14 +340,17 @@ def format_text(record: WatchRecord, *, show_secrets: bool = False) -> str:
         assert record.error is not None
         parts.append(f"INVALID {record.error}")
     parts += [f"[{warning}]" for warning in record.warnings]
+    if stamp is None:
+        parts.append(f"[{BAD_TIME}: seconds since the epoch, as captured]")
     return " ".join(parts)
 
 
 def to_json(record: WatchRecord, *, show_secrets: bool = False) -> dict[str, Any]:
     """A JSON-ready object; fields of a field-by-field decode, `error` when invalid."""
+    stamp = _timestamp(record.time)
     obj: dict[str, Any] = {
         "time": record.time,
-        "timestamp": _timestamp(record.time).replace(" ", "T") + "Z",
+        "timestamp": stamp.replace(" ", "T") + "Z" if stamp is not None else None,
         "src": str(record.src),
         "dst": str(record.dst),
         "ip_version": record.src.version,
@@ -377,7 +389,8 @@ def to_json(record: WatchRecord, *, show_secrets: bool = False) -> dict[str, Any
         obj["checksum_ok"] = False if record.error.reason == CHK_ERR else None
         obj["error"] = record.error.reason
         obj["detail"] = record.error.detail
-    obj["warnings"] = [w.reason for w in record.warnings]
+    obj["warnings"] = [w.reason for w in record.warnings] + ([BAD_TIME] if stamp is None
+                                                              else [])
     return obj
 
 

@@ -8,13 +8,17 @@ agent on real interfaces.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
+import socket
 import stat
 import subprocess
 import sys
 
 import pytest
+from conftest import need
 
 from haconsole.agent.daemon import Agent, AgentError, AgentOptions, load_config
 from haconsole.cluster import commands as cmd
@@ -129,8 +133,8 @@ async def test_reload_with_errors_keeps_running(tmp_path):
 def test_config_errors_are_reported(tmp_path):
     path = tmp_path / "bad.conf"
     path.write_text("vrrp_instance VI_1 {\n  virtual_router_id 999\n}\n")
-    _, lines = load_config(str(path))
-    assert lines and any(not line.startswith("warning: ") for line in lines)
+    _, errors, _ = load_config(str(path))
+    assert errors and all(": error: " in line for line in errors)
     agent = Agent(AgentOptions(config_file=str(path), control=str(tmp_path / "s")))
     with pytest.raises(AgentError) as err:
         agent.load()
@@ -238,3 +242,133 @@ async def test_track_file_moves_priority_and_faults_and_survives_a_reload(tmp_pa
     await until(lambda: _state(agent, "VI_1") in ("BACKUP", "MASTER"))
     agent.request_stop()
     assert await asyncio.wait_for(task, 10) == 0
+
+
+# ----------------------------------------------------------------------------- bad input
+async def _exchange(path: str, lines: list[bytes]) -> list[dict]:
+    """Send each line on one connection and read one reply per line (or until EOF)."""
+    reader, writer = await asyncio.open_unix_connection(path, limit=1 << 22)
+    replies = []
+    try:
+        for line in lines:
+            writer.write(line)
+            await writer.drain()
+            reply = await asyncio.wait_for(reader.readline(), 10)
+            if not reply:
+                break
+            replies.append(json.loads(reply))
+    finally:
+        writer.close()
+    return replies
+
+
+def _over_long_line(path: str, size: int) -> tuple[dict, bytes]:
+    """Send a `size`-byte request line: (the reply, what follows it on the connection)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(path)
+        with contextlib.suppress(ConnectionError):  # the agent stops reading at its limit
+            sock.sendall(b'{"cmd": "' + b"x" * size + b'"}\n')
+        stream = sock.makefile("rb")
+        return json.loads(stream.readline()), stream.read()
+
+
+async def test_control_socket_answers_bad_requests_with_one_line(tmp_path, caplog):
+    from haconsole.agent.control import MAX_DEPTH, MAX_LINE
+
+    agent, task = await _start_agent(tmp_path)
+    sock = str(tmp_path / "agent.sock")
+    caplog.set_level(logging.WARNING, logger="haconsole.agent")
+    bad = [
+        (b'{"id": 1, "cmd": "failover", "instance": ["VI_1"]}\n', "'instance' must be a string"),
+        (b'{"id": 2, "cmd": "stop-service", "service": {"a": 1}}\n', "'service' must be"),
+        (b'{"id": 3, "cmd": ["status"]}\n', "'cmd' must be a string, not a list"),
+        (b'{"id": [1], "cmd": "status"}\n', "'id' must be a string, an integer or null"),
+        (b'{"id": 4}\n', "'cmd' missing"),
+        (b'[1, 2]\n', "expected a JSON object, got a list"),
+        (b'{"cmd": "status", "x": ' + b"[" * 1000 + b"]" * 1000 + b"}\n",
+         f"nested deeper than {MAX_DEPTH} levels"),
+        (b'{"cmd": "status", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
+         f"nested deeper than {MAX_DEPTH} levels"),
+        (b'{"id": 5, "cmd": "status", "n": ' + b"9" * 5000 + b"}\n", "number too long"),
+        (b'{"cmd": "\xff\xfe"}\n', "not UTF-8"),
+        (b'\xff\xfe{"cmd"\n', "bad request: "),
+        (b'{"id": 6, "cmd": "' + b"x" * 1000 + b'"}\n', "unknown command 'xxx"),
+    ]
+    replies = await _exchange(sock, [line for line, _ in bad] + [b'{"id": 9, "cmd": "status"}\n'])
+    assert len(replies) == len(bad) + 1  # one connection survived all of them
+    for (line, words), reply in zip(bad, replies, strict=False):
+        assert reply["ok"] is False and words in reply["detail"], (line[:60], reply)
+        assert len(reply["detail"]) < 200
+    assert replies[0]["id"] == 1 and replies[-1]["id"] == 9 and replies[-1]["ok"]
+    # A line over MAX_LINE: an error reply, then the connection is closed.
+    reply, after = await asyncio.to_thread(_over_long_line, sock, MAX_LINE + 10)
+    assert reply["ok"] is False and f"longer than {MAX_LINE} bytes" in reply["detail"]
+    assert after == b""
+    assert (await _exchange(sock, [b'{"cmd": "status"}\n']))[0]["ok"]
+    warnings = [r for r in caplog.records if r.name == "haconsole.agent"]
+    # One line per refusal: every bad request but the unknown command (a valid request
+    # the agent answers), plus the over-long line.
+    assert len(warnings) == len(bad)
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in warnings)
+    agent.request_stop()
+    assert await asyncio.wait_for(task, 10) == 0
+
+
+async def test_ctl_events_into_a_closed_pipe_exits_quietly(tmp_path):
+    agent, task = await _start_agent(tmp_path)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "haconsole.agent", "ctl", "--control",
+        str(tmp_path / "agent.sock"), "events",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert await asyncio.wait_for(proc.stdout.readline(), 10)  # like `| head -1`
+    proc.stdout.feed_eof()
+    transport = proc._transport  # type: ignore[attr-defined]
+    transport.get_pipe_transport(1).close()  # the reader goes away
+    err = await asyncio.wait_for(proc.stderr.read(), 20)
+    assert await asyncio.wait_for(proc.wait(), 10) == 0
+    assert err == b""
+    agent.request_stop()
+    assert await asyncio.wait_for(task, 10) == 0
+
+
+def _agent_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "haconsole.agent", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_keepalived_flags_version_config_test_vrrp_and_config_id(tmp_path):
+    version = _agent_cli("-v")
+    assert version.returncode == 0 and version.stderr.startswith("haconsole agent v")
+    nics = sorted(set(os.listdir("/sys/class/net")) - {"lo"})
+    need(bool(nics), "needs a network interface other than lo (-t checks it exists)")
+    conf = CONF.replace("interface eth0", f"interface {nics[0]}")
+    good = tmp_path / "good.conf"
+    good.write_text(conf)
+    assert _agent_cli("-t", "-f", str(good)).returncode == 0
+    typo = tmp_path / "typo.conf"
+    typo.write_text(conf.replace("priority 100", "priorty 100"))
+    test = _agent_cli("-t", "-f", str(typo), "-P")
+    assert test.returncode != 0
+    lines = test.stderr.strip().splitlines()
+    assert any(f"{typo}:" in line and "priorty" in line for line in lines), lines
+    assert not any(line.count("error:") > 1 or line.count("warning:") > 1 for line in lines)
+    missing = _agent_cli("--config-test", "-f", str(tmp_path / "nope.conf"))
+    assert missing.returncode == 4 and "nope.conf" in missing.stderr
+    log = tmp_path / "test.log"
+    assert _agent_cli(f"--config-test={log}", "-f", str(typo)).returncode == test.returncode
+    assert "priorty" in log.read_text()
+    # `@ID` lines: only the node whose config id matches keeps them.
+    ided = tmp_path / "ided.conf"
+    ided.write_text(conf.replace("    priority 100\n", "    @node-b priorty 100\n"))
+    assert _agent_cli("-t", "-f", str(ided), "-i", "node-a").returncode == 0
+    assert _agent_cli("-t", "-f", str(ided), "--config-id", "node-b").returncode != 0
+
+
+def test_config_messages_carry_one_severity(tmp_path):
+    path = tmp_path / "warn.conf"
+    path.write_text(CONF.replace("    advert_int 1\n", "    advert_int 1.5\n"))
+    _, errors, warnings = load_config(str(path))
+    assert not errors and warnings
+    assert all(line.count("warning") == 1 for line in warnings), warnings

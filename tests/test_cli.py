@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+
+import pytest
+from conftest import need, need_program
 
 from haconsole.cli import main
 
@@ -36,3 +40,27 @@ def test_text_lab_plays_a_scenario() -> None:
     assert "stop nginx on nginx1: done" in out
     assert "VRRP_Script(chk_nginx) failed (exited with status 1)" in out
     assert "lab-pass" not in out
+
+
+def test_bad_scenario_and_node_count_are_one_line(capsys) -> None:
+    assert main(["lab", "--text", "--scenario", "nan:stop nginx1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("haconsole: --scenario: step 'nan:stop")
+    assert main(["lab", "--text", "--scenario", "5:stop nginx7"]) == 2
+    assert "no node 'nginx7' in the lab" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["lab", "--text", "-n", "0"])
+    assert info.value.code == 2
+    assert "a lab has 1..50 nodes, not 0" in capsys.readouterr().err
+
+
+def test_netns_lab_without_cap_sys_admin_says_what_is_missing() -> None:
+    need(os.geteuid() == 0, "needs root: the check under test comes after the root check")
+    need_program("setpriv")
+    p = subprocess.run(["setpriv", "--inh-caps=-all", "--ambient-caps=-all",
+                        "--bounding-set=-sys_admin", sys.executable, "-m", "haconsole", "lab",
+                        "--netns", "--duration", "1"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 2 and p.stdout == ""
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs CAP_SYS_ADMIN" in lines[0], p.stderr

@@ -429,7 +429,7 @@ async def test_the_confirmation_shows_the_sources_warning_in_the_warning_colour(
 
 async def test_secrets_never_reach_the_screen() -> None:
     definition = load_lab()
-    secret = definition.instances[0]["auth_pass"]
+    secret = definition.instances[0].auth_pass.reveal()
     app = make_app(definition)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)

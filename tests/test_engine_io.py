@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -49,16 +50,20 @@ async def test_probe_status_and_hung_script_killed_at_timeout(tmp_path):
         raise AssertionError(f"hung script {pid} still running")
 
 
-async def test_process_death_is_reported_in_milliseconds():
-    proc = subprocess.Popen(["sleep", "30"])
+async def test_process_death_is_reported_in_milliseconds(tmp_path):
+    # A copy of sleep under a name of our own: the tracker follows every process of
+    # that name, and the test kills each one, so it must never match anyone else's.
+    name = f"hacslp{os.getpid()}"[:15]
+    program = tmp_path / name
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", program)
+    proc = subprocess.Popen([str(program), "30"])
     try:
-        tracker = ProcessTracker("chk_sleep", "sleep", rescan=10)
+        tracker = ProcessTracker("chk_sleep", name, rescan=10)
         reports: list[tuple[float, bool]] = []
         tracker.start(lambda name, ok, cause: reports.append((time.monotonic(), ok)),
                       lambda line: None)
-        assert proc.pid in tracker.pids and reports[-1][1] is True
-        for pid in list(tracker.pids):
-            os.kill(pid, signal.SIGKILL)
+        assert set(tracker.pids) == {proc.pid} and reports[-1][1] is True
+        os.kill(proc.pid, signal.SIGKILL)
         killed = time.monotonic()
         for _ in range(100):
             if reports[-1][1] is False:
@@ -69,7 +74,7 @@ async def test_process_death_is_reported_in_milliseconds():
     finally:
         proc.kill()
         proc.wait()
-    assert proc.pid not in find_processes("sleep")
+    assert proc.pid not in find_processes(name)
 
 
 async def test_notify_scripts_get_keepalived_arguments(tmp_path):

@@ -122,3 +122,33 @@ def test_build_fleet_makes_one_source_per_kind() -> None:
     assert fleet.options.accept_new_host_keys
     assert isinstance(fleet.nodes["edge1"], KeepalivedSshNode)
     assert isinstance(fleet.nodes["edge3"], AgentSshNode)
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    ('[[node]]\nname = "a"\nport = ' + "9" * 5000 + "\n", 3, "more than"),
+    ("interval = " + "9" * 400 + '\n[[node]]\nname = "a"\n', 1, "interval: must be"),
+    ('[[node]]\nname = "a"\ninterval = ' + "9" * 400 + "\n", 3, "interval must be"),
+    ('[[node]]\nname = "a"\ninterval = nan\n', 3, "interval must be"),
+    ("interval = inf\n[[node]]\nname = \"a\"\n", 1, "interval: must be"),
+    ("a = " + "[" * 2000 + "]" * 2000 + "\n", 1, "nested too deeply"),
+])
+def test_numbers_no_python_can_read_are_file_line_errors(text: str, line: int,
+                                                         words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_inventory(text, "inv.toml")
+    assert info.value.line == line and words in info.value.message
+    assert "\n" not in str(info.value)
+
+
+def test_connect_on_a_binary_or_huge_file_is_one_line(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    for name, data in (("bin.toml", b"name = 'x'\n\x00\xff\xfe"),
+                       ("huge.toml", b"interval = " + b"1" * 400 + b"\n")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert main_connect(parser.parse_args([str(path)])) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"haconsole: {path}:")

@@ -248,6 +248,28 @@ def test_timestamps_as_captured() -> None:
     assert first.time == pytest.approx(float(rdpcap(str(VECTORS))[0].time))
 
 
+def test_a_time_past_year_9999_is_shown_raw_and_flagged(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A damaged pcapng whose packet stamp no calendar can show: the seconds as captured,
+    flagged, and every other field as usual."""
+    path = tmp_path / "damaged.pcapng"
+    wrpcapng(str(path), [_eth(_advert_v4())])
+    data = bytearray(path.read_bytes())
+    epb = data.index((6).to_bytes(4, "little"), 28)  # the Enhanced Packet Block
+    data[epb + 12 : epb + 16] = (0xFFFF_FFFF).to_bytes(4, "little")  # timestamp (high)
+    path.write_bytes(bytes(data))
+    code, lines, err = run(capsys, "--read", str(path))
+    assert code == 0 and err == [] and len(lines) == 1
+    seconds = float(lines[0].split()[0])
+    assert seconds > 253402300800  # 10000-01-01
+    assert " vrid 51 " in lines[0] and lines[0].endswith(
+        "[timestamp_out_of_range: seconds since the epoch, as captured]")
+    code, lines, err = run(capsys, "--read", str(path), "--json")
+    obj = json.loads(lines[0])
+    assert obj["timestamp"] is None and obj["time"] == seconds
+    assert obj["warnings"] == ["timestamp_out_of_range"] and obj["vrid"] == 51
+
+
 # ---------------------------------------------------------------- errors: exit 2, one line
 
 

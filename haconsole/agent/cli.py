@@ -1,7 +1,10 @@
 """Command line of `haconsole agent` and `haconsole agent ctl` (wired into haconsole.cli).
 
 The flags are keepalived's where keepalived has one (`-f`, `-l`, `-D`, `-n`, `-p`,
-`-g/--log-file`, `-S`, `-G`), so an existing unit file or habit carries over.
+`-g/--log-file`, `-S`, `-G`, `-v`, `-t`, `-P`, `-i`), so an existing unit file, script
+or habit carries over: `-v` prints the version, `-t` tests the config and exits with
+keepalived -t's status, `-P` (VRRP only) is what the agent always does, and `-i ID`
+selects the `@ID` lines of the config as keepalived does.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from haconsole.agent.daemon import (
     Agent,
     AgentError,
     AgentOptions,
+    config_test,
+    version,
 )
 from haconsole.keepalived.log.writer import (
     DEFAULT_LOG_FILE,
@@ -41,6 +46,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_log_arguments(parser)
     parser.add_argument("-n", "--dont-fork", action="store_true",
                         help="don't fork the daemon process (stay in the foreground)")
+    parser.add_argument("-v", "--version", dest="show_version", action="store_true",
+                        help="print the version and exit")
+    parser.add_argument("-t", "--config-test", nargs="?", const="", default=None,
+                        metavar="LOG_FILE",
+                        help="check the configuration like keepalived -t and exit with its "
+                             "status (messages to stderr, or appended to LOG_FILE)")
+    parser.add_argument("-P", "--vrrp", action="store_true",
+                        help="only run the VRRP subsystem (the agent runs nothing else)")
+    parser.add_argument("-i", "--config-id", default=None, metavar="ID",
+                        help="the config id `@ID` lines match (default: the host name)")
     parser.add_argument("-p", "--pid", dest="pidfile", default=None,
                         help="pidfile (default: none)")
     parser.add_argument("--control", default=DEFAULT_CONTROL,
@@ -190,11 +205,21 @@ def main_agent(args: argparse.Namespace) -> int:
     if getattr(args, "agent_command", None) == "ctl":
         from haconsole.agent.ctl import main_ctl
 
-        return main_ctl(args)
+        try:
+            return main_ctl(args)
+        except BrokenPipeError:  # `ctl events | head`: the reader left, not an error
+            _silence_stdout()
+            return 0
+    if args.show_version:
+        print(f"haconsole agent v{version()} (keepalived-compatible VRRP daemon)",
+              file=sys.stderr)  # keepalived -v writes to stderr too
+        return 0
+    if args.config_test is not None:
+        return _config_test(args.config_file, args.config_id, args.config_test)
     services = {name: (start, stop) for name, start, stop in args.service}
     options = AgentOptions(config_file=args.config_file, control=args.control,
                            node_name=args.name, services=services,
-                           failover_hold=args.failover_hold)
+                           failover_hold=args.failover_hold, config_id=args.config_id)
     agent = Agent(options)
     try:
         agent.load()  # config errors are reported before forking, on the terminal
@@ -222,6 +247,29 @@ def main_agent(args: argparse.Namespace) -> int:
     except OSError as err:
         print(f"haconsole agent: {err}", file=sys.stderr)
         return EXIT_FATAL
+
+
+def _config_test(path: str, config_id: str | None, log_file: str) -> int:
+    """`-t [LOG_FILE]`: keepalived appends the messages to LOG_FILE when given."""
+    if not log_file:
+        return config_test(path, config_id, sys.stderr)
+    try:
+        with open(log_file, "a", encoding="utf-8") as out:
+            return config_test(path, config_id, out)
+    except OSError as err:
+        print(f"haconsole agent: cannot open config-test log file {log_file}: "
+              f"{err.strerror}", file=sys.stderr)
+        return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (captured in tests): nothing will flush to a closed pipe
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,8 +14,18 @@ Events are `cluster.events` as `to_dict()`; that is the one model every console 
 speaks, so an SSH session running `haconsole agent ctl --stream` carries them unchanged.
 How a console `Command` becomes one of these requests is `protocol.py`.
 
-`QUEUE_SIZE` events wait per subscriber: a slow reader loses events (it is told how
-many, as a SourceHealth event); the agent never waits for a reader.
+Connection policy. Anything a client sends gets a reply, and a bad request one warning
+line in the log, never a traceback. The agent carries on, and so does the connection but
+after an over-long line:
+
+- `MAX_LINE` (1 MiB): a longer request line is answered `{"ok": false, ...}` and the
+  connection is closed, since the rest of that line cannot be told from a next request.
+- `MAX_DEPTH` (8): a request is a flat object; JSON nested deeper is refused before the
+  agent looks at it (deep nesting only exercises the parser's recursion).
+- Fields: `cmd` a string; `instance` and `service` a string or null; `id` a string, an
+  integer or null (it is echoed back). Other fields are ignored, for newer clients.
+- `QUEUE_SIZE` events wait per subscriber: a slow reader loses events (it is told how
+  many, as a SourceHealth event); the agent never waits for a reader.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,7 +46,89 @@ from haconsole.cluster import events as ev
 
 log = logging.getLogger("haconsole.agent")
 
+MAX_LINE = 1 << 20
+MAX_DEPTH = 8
 QUEUE_SIZE = 20_000
+
+RequestId = str | int | None
+
+
+@dataclass(frozen=True)
+class Request:
+    """One control request, checked: every field has the type the agent expects."""
+
+    cmd: str
+    id: RequestId = None
+    instance: str | None = None
+    service: str | None = None
+
+
+class RequestError(ValueError):
+    """A request the agent refuses; `id` is echoed when the request had a usable one."""
+
+    def __init__(self, detail: str, rid: RequestId = None) -> None:
+        super().__init__(detail)
+        self.id = rid
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether JSON `value` nests deeper than `limit` (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def parse_request(line: bytes) -> Request:
+    """A request line -> Request; RequestError with a one-line reason otherwise."""
+    try:
+        data = json.loads(line)
+    except RecursionError:
+        raise RequestError(f"bad request: JSON nested deeper than {MAX_DEPTH} levels"
+                           ) from None
+    except json.JSONDecodeError as err:
+        raise RequestError(f"bad request: {err}") from None
+    except UnicodeDecodeError:
+        raise RequestError("bad request: not UTF-8 text") from None
+    except ValueError:  # int()'s digit limit, let through by json
+        raise RequestError("bad request: a number too long to read") from None
+    if not isinstance(data, dict):
+        raise RequestError(f"bad request: expected a JSON object, got {_json_type(data)}")
+    if _depth_exceeds(data, MAX_DEPTH):
+        raise RequestError(f"bad request: JSON nested deeper than {MAX_DEPTH} levels")
+    rid = data.get("id")
+    if rid is not None and (isinstance(rid, bool) or not isinstance(rid, str | int)):
+        raise RequestError(f"bad request: 'id' must be a string, an integer or null, "
+                           f"not {_json_type(rid)}")
+    cmd = data.get("cmd")
+    if not isinstance(cmd, str):
+        what = "missing" if cmd is None else f"must be a string, not {_json_type(cmd)}"
+        raise RequestError(f"bad request: 'cmd' {what}", rid)
+    names: dict[str, str | None] = {}
+    for key in ("instance", "service"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise RequestError(f"bad request: {key!r} must be a string or null, "
+                               f"not {_json_type(value)}", rid)
+        names[key] = value or None
+    return Request(cmd, rid, names["instance"], names["service"])
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
 
 
 class Controlled(Protocol):
@@ -45,7 +138,7 @@ class Controlled(Protocol):
 
     def snapshot(self) -> list[ev.Event]: ...
 
-    async def execute(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    async def execute(self, request: Request) -> dict[str, Any]: ...
 
     def watchers_changed(self) -> None: ...
 
@@ -82,7 +175,7 @@ class ControlServer:
         old = os.umask(0o177)
         try:
             self._server = await asyncio.start_unix_server(self._client, path=str(path),
-                                                           limit=1 << 20)
+                                                           limit=MAX_LINE)
         except OSError as err:
             raise ControlError(f"cannot create control socket {path}: {err.strerror}"
                                ) from None
@@ -125,18 +218,22 @@ class ControlServer:
 
         try:
             while True:
-                line = await reader.readline()
+                try:
+                    line = await reader.readline()
+                except ValueError:  # the line outgrew the reader's limit (MAX_LINE)
+                    detail = f"bad request: line longer than {MAX_LINE} bytes; closing"
+                    log.warning("control socket: %s", detail)
+                    await send({"ok": False, "detail": detail})
+                    break
                 if not line:
                     break
                 try:
-                    request = json.loads(line)
-                    if not isinstance(request, dict):
-                        raise ValueError("not an object")
-                except ValueError as err:
-                    await send({"ok": False, "detail": f"bad request: {err}"})
+                    request = parse_request(line)
+                except RequestError as err:
+                    log.warning("control socket: %s", err)
+                    await send({"id": err.id, "ok": False, "detail": str(err)})
                     continue
-                rid = request.get("id")
-                if request.get("cmd") == "subscribe":
+                if request.cmd == "subscribe":
                     if sub is None:
                         sub = Subscriber()
                         for event in self.agent.snapshot():
@@ -144,11 +241,11 @@ class ControlServer:
                         self.subscribers.add(sub)
                         self.agent.watchers_changed()
                         pump = asyncio.get_running_loop().create_task(self._pump(sub, send))
-                    await send({"id": rid, "ok": True, "node": self.agent.name})
+                    await send({"id": request.id, "ok": True, "node": self.agent.name})
                     continue
                 reply = await self.agent.execute(request)
-                await send({"id": rid, **reply})
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                await send({"id": request.id, **reply})
+        except ConnectionError:
             pass
         finally:
             if sub is not None:

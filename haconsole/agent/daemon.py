@@ -16,6 +16,7 @@ so a unit file's RestartPreventExitStatus works the same: 0 ok, 3 fatal, 4 confi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 import os
@@ -25,15 +26,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from haconsole.agent.control import ControlError, ControlServer
+from haconsole.agent.control import ControlError, ControlServer, Request
 from haconsole.cluster import events as ev
 from haconsole.config import Config
 from haconsole.engine.build import build_trackers, with_primary_tracking
 from haconsole.engine.node import Node, Tracker
 from haconsole.engine.notify import Notifier
 from haconsole.engine.scripts import ScriptError, run_script, script_argv
+
+if TYPE_CHECKING:
+    from haconsole.keepalived.conf import Environment
 
 log = logging.getLogger("haconsole.agent")
 
@@ -56,24 +60,53 @@ class AgentError(Exception):
 
 
 # ----------------------------------------------------------------------------- config
-def load_config(path: str) -> tuple[Config, list[str]]:
-    """Parse keepalived.conf with haconsole's parser: (config, finding lines).
+def default_config_id() -> str:
+    """keepalived's default config id (`@ID` lines): the host name up to its first dot."""
+    return socket.gethostname().split(".", 1)[0]
 
-    Warnings come back prefixed "warning:" so they reach the log like keepalived's;
-    any error (or a config keepalived could not run) makes the config unusable.
+
+def config_environment(config_id: str | None = None, *, local: bool = False
+                       ) -> Environment:
+    """How the agent reads keepalived.conf: `@ID` lines selected like keepalived's
+    (`config_id`, default the host name); `local` checks interfaces, scripts and users
+    against this machine as `keepalived -t` run here would."""
+    from haconsole.keepalived.conf import Environment
+
+    env = Environment.local() if local else Environment()
+    return dataclasses.replace(env, config_id=config_id or default_config_id())
+
+
+def load_config(path: str, config_id: str | None = None) -> tuple[Config, list[str], list[str]]:
+    """(config, error lines, warning lines), each line `FILE:LINE: severity: message`.
+
+    Any error (or a config keepalived could not run) makes the config unusable.
     """
     from haconsole.keepalived.conf import parse_file
 
-    result = parse_file(path)
+    result = parse_file(path, config_environment(config_id))
     errors = [f.format() for f in result.findings if f.severity == "error"]
-    warnings = [f"warning: {f.format()}" for f in result.findings if f.severity == "warning"]
+    warnings = [f.format() for f in result.findings if f.severity == "warning"]
     if (result.fatal or not result.runnable) and not errors:
         errors.append(f"{path}: configuration cannot be run")
-    return result.config, errors + warnings if errors else warnings
+    return result.config, errors, warnings
 
 
-def is_error(lines: list[str]) -> bool:
-    return any(not line.startswith("warning: ") for line in lines)
+def config_test(path: str, config_id: str | None, out: TextIO) -> int:
+    """`-t`: what `haconsole check --local` says about the file, on `out`; the exit
+    status is keepalived -t's, or EXIT_CONFIG when keepalived would pass a file the
+    agent refuses to run."""
+    from haconsole.keepalived.check import check_files, format_text
+
+    report = check_files([path], config_environment(config_id, local=True))
+    text = format_text(report)
+    if text:
+        print(text, file=out)
+    result = report.nodes[0].result
+    status = result.keepalived_status()
+    if not status and (result.fatal or not result.runnable
+                       or any(f.severity == "error" for f in result.findings)):
+        status = EXIT_CONFIG
+    return status
 
 
 def _trackers_or_error(config: Config, *, reload: bool = False) -> dict[str, Tracker]:
@@ -84,7 +117,8 @@ def _trackers_or_error(config: Config, *, reload: bool = False) -> dict[str, Tra
 
 
 # ----------------------------------------------------------------------------- checks
-def _capabilities() -> int | None:
+def effective_capabilities() -> int | None:
+    """This process's effective capability mask (CapEff), None where unknown."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("CapEff:"):
@@ -96,7 +130,7 @@ def _capabilities() -> int | None:
 
 def check_permissions() -> None:
     """Raise AgentError(EXIT_MISSING_PERMISSION) with one line saying what is missing."""
-    caps = _capabilities()
+    caps = effective_capabilities()
     missing = []
     if caps is not None:
         if not caps & (1 << CAP_NET_RAW):
@@ -121,6 +155,7 @@ def check_permissions() -> None:
 class AgentOptions:
     config_file: str
     control: str = DEFAULT_CONTROL
+    config_id: str | None = None  # `-i`: which `@ID` lines apply (default: the host name)
     node_name: str | None = None
     services: dict[str, tuple[str, str]] = field(default_factory=dict)
     failover_hold: float = 60.0
@@ -155,13 +190,16 @@ class Agent:
     def load(self) -> Config:
         """Parse and check the config; AgentError(EXIT_CONFIG) when it cannot be run."""
         try:
-            config, lines = load_config(self.options.config_file)
+            config, errors, warnings = load_config(self.options.config_file,
+                                                   self.options.config_id)
         except OSError as err:
             raise AgentError(f"cannot read {self.options.config_file}: {err.strerror}",
                              EXIT_CONFIG) from None
-        for line in lines:
+        for line in errors:
+            log.error("%s", line)
+        for line in warnings:
             log.warning("%s", line)
-        if is_error(lines):
+        if errors:
             raise AgentError(f"{self.options.config_file}: configuration errors, not starting",
                              EXIT_CONFIG)
         if not config.vrrp_instances:
@@ -178,7 +216,7 @@ class Agent:
         config = self.load()
         if self.options.check_permissions:
             check_permissions()
-        log.info("Starting haconsole agent %s on %s", _version(), self.name)
+        log.info("Starting haconsole agent %s on %s", version(), self.name)
         try:
             await self.control.start()
         except ControlError as err:
@@ -336,18 +374,18 @@ class Agent:
         }
 
     # ------------------------------------------------------------------ commands
-    async def execute(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Run one control request; the reply never raises for user errors."""
-        cmd = str(request.get("cmd", ""))
+    async def execute(self, request: Request) -> dict[str, Any]:
+        """Run one control request (checked by control.py); the reply never raises."""
+        cmd = request.cmd
         try:
             if cmd == "status":
                 return {"ok": True, **self.status()}
             if cmd == "failover":
-                return self._failover(request.get("instance") or None)
+                return self._failover(request.instance)
             if cmd == "cancel-hold":
-                return self._cancel_hold(request.get("instance") or None)
+                return self._cancel_hold(request.instance)
             if cmd in ("stop-service", "start-service"):
-                return await self._service(cmd, request.get("service") or None)
+                return await self._service(cmd, request.service)
             if cmd == "reload":
                 ok, detail = await self.reload()
                 return {"ok": ok, "detail": detail}
@@ -360,7 +398,8 @@ class Agent:
         except Exception as err:  # a bug must not kill the control connection
             log.exception("control command %s failed", cmd)
             return {"ok": False, "detail": f"{cmd}: internal error: {err}"}
-        return {"ok": False, "detail": f"unknown command {cmd!r}"}
+        shown = cmd if len(cmd) <= 40 else cmd[:37] + "..."
+        return {"ok": False, "detail": f"unknown command {shown!r}"}
 
     def _failover(self, instance: str | None) -> dict[str, Any]:
         node = self.node
@@ -450,7 +489,7 @@ class Agent:
             return True, "restarted"
 
 
-def _version() -> str:
+def version() -> str:
     try:
         from haconsole import __version__
 

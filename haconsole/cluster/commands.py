@@ -66,7 +66,7 @@ class Failover(Command):
     instance: str = ""
 
     def describe(self) -> str:
-        return f"fail over {self.instance} away from {self.node}"
+        return f"fail over {self.instance or 'every instance'} away from {self.node}"
 
 
 @dataclass(frozen=True)

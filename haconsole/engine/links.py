@@ -4,7 +4,8 @@ keepalived listens to RTMGRP_LINK on a netlink socket and logs "Netlink reports 
 down"; we do the same with a plain non-blocking NETLINK_ROUTE socket on the asyncio loop
 (no polling). An interface counts as up while it is IFF_UP and IFF_RUNNING (carrier), as
 in keepalived's IF_ISUP. One `LinkTracker` per tracked interface name; the agent also
-tracks each instance's own interface (keepalived does so unless `dont_track_primary`).
+tracks each instance's own interface (keepalived does so unless `dont_track_primary`;
+see `engine.build.with_primary_tracking`).
 """
 
 from __future__ import annotations

@@ -24,9 +24,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "instead of the haconsole agent")
 
 
+CAP_SYS_ADMIN = 21  # mounting /run/netns, setns()
+
+
 def _preflight(keepalived: bool) -> str | None:
     if os.geteuid() != 0:
         return "lab --netns needs root (it creates network namespaces)"
+    from haconsole.agent.daemon import CAP_NET_ADMIN, effective_capabilities
+
+    caps = effective_capabilities()
+    missing = [name for bit, name in ((CAP_SYS_ADMIN, "CAP_SYS_ADMIN (creating namespaces)"),
+                                      (CAP_NET_ADMIN, "CAP_NET_ADMIN (veths and addresses)"))
+               if caps is not None and not caps & (1 << bit)]
+    if missing:
+        return ("lab --netns needs " + " and ".join(missing) + ", which this process lacks "
+                "(in a container: run it privileged, or use the in-process `haconsole lab`)")
     programs = ["ip", "nginx", "curl"] + (["keepalived"] if keepalived else [])
     for program in programs:
         if shutil.which(program) is None and not Path("/usr/sbin", program).exists():
@@ -63,6 +75,7 @@ def main_netns_lab(args: argparse.Namespace) -> int:
     from haconsole.lab.definition import load_lab
     from haconsole.lab.scenario import ScenarioError, parse_scenario
     from haconsole.netns.lab import NetnsLab, lab_configs
+    from haconsole.netns.topology import NetnsError
 
     keepalived = list(getattr(args, "keepalived", []) or [])
     problem = _preflight(bool(keepalived))
@@ -72,9 +85,12 @@ def main_netns_lab(args: argparse.Namespace) -> int:
     try:
         definition = load_lab(getattr(args, "config", None), nodes=getattr(args, "nodes", None))
         scenario = getattr(args, "scenario", None)
-        steps = parse_scenario(scenario) if scenario else []
-    except (ConfigError, ScenarioError) as err:
+        steps = parse_scenario(scenario, definition) if scenario else []
+    except ConfigError as err:
         print(f"haconsole: {err}", file=sys.stderr)
+        return 2
+    except ScenarioError as err:
+        print(f"haconsole: --scenario: {err}", file=sys.stderr)
         return 2
     configs = lab_configs(definition)
     unknown = [n for n in keepalived if n not in configs]
@@ -108,7 +124,7 @@ def main_netns_lab(args: argparse.Namespace) -> int:
         tail.poll()
     except KeyboardInterrupt:
         print("\nhaconsole: tearing the lab down", file=sys.stderr)
-    except (OSError, RuntimeError, TimeoutError) as err:
+    except (OSError, RuntimeError, TimeoutError, NetnsError) as err:
         print(f"haconsole: lab --netns failed: {err}", file=sys.stderr)
         return 1
     finally:

@@ -19,6 +19,7 @@ be added, never renamed):
     sudo = false                    # prefix remote commands with `sudo -n`
     pidfile = "/run/keepalived.pid" # optional, else pgrep
     log_file = ""                   # optional: tail -F this instead of journalctl
+    history_lines = 20000           # optional: at most this many log lines read at attach
     jump = ""                       # optional ProxyJump host
     identity_file = ""              # optional: private key (else agent / ~/.ssh/id_*)
     service = "nginx"               # optional: the guarded service
@@ -32,20 +33,14 @@ Templates are shell text written by the operator; `{pidfile}`, `{log_file}`,
 
 from __future__ import annotations
 
+import math
 import os
-import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from haconsole.config import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from haconsole.tomlfile import TomlLines, parse_toml, read_toml
 
 __all__ = [
     "COMMAND_KEYS",
@@ -82,6 +77,7 @@ _NODE_KEYS: dict[str, type | tuple[type, ...]] = {
     "sudo": bool,
     "pidfile": str,
     "log_file": str,
+    "history_lines": int,
     "jump": str,
     "identity_file": str,
     "service": str,
@@ -104,6 +100,7 @@ class NodeSpec:
     sudo: bool = False
     pidfile: str = ""
     log_file: str = ""
+    history_lines: int = 20000  # the cap on log lines read at attach (connect --since)
     jump: str = ""
     identity_file: str = ""
     service: str = "nginx"
@@ -141,115 +138,68 @@ class Inventory:
         raise KeyError(name)
 
 
-class _Lines:
-    """Finds the line a semantic error belongs to by scanning the text (tomllib has none)."""
-
-    _HEADER = re.compile(r"^\s*\[\[\s*node\s*\]\]")
-    _TABLE = re.compile(r"^\s*\[")
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-        self.node_starts = [i + 1 for i, ln in enumerate(self.lines) if self._HEADER.match(ln)]
-
-    def node(self, index: int) -> int:
-        return self.node_starts[index] if index < len(self.node_starts) else 1
-
-    def key(self, key: str, index: int | None = None, table: str = "") -> int:
-        """Line of `key = ...` in node `index` (or the top level / a named table)."""
-        if index is None:
-            start, end = 0, len(self.lines)
-            if table:
-                pattern = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]")
-                found = [i for i, ln in enumerate(self.lines) if pattern.match(ln)]
-                start = found[0] + 1 if found else 0
-            else:
-                firsts = [i for i, ln in enumerate(self.lines) if self._TABLE.match(ln)]
-                end = firsts[0] if firsts else len(self.lines)
-        else:
-            start = self.node(index) - 1
-            later = [s - 1 for s in self.node_starts if s - 1 > start]
-            end = later[0] if later else len(self.lines)
-        pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
-        for i in range(start, end):
-            if pattern.match(self.lines[i]):
-                return i + 1
-        if index is not None:
-            return self.node(index)
-        return start + 1 if table else 1
-
-
-_TOML_POS = re.compile(r"\(at line (\d+), column \d+\)|\(at end of document\)")
-
-
 def parse_inventory(text: str, path: str = "<inventory>") -> Inventory:
     """Parse inventory TOML text; every problem is a `ConfigError(path, line, message)`."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        message = str(err)
-        match = _TOML_POS.search(message)
-        line = len(text.splitlines()) or 1
-        if match and match.group(1):
-            line = int(match.group(1))
-        raise ConfigError(path, line, _TOML_POS.sub("", message).strip()) from None
-    lines = _Lines(text)
+    doc, lines = parse_toml(text, path)
+    return _inventory(doc, lines, path)
+
+
+def _inventory(doc: dict[str, Any], lines: TomlLines, path: str) -> Inventory:
     for key in doc:
         if key not in _TOP_KEYS:
-            raise ConfigError(path, lines.key(key), f"unknown key {key!r} "
+            raise ConfigError(path, lines.line((key,)), f"unknown key {key!r} "
                               f"(known: {', '.join(sorted(_TOP_KEYS))})")
 
     def top(key: str, kind: type | tuple[type, ...], default: Any) -> Any:
         value = doc.get(key, default)
         if not _is(value, kind):
-            raise ConfigError(path, lines.key(key), f"{key}: expected {_type_name(kind)}")
+            raise ConfigError(path, lines.line((key,)), f"{key}: expected {_type_name(kind)}")
         return value
 
     name = top("name", str, "")
-    interval = float(top("interval", (int, float), 1.0))
-    if not 0.05 <= interval <= 3600:
-        raise ConfigError(path, lines.key("interval"), "interval: must be 0.05..3600 seconds")
+    interval = top("interval", (int, float), 1.0)
+    if not _seconds(interval):
+        raise ConfigError(path, lines.line(("interval",)),
+                          "interval: must be 0.05..3600 seconds")
     known_hosts = top("known_hosts", str, "")
     ssh_config = top("ssh_config", str, "")
     defaults = top("defaults", dict, {})
     for key in defaults:
         if key not in _NODE_KEYS or key == "name":
-            raise ConfigError(path, lines.key(key, table="defaults"),
+            raise ConfigError(path, lines.line(("defaults", key)),
                               f"defaults: unknown key {key!r}")
     raw_nodes = doc.get("node")
     if raw_nodes is None:
         raise ConfigError(path, 1, "no [[node]] tables: the inventory names no node")
     if not isinstance(raw_nodes, list):
-        raise ConfigError(path, lines.key("node"), "node: expected [[node]] tables")
+        raise ConfigError(path, lines.line(("node",)), "node: expected [[node]] tables")
     nodes: list[NodeSpec] = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(raw_nodes):
         if not isinstance(raw, dict):
-            raise ConfigError(path, lines.node(index), "node: expected a table")
-        spec = _node(path, lines, index, {**defaults, **raw}, interval, set(raw))
+            raise ConfigError(path, lines.line(("node", index)), "node: expected a table")
+        spec = _node(path, lines, index, {**defaults, **raw}, float(interval), set(raw))
         if spec.name in seen:
             raise ConfigError(path, spec.line, f"node {spec.name!r} is already defined "
                               f"at line {seen[spec.name]}")
         seen[spec.name] = spec.line
         nodes.append(spec)
-    return Inventory(path=path, nodes=tuple(nodes), name=name, interval=interval,
+    return Inventory(path=path, nodes=tuple(nodes), name=name, interval=float(interval),
                      known_hosts=_expand(known_hosts), ssh_config=_expand(ssh_config))
 
 
 def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     """Read and parse an inventory file (a missing file is a ConfigError at line 0)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(str(path), 0, f"cannot read inventory: {err}") from None
-    return parse_inventory(text, str(path))
+    doc, lines = read_toml(path, "inventory")
+    return _inventory(doc, lines, str(path))
 
 
-def _node(path: str, lines: _Lines, index: int, raw: dict[str, Any], interval: float,
+def _node(path: str, lines: TomlLines, index: int, raw: dict[str, Any], interval: float,
           own: set[str]) -> NodeSpec:
-    line = lines.node(index)
+    line = lines.line(("node", index))
 
     def where(key: str) -> int:
-        return lines.key(key, index) if key in own else lines.key(key, table="defaults")
+        return lines.line(("node", index, key) if key in own else ("defaults", key))
 
     for key, value in raw.items():
         kind = _NODE_KEYS.get(key)
@@ -270,20 +220,25 @@ def _node(path: str, lines: _Lines, index: int, raw: dict[str, Any], interval: f
     port = raw.get("port")
     if port is not None and not 1 <= port <= 65535:
         raise ConfigError(path, where("port"), f"node {name!r}: port must be 1..65535")
-    node_interval = float(raw.get("interval", interval))
-    if not 0.05 <= node_interval <= 3600:
+    node_interval = raw.get("interval", interval)
+    if not _seconds(node_interval):
         raise ConfigError(path, where("interval"),
                           f"node {name!r}: interval must be 0.05..3600 seconds")
+    history_lines = raw.get("history_lines", 20000)
+    if not 0 <= history_lines <= 10_000_000:
+        raise ConfigError(path, where("history_lines"),
+                          f"node {name!r}: history_lines must be 0..10000000")
     commands = raw.get("commands", {})
     for key, value in commands.items():
+        at = lines.line(("node", index, "commands", key))
         if key not in COMMAND_KEYS:
-            raise ConfigError(path, lines.key(key, index),
+            raise ConfigError(path, at,
                               f"node {name!r}: unknown command {key!r} "
                               f"(known: {', '.join(sorted(COMMAND_KEYS))})")
         if not isinstance(value, str) or not value.strip():
-            raise ConfigError(path, lines.key(key, index),
-                              f"node {name!r}: commands.{key} must be a non-empty string")
-        _check_template(path, lines.key(key, index), name, key, value)
+            raise ConfigError(path, at, f"node {name!r}: commands.{key} must be a non-empty "
+                                        "string")
+        _check_template(path, at, name, key, value)
     host = raw.get("host") or name
     return NodeSpec(
         name=name,
@@ -294,10 +249,11 @@ def _node(path: str, lines: _Lines, index: int, raw: dict[str, Any], interval: f
         sudo=bool(raw.get("sudo", False)),
         pidfile=raw.get("pidfile", ""),
         log_file=raw.get("log_file", ""),
+        history_lines=history_lines,
         jump=raw.get("jump", ""),
         identity_file=_expand(raw.get("identity_file", "")),
         service=raw.get("service", "nginx") or "nginx",
-        interval=node_interval,
+        interval=float(node_interval),
         commands=dict(commands),
         line=line,
     )
@@ -311,6 +267,12 @@ def _check_template(path: str, line: int, node: str, key: str, template: str) ->
         render_template(template, dict.fromkeys(TEMPLATE_FIELDS, "x"))
     except TemplateError as err:
         raise ConfigError(path, line, f"node {node!r}: commands.{key}: {err}") from None
+
+
+def _seconds(value: int | float) -> bool:
+    """An interval we poll at: finite, 0.05..3600 (compared before any float(): a
+    400-digit integer is out of range, not an OverflowError)."""
+    return not (isinstance(value, float) and math.isnan(value)) and 0.05 <= value <= 3600
 
 
 def _is(value: Any, kind: type | tuple[type, ...]) -> bool:
