@@ -61,6 +61,7 @@ MEANING: dict[str, MessageKind] = {
     "Entering FAULT STATE (init)": "enter_state",
     "Entering MASTER STATE": "enter_state",
     "Receive advertisement timeout": "advert_timeout",
+    "fast preemption: master {} advertised priority {}, below ours {}": "fast_preemption",
     "Master received advert from {} with higher priority {}, ours {}": "higher_priority_advert",
     "Master received advert from {} with same priority {} but higher IP address than ours":
         "same_priority_higher_ip",
@@ -352,6 +353,18 @@ def core_scenarios() -> Iterator[Simulation]:
     sim.run_until(20)
     sim.set_track("a", "link", True)
     sim.run_until(30)
+    yield sim
+    # fast preemption (opt-in): the backup takes over when its master advertises lower.
+    sim = Simulation(wire=True)
+    chk = {"VI_1": [TrackSpec("chk", -20)]}
+    sim.add_node("a", A, [vi(100)], chk)
+    sim.add_node("b", B, [vi(90)], chk, fast_preempt=True)
+    sim.start_all()
+    sim.set_track("a", "chk", True)
+    sim.set_track("b", "chk", True)
+    sim.run_until(10)
+    sim.set_track("a", "chk", False)
+    sim.run_until(15)
     yield sim
 
 

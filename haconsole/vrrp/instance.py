@@ -21,9 +21,13 @@ priority >= ours, or any advert when preemption is off (nopreempt, a running
 preempt_delay, an operator's failover hold), restarts Master_Down_Interval; a lower
 priority advert is discarded *without* restarting the timer, so a preempting backup takes
 over one Master_Down_Interval after the last advert it accepted. Timer expiry ->
-"Receive advertisement timeout" -> MASTER. Nothing defers that expiry: an operator's hold
-(like nopreempt) only decides which adverts restart the timer, so a backup in a hold still
-takes over at the RFC time when the master dies or sends priority 0.
+"Receive advertisement timeout" -> MASTER. With haconsole's opt-in fast preemption, a
+preempting backup (no nopreempt, no running preempt_delay, no hold, its sync group ready)
+takes over at once when the master whose adverts it accepted advertises a priority below
+its own: the old master said it is worse; only the waiting is skipped. Nothing defers the
+expiry: an operator's hold (like nopreempt) only decides which adverts restart the timer,
+so a backup in a hold still takes over at the RFC time when the master dies or sends
+priority 0.
 
 Master (§6.4.3): send an advert every Advertisement_Interval, and at once when the
 effective priority changes (a haconsole extension; keepalived waits for the interval).
@@ -119,8 +123,10 @@ class Instance:
         *,
         tracks: Iterable[TrackSpec] = (),
         log_detail: bool = True,
+        fast_preempt: bool = False,
     ) -> None:
         self.config = config
+        self.fast_preempt = fast_preempt
         self.name = config.name
         self.vrid = config.virtual_router_id
         self.version = config.version
@@ -171,6 +177,7 @@ class Instance:
         self._garp_at: float | None = None
         self._preempt_at: float | None = None
         self._hold_until: float | None = None
+        self._followed: IPAddress | None = None  # the master whose adverts we accepted
         self._started = False
         # vrrp_sync_group (haconsole.vrrp.syncgroup): the group may hold back a takeover
         # until every member is ready; `wants_master` says this one is.
@@ -461,8 +468,20 @@ class Instance:
             self._start_down_timer(now, self._mdi_us())
             self.wants_master = False
             self.master_address, self.master_priority = src, prio
+            self._followed = src
             if self.config.preempt_delay > 0 and not held and not self.config.nopreempt:
                 self._track_preempt_delay(out, prio, now)
+        elif self.fast_preempt and src == self._followed and (
+                self.sync is None or self.sync.may_become_master(self)):
+            # haconsole's fast preemption (opt-in): the master we followed says itself that
+            # it is now worse than us; waiting out Master_Down_Interval only prolongs the
+            # outage. Our advert makes it (any RFC master) step down at once.
+            ours = self.effective_priority
+            self._log(out, f"fast preemption: master {src} advertised priority {prio}, "
+                           f"below ours {ours}")
+            self.master_address, self.master_priority = src, prio
+            self._become_master(out, now, f"fast preemption: master {src} advertised "
+                                          f"priority {prio} < ours {ours}")
         else:
             self._log(out, f"received lower priority ({prio}) advert from {src} - discarding")
             self.master_address, self.master_priority = src, prio

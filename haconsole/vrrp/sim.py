@@ -38,6 +38,7 @@ class SimNode:
     partitioned: bool = False
     vips: set[str] = field(default_factory=set)
     sync_groups: dict[str, list[str]] = field(default_factory=dict)  # group -> instance names
+    fast_preempt: bool = False  # haconsole's opt-in fast preemption on this node
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,11 @@ class Simulation:
         configs: Iterable[VrrpInstance],
         tracks: dict[str, list[TrackSpec]] | None = None,
         sync_groups: dict[str, list[str]] | None = None,
+        *,
+        fast_preempt: bool = False,
     ) -> SimNode:
         node = SimNode(name, ipaddress.ip_address(address), list(configs), dict(tracks or {}),
-                       sync_groups=dict(sync_groups or {}))
+                       sync_groups=dict(sync_groups or {}), fast_preempt=fast_preempt)
         self.nodes[name] = node
         return node
 
@@ -96,7 +99,9 @@ class Simulation:
         node = self.nodes[name]
         node.alive = True
         node.instances = {
-            cfg.virtual_router_id: Instance(cfg, node.address, tracks=node.tracks.get(cfg.name, ()))
+            cfg.virtual_router_id: Instance(cfg, node.address,
+                                            tracks=node.tracks.get(cfg.name, ()),
+                                            fast_preempt=node.fast_preempt)
             for cfg in node.configs
         }
         build_groups(node.sync_groups.items(),

@@ -36,6 +36,7 @@ __all__ = [
 MessageKind = Literal[
     "enter_state",  # state; detail "init" for "(init)"; reason for "entering FAULT state (..)"
     "advert_timeout",
+    "fast_preemption",  # haconsole: the followed master advertised lower: source, priority, ours
     "higher_priority_advert",  # master saw a better master: source, priority, ours
     "same_priority_higher_ip",  # source, priority
     "lower_priority_discarded",  # backup ignores a lower-priority master: source, priority
@@ -129,6 +130,8 @@ INSTANCE_MESSAGES: tuple[Row, ...] = (
                         r"(?: \((?P<reason>.*)\))?"),
     _row("enter_state", r"[Ee]ntering (?P<state>FAULT) state due to (?P<reason>script \S+)"),
     _row("advert_timeout", r"Receive advertisement timeout"),
+    _row("fast_preemption", r"fast preemption: master (?P<source>\S+) advertised priority "
+                            r"(?P<priority>\d+), below ours (?P<ours>\d+)"),
     # -- adverts heard -------------------------------------------------------------------------
     _row("higher_priority_advert", r"(?:Master )?[Rr]eceived advert from (?P<source>\S+) "
                                    r"with higher priority (?P<priority>\d+), ours (?P<ours>\d+)"),

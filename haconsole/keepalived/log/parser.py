@@ -40,6 +40,7 @@ class _Pending:
     """What an instance heard since its last transition: the reason for the next one."""
 
     timeout: bool = False
+    fast: str = ""  # haconsole's fast preemption: the reason, as the core words it
     priority_zero: bool = False
     lower: tuple[str, int] | None = None
     higher: str = ""
@@ -133,7 +134,11 @@ class KeepalivedLogParser:
         """Events for one line: what it means (maybe nothing), then its LogLine."""
         if not line.strip():
             return []
-        parsed = parse_line(line, year=self._year_for(line), tz=self.tz)
+        return self.feed_parsed(parse_line(line, year=self._year_for(line), tz=self.tz))
+
+    def feed_parsed(self, parsed: ParsedLine) -> list[Event]:
+        """`feed` for a line whose prefix a reader split itself (history.py: journal JSON,
+        RFC 5424, stamps cached across a million lines)."""
         t = parsed.t if parsed.t is not None else self._last_t
         self._last_t = t
         keepalived = parsed.process == "" or parsed.process.lower().startswith("keepalived")
@@ -175,6 +180,11 @@ class KeepalivedLogParser:
         if kind == "advert_timeout":
             self._instance(msg.instance).pending.timeout = True
             return []
+        if kind == "fast_preemption":
+            self._instance(msg.instance).pending.fast = (
+                f"fast preemption: master {msg.source} advertised priority {msg.priority} "
+                f"< ours {msg.ours}")
+            return [AdvertReceived(t, node, msg.instance, msg.source, msg.priority or 0)]
         if kind == "higher_priority_advert":
             info = self._instance(msg.instance)
             src = f" from {msg.source}" if msg.source else ""
@@ -252,6 +262,8 @@ class KeepalivedLogParser:
         ):
             return f"sync group {self._sync[0]}"
         if new == State.MASTER:
+            if pending.fast:
+                return pending.fast
             if pending.timeout:
                 if pending.priority_zero:
                     return "advert timeout after priority 0 advert (master left)"
