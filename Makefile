@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := iproute2 keepalived nginx-light openssh-server openssh-client tcpdump tmux procps curl nftables
+APT_PACKAGES := iproute2 keepalived nginx-light openssh-server openssh-client tcpdump tmux procps curl nftables prometheus
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test setup apt lint screenshots bench clean keepalived-upstream
@@ -33,7 +33,7 @@ apt:
 	  missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	  if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi; \
-	  systemctl disable --now nginx keepalived ssh >/dev/null 2>&1 || true; \
+	  systemctl disable --now nginx keepalived ssh prometheus prometheus-node-exporter >/dev/null 2>&1 || true; \
 	else echo "not root: skipping Debian packages (netns and interop tests will skip)"; fi
 
 demo: setup

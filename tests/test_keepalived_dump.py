@@ -16,6 +16,7 @@ import pytest
 
 from haconsole.cluster.events import (
     AdvertCounters,
+    InstanceCounters,
     InstanceState,
     PacketDropped,
     Transition,
@@ -220,7 +221,10 @@ def test_snapshot_events() -> None:
             advert_int=1.0, vips=("192.0.2.170",), address="", master_address="",
         ),
         AdvertCounters(t=10.0, node="node1", instance="VI_1", sent=8, received=6),
+        InstanceCounters(t=10.0, node="node1", instance="VI_1",
+                         counters=dataclasses.asdict(snap.stats)),
     ]
+    assert snap.stats is not None and snap.stats.advert_sent == 8
     (from_data,) = parse_data_dump(DATA_TEXT)
     (state,) = snapshot_events(from_data, node="node1", t=10.0)  # no counters in .data
     assert isinstance(state, InstanceState)
@@ -235,18 +239,20 @@ def test_error_counters_that_grew_become_packet_drops() -> None:
     )
     events = dump_events([after], node="node1", t=20.0, previous=[before])
     assert events[1] == AdvertCounters(t=20.0, node="node1", instance="VI_1", sent=8, received=9)
-    assert events[2:] == [
+    assert isinstance(events[2], InstanceCounters)
+    assert events[2].counters["auth_failure"] == 3 and len(events[2].counters) == 14
+    assert events[3:] == [
         PacketDropped(
             t=20.0, node="node1", instance="VI_1", reason="auth_failure",
             detail="3 counted by keepalived since the previous dump (3 in all)",
         )
     ]
     # Same counters again: nothing dropped. Counters reset by a restart: the new count.
-    assert dump_events([after], node="node1", t=21.0, previous=[after])[2:] == []
+    assert dump_events([after], node="node1", t=21.0, previous=[after])[3:] == []
     restarted = dataclasses.replace(
         before, stats=dataclasses.replace(before.stats, auth_failure=1)
     )
-    drops = dump_events([restarted], node="node1", t=22.0, previous=[after])[2:]
+    drops = dump_events([restarted], node="node1", t=22.0, previous=[after])[3:]
     assert [(e.reason, e.detail) for e in drops if isinstance(e, PacketDropped)] == [
         ("auth_failure", "1 counted by keepalived since the previous dump (1 in all)")
     ]

@@ -14,7 +14,9 @@ import contextlib
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from haconsole.agent import loop as precise_loop
 from haconsole.agent.ctl import ACTIONS as CTL_ACTIONS
@@ -35,6 +37,9 @@ from haconsole.keepalived.log.writer import (
     LogOptions,
     build_log_handlers,
 )
+
+if TYPE_CHECKING:
+    from haconsole.cluster.view import ClusterView
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--service", nargs=3, action="append", default=[],
                         metavar=("NAME", "START", "STOP"),
                         help="a service the console may stop/start, with its commands")
+    parser.add_argument("--metrics", type=_listen, default=None, metavar="[ADDR:]PORT",
+                        help="serve Prometheus metrics at http://ADDR:PORT/metrics, with "
+                             "keepalived-exporter's names (e.g. 9165; ADDR: every address)")
     parser.add_argument("--failover-hold", type=float, default=60.0,
                         help="seconds a released master holds back from preempting "
                              "(default 60; it still takes over at once if the new master "
@@ -80,6 +88,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      choices=CTL_ACTIONS)
     ctl.add_argument("target", nargs="?", default=None,
                      help="instance (failover, cancel-hold) or service (stop-/start-service)")
+
+
+def _listen(text: str) -> tuple[str, int]:
+    from haconsole.export.metrics import listen_arg
+
+    return listen_arg(text)
+
+
+async def _serve_metrics(view: Callable[[], ClusterView], addr: str, port: int) -> Any:
+    """The agent's /metrics: its one node, with keepalived-exporter's labels exactly."""
+    from haconsole.export.metrics import serve
+
+    return await serve(view, addr, port, one_node=True)
 
 
 def parse_facility(value: str) -> int:
@@ -219,8 +240,9 @@ def main_agent(args: argparse.Namespace) -> int:
     services = {name: (start, stop) for name, start, stop in args.service}
     options = AgentOptions(config_file=args.config_file, control=args.control,
                            node_name=args.name, services=services,
-                           failover_hold=args.failover_hold, config_id=args.config_id)
-    agent = Agent(options)
+                           failover_hold=args.failover_hold, config_id=args.config_id,
+                           metrics=args.metrics)
+    agent = Agent(options, serve_metrics=_serve_metrics if args.metrics else None)
     try:
         agent.load()  # config errors are reported before forking, on the terminal
     except AgentError as err:

@@ -23,13 +23,14 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from haconsole.agent.control import ControlError, ControlServer, Request
 from haconsole.cluster import events as ev
+from haconsole.cluster.view import ClusterView, ViewConfig
 from haconsole.config import Config
 from haconsole.engine.build import build_trackers, with_primary_tracking
 from haconsole.engine.node import Node, Tracker
@@ -161,6 +162,11 @@ class AgentOptions:
     failover_hold: float = 60.0
     check_permissions: bool = True
     track_primary: bool = True  # keepalived's implicit tracking of each instance's NIC
+    metrics: tuple[str, int] | None = None  # `--metrics [ADDR:]PORT`: Prometheus /metrics
+
+
+# (view provider, addr, port) -> a running server with `async close()`
+ServeMetrics = Callable[[Callable[[], ClusterView], str, int], Awaitable[Any]]
 
 
 class Agent:
@@ -168,7 +174,7 @@ class Agent:
 
     def __init__(self, options: AgentOptions, *,
                  transport_for: Callable[[str, int], Any] | None = None,
-                 vips: Any = None) -> None:
+                 vips: Any = None, serve_metrics: ServeMetrics | None = None) -> None:
         self.options = options
         self.config: Config | None = None
         self.node: Node | None = None
@@ -185,6 +191,11 @@ class Agent:
         self._trackers: dict[str, Tracker] = {}
         self.exit_code = EXIT_OK
         self.started = time.time()
+        # With --metrics: the node's own events folded (no per-advert ones: the counters
+        # carry them), read by each scrape. Its own facts are never stale.
+        self.view: ClusterView | None = None
+        self._serve_metrics = serve_metrics
+        self._metrics: Any = None
 
     # ------------------------------------------------------------------ lifecycle
     def load(self) -> Config:
@@ -221,9 +232,13 @@ class Agent:
             await self.control.start()
         except ControlError as err:
             raise AgentError(str(err), EXIT_FATAL) from None
+        if self.options.metrics is not None:
+            self.view = ClusterView(ViewConfig(stale_after=float("inf")))
         try:
             await self._start_node(config)
+            await self._start_metrics()
         except BaseException:
+            await self._stop_node()
             await self.control.close()
             raise
         loop = asyncio.get_running_loop()
@@ -242,6 +257,8 @@ class Agent:
             await self._stop_node()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
+            if self._metrics is not None:
+                await self._metrics.close()
             await self.control.close()
             log.info("Stopped haconsole agent")
         return self.exit_code
@@ -272,6 +289,27 @@ class Agent:
             raise AgentError(str(err), EXIT_CONFIG) from None
         self.config, self.node = config, node
         self.watchers_changed()
+
+    async def _start_metrics(self) -> None:
+        """`--metrics`: serve /metrics from the agent's view with the server the entry
+        point hands in (haconsole.export.metrics.serve: exports sit above the agent)."""
+        if self.options.metrics is None or self._serve_metrics is None:
+            return
+        addr, port = self.options.metrics
+        try:
+            self._metrics = await self._serve_metrics(self.metrics_view, addr, port)
+        except OSError as err:
+            where = f"{addr or '*'}:{port}"
+            raise AgentError(f"cannot serve metrics on {where}: {err.strerror or err}",
+                             EXIT_FATAL) from None
+        log.info("Serving Prometheus metrics on %s:%d/metrics", addr or "*", port)
+
+    def metrics_view(self) -> ClusterView:
+        """The view a scrape reads, with every instance's counters as of now."""
+        assert self.view is not None
+        if self.node is not None:
+            self.node.publish_counters(force=True)
+        return self.view
 
     def _prepare(self, config: Config) -> Config:
         """What starting or reloading `config` needs before the node sees it; returns the
@@ -328,6 +366,8 @@ class Agent:
             return
         if self.notifier is not None:
             self.notifier.on_event(event)
+        if self.view is not None:
+            self.view.apply(event)
         if isinstance(event, ev.TrackResult) and event.track in self._service_of_track:
             service = self._service_of_track[event.track]
             self.publish(ev.ServiceState(event.t, event.node, service=service, up=event.ok))
@@ -338,6 +378,7 @@ class Agent:
         """Per-advert events are built only while someone subscribes to them."""
         if self.node is not None:
             self.node.advert_events = bool(self._subscribers)
+            self.node.counter_events = bool(self._subscribers)
 
     def snapshot(self) -> list[ev.Event]:
         events: list[ev.Event] = [ev.NodeSeen(time.time(), self.name, agent="haconsole")]

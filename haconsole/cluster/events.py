@@ -124,6 +124,18 @@ class AdvertCounters(Event):
 
 
 @dataclass(frozen=True)
+class InstanceCounters(Event):
+    """keepalived's 14 per-instance counters (`vrrp.instance.STAT_NAMES`: advert_rcvd,
+    become_master, auth_failure, ...), cumulative since the engine started: what the
+    Prometheus export serves. Rates still come from adverts or `AdvertCounters`; a
+    source sends these at most about once a second, and only when they moved."""
+
+    kind: ClassVar[str] = "instance_counters"
+    instance: str = ""
+    counters: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class PacketDropped(Event):
     """A packet was counted and dropped; reason is keepalived's counter name."""
 
@@ -251,6 +263,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AdvertSent,
         AdvertReceived,
         AdvertCounters,
+        InstanceCounters,
         PacketDropped,
         PriorityChange,
         TrackResult,

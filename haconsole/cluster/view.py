@@ -134,6 +134,8 @@ class InstanceView:
     transition_times: deque[float] = field(default_factory=lambda: deque(maxlen=64))
     adverts: deque[tuple[float, int, int]] = field(default_factory=deque)  # (t, sent, recv)
     counters: tuple[int, int] | None = None
+    stats: dict[str, int] = field(default_factory=dict)  # keepalived's counters, as reported
+    entered: dict[str, int] = field(default_factory=dict)  # transitions seen, by new state
 
     @property
     def key(self) -> InstanceKey:
@@ -561,6 +563,7 @@ class ClusterView:
         if e.old == "MASTER" and e.new != "MASTER":
             self._cause(e.node, f"{e.node} left MASTER ({e.reason})", e.t)
         rec = TransitionRecord(e.t, e.node, e.instance, e.old, e.new, e.reason)
+        inst.entered[e.new] = inst.entered.get(e.new, 0) + 1
         self._add_transition(rec)
         if inst.last_transition is None or e.t >= inst.last_transition.t:
             inst.last_transition = rec
@@ -600,6 +603,10 @@ class ClusterView:
                 if sent > 0:
                     self.stopwatch.advert(inst.group, inst.node, e.t)
         inst.counters = (e.sent, e.received)
+
+    def _on_instance_counters(self, e: ev.InstanceCounters, node: NodeView) -> None:
+        """Kept for exports (metrics) only: rates come from adverts / AdvertCounters."""
+        self._instance(e.node, e.instance, e.t, changed=False).stats = dict(e.counters)
 
     def _on_priority_change(self, e: ev.PriorityChange, node: NodeView) -> None:
         inst = self._instance(e.node, e.instance, e.t)
@@ -807,7 +814,7 @@ class ClusterView:
 # Events that never change what the panels show (InstanceState marks it itself, when the
 # snapshot differs: sources re-send unchanged ones).
 _RATE_ONLY = {ev.AdvertSent, ev.AdvertReceived, ev.AdvertCounters, ev.LogLine,
-              ev.PacketDropped, ev.InstanceState}
+              ev.PacketDropped, ev.InstanceState, ev.InstanceCounters}
 
 
 def _addr_key(address: str) -> tuple[int, ...]:
@@ -833,6 +840,7 @@ _HANDLERS: dict[type[ev.Event], Callable[[ClusterView, Any, NodeView], None]] = 
     ev.AdvertSent: ClusterView._on_advert_sent,
     ev.AdvertReceived: ClusterView._on_advert_received,
     ev.AdvertCounters: ClusterView._on_advert_counters,
+    ev.InstanceCounters: ClusterView._on_instance_counters,
     ev.PriorityChange: ClusterView._on_priority_change,
     ev.TrackResult: ClusterView._on_track_result,
     ev.VipAdded: ClusterView._on_vip_added,

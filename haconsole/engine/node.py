@@ -31,6 +31,8 @@ from haconsole.vrrp.tracking import track_specs
 
 Publish = Callable[[ev.Event], None]
 
+COUNTERS_INTERVAL = 1.0  # seconds between InstanceCounters checks (sent only on change)
+
 
 def _transport_key(cfg: VrrpInstance) -> tuple[str, int]:
     return (cfg.interface, cfg.family)
@@ -91,6 +93,12 @@ class Node:
         # Per-advert events (one per instance per second each way): the agent turns them
         # off while nobody is subscribed, so they cost nothing on an unwatched node.
         self.advert_events = True
+        # keepalived's counters (InstanceCounters) once a second when they moved, under
+        # the same rule: the agent turns them off while nobody is subscribed.
+        self.counter_events = True
+        self._counters_sent: dict[str, dict[str, int]] = {}
+        self._masters_sent: dict[str, object] = {}  # master_address last published
+        self._counters_timer: asyncio.TimerHandle | None = None
         # During a takeover, log lines and events queued until the wire work is done.
         self._held: list[ev.Event] | None = None
         # The trackers' last results, handed to instances created by a reload.
@@ -113,6 +121,29 @@ class Node:
             self._publish_state(inst)
         for tracker in self.trackers:
             self._start_tracker(tracker)
+        self._counters_timer = self._loop.call_later(COUNTERS_INTERVAL, self._counters_tick)
+
+    def _counters_tick(self) -> None:
+        if not self.running or self._loop is None:
+            return
+        if self.counter_events:
+            self.publish_counters()
+        self._counters_timer = self._loop.call_later(COUNTERS_INTERVAL, self._counters_tick)
+
+    def publish_counters(self, *, force: bool = False) -> None:
+        """An InstanceCounters event per instance whose counters moved since the last
+        one (every instance with `force`: a scrape wants them all, now); and a fresh
+        InstanceState where the master a backup hears changed (a new master's first
+        advert changes no state, so nothing else would say it)."""
+        wall = self.wall_time()
+        for name, inst in self.instances.items():
+            if self._masters_sent.get(name, inst.master_address) != inst.master_address:
+                self._publish_state(inst)
+            if not force and self._counters_sent.get(name) == inst.stats:
+                continue
+            counters = dict(inst.stats)
+            self._counters_sent[name] = counters
+            self._emit(ev.InstanceCounters(wall, self.name, instance=name, counters=counters))
 
     def _open_transports(self, config: Config) -> None:
         """Open the shared transport of every (interface, family) `config` needs. On
@@ -235,6 +266,9 @@ class Node:
 
     def _teardown(self, reason: str) -> None:
         self.running = False
+        if self._counters_timer is not None:
+            self._counters_timer.cancel()
+            self._counters_timer = None
         if self._timers is not None:
             self._timers.clear()
             self._timers = None
@@ -410,6 +444,7 @@ class Node:
         self._emit(self.instance_state(inst))
 
     def instance_state(self, inst: Instance) -> ev.InstanceState:
+        self._masters_sent[inst.name] = inst.master_address
         wall = self.wall_time()
         hold = inst.hold_until(self._now()) if self._loop is not None else None
         return ev.InstanceState(

@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 from haconsole.cluster.events import (
     AdvertCounters,
     Event,
+    InstanceCounters,
     InstanceState,
     PacketDropped,
     State,
@@ -686,7 +687,8 @@ def snapshot_events(
     t: float,
     previous: InstanceSnapshot | None = None,
 ) -> list[Event]:
-    """InstanceState, then AdvertCounters when the dump had counters.
+    """InstanceState, then AdvertCounters and InstanceCounters (all 14 of keepalived's
+    counters, for the metrics export) when the dump had counters.
 
     With the `previous` snapshot of the same instance, also one PacketDropped per error
     counter that grew (keepalived only counts them; the log may not say): `detail` gives
@@ -721,6 +723,8 @@ def snapshot_events(
             received=stats.advert_rcvd,
         )
     )
+    events.append(InstanceCounters(t=t, node=node, instance=snapshot.name,
+                                   counters=dataclasses.asdict(stats)))
     before = previous.stats if previous is not None else None
     if before is not None:
         for counter, now in stats.errors().items():
