@@ -157,9 +157,32 @@ def _deep_line(text: str, limit: int = 100) -> int:
     return 1
 
 
+def printable(text: str) -> str:
+    """`text` quoted as a TOML string on one line: control and other unprintable
+    characters escaped (an error message must stay one line)."""
+    out = []
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char.isprintable():
+            out.append(char)
+        else:
+            code = ord(char)
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
+
+
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def where(path: KeyPath) -> str:
-    """A key path as people read it: ("node", 1, "priority") -> "node[1].priority"."""
+    """A key path as people read it: ("node", 1, "priority") -> "node[1].priority"
+    (keys that are not bare TOML keys quoted)."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            key = part if _BARE.fullmatch(part) else printable(part)
+            out += f".{key}" if out else key
     return out

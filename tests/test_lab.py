@@ -193,6 +193,10 @@ def test_lab_file_shapes_and_secrets() -> None:
     assert err.message.endswith("must be a string, got a number") and "1234" not in str(err)
     err = _refused("a = " + "[" * 3000 + "]" * 3000 + "\n")
     assert "nested too deeply" in err.message
+    err = _refused(DEFAULT_TEXT.replace('name = "VI_1"', 'name = "\\n\\u2028"'))
+    assert err.message.endswith('got "\\u000a\\u2028"')  # still one line
+    err = _refused(DEFAULT_TEXT + '"a\\nb" = 1\n')
+    assert err.message.startswith('vrrp_script.chk_nginx."a\\u000ab": unknown key')
     v6 = DEFAULT_TEXT.replace('"192.0.2.170/24"', '"2001:db8::170/64"').replace(
         "advert_int = 1 ", "version = 3 ").replace('auth_type = "PASS"', "").replace(
         'auth_pass = "lab-pass"', "")

@@ -33,7 +33,7 @@ from haconsole.config import (
     VrrpInstance,
     VrrpScript,
 )
-from haconsole.tomlfile import KeyPath, TomlLines, parse_toml, read_toml, where
+from haconsole.tomlfile import KeyPath, TomlLines, parse_toml, printable, read_toml, where
 
 DEFAULT_LAB = Path(__file__).resolve().parent.parent / "data" / "lab.toml"
 
@@ -154,8 +154,7 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         return "an array"
     if isinstance(value, str):
-        text = value if len(value) <= 40 else value[:37] + "..."
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return printable(value) if len(value) <= 40 else printable(value[:37]) + "..."
     if isinstance(value, int):
         text = str(value) if value.bit_length() < 200 else f"{str(value)[:20]}..."
         return text if len(text) <= 40 else text[:37] + "..."
