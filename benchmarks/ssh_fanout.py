@@ -85,6 +85,8 @@ class FakeKeepalived:
                 async for _ in process.stdin:
                     process.stdout.write(self.block(boundary.group(1)))
             elif "tail" in script or "journalctl" in script:
+                mark = re.search(r"B=([0-9a-f]+)", script)  # no past: straight to live
+                process.stdout.write(f"{mark.group(1)} live\n" if mark else "")
                 queue: asyncio.Queue[str] = asyncio.Queue()
                 self.logs.append(queue)
                 while True:

@@ -33,9 +33,10 @@ from haconsole.cluster import events as ev
 from haconsole.sources.base import Publish
 from haconsole.sources.inventory import NodeSpec
 from haconsole.sources.ssh import (
-    FleetState,
     NodeLink,
+    SharedView,
     SshOptions,
+    measure_clock,
     remote_command,
     render_template,
     template_values,
@@ -53,11 +54,11 @@ class AgentSshNode:
     """One node running `haconsole agent`, reached over SSH, as a `Source`."""
 
     def __init__(self, spec: NodeSpec, options: SshOptions | None = None, *,
-                 fleet: FleetState | None = None, reply_timeout: float = 40.0) -> None:
+                 view: SharedView | None = None, reply_timeout: float = 40.0) -> None:
         self.spec = spec
         self.name = spec.name
         self.options = options or SshOptions()
-        self.fleet = fleet or FleetState()
+        self.view = view or SharedView()
         self.reply_timeout = reply_timeout
         self.link: NodeLink | None = None
         self.agent_name = ""
@@ -86,11 +87,12 @@ class AgentSshNode:
         return ""
 
     def _emit(self, event: ev.Event) -> None:
-        self.fleet.observe(event)
+        self.view.apply(event)
         self._publish(event)
 
     # ------------------------------------------------------------------ session
     async def _session(self, conn: asyncssh.SSHClientConnection) -> None:
+        await self._measure_clock(conn)
         script = render_template(self.spec.command("agent_stream"), template_values(self.spec))
         proc = await conn.create_process(remote_command(script, sudo=self.spec.sudo),
                                          encoding="utf-8", errors="replace")
@@ -109,6 +111,17 @@ class AgentSshNode:
                     fut.set_result({"ok": False, "detail": "connection lost"})
             self._pending.clear()
             proc.close()
+
+    async def _measure_clock(self, conn: asyncssh.SSHClientConnection) -> None:
+        """The agent stamps its events with its own clock: how far that is from ours is
+        shown (ClockOffset), as for keepalived nodes."""
+        try:
+            clock = await measure_clock(conn, timeout=self.options.command_timeout)
+        except (ValueError, TimeoutError, asyncio.TimeoutError, asyncssh.Error) as err:
+            self._warn(f"cannot read the node's clock ({err})")
+            return
+        self._emit(ev.ClockOffset(time.time(), self.name, offset=clock.offset,
+                                  error=clock.error))
 
     async def _send(self, obj: dict[str, Any]) -> None:
         if self._proc is None:

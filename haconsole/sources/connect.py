@@ -2,8 +2,12 @@
 
 Builds one `SshFleet` (a `Source` for the whole inventory: keepalived nodes and
 haconsole agents side by side) and hands it to the console. The fleet routes each
-command to the node it names and shares one `FleetState`, so a keepalived failover
-on one node can wait for another node to become MASTER.
+command to the node it names and shares one fold of what its nodes publish (a
+`ClusterView`, `SshFleet.view`), so a keepalived failover on one node can wait for
+another node to become MASTER. With `--since` (default 1h) each keepalived node's log of
+that long ago is read at attach, and the fleet publishes the nodes' pasts merged in time
+order (`HistoryMerge`) before going live: an incident that happened before the console
+started shows in its Failovers panel and alarms.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import inspect
+import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -24,31 +29,57 @@ from haconsole.sources.agent_ssh import AgentSshNode
 from haconsole.sources.base import Publish
 from haconsole.sources.inventory import Inventory, load_inventory
 from haconsole.sources.keepalived_ssh import KeepalivedSshNode
-from haconsole.sources.ssh import FleetState, SshOptions
+from haconsole.sources.ssh import HistoryMerge, SharedView, SshOptions
 
-__all__ = ["SshFleet", "add_arguments", "build_fleet", "main_connect", "make_console"]
+__all__ = ["DEFAULT_SINCE", "SshFleet", "add_arguments", "build_fleet", "main_connect",
+           "make_console", "parse_since"]
 
 RemoteNode = KeepalivedSshNode | AgentSshNode
 
+DEFAULT_SINCE = "1h"
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+
+
+def parse_since(text: str) -> float:
+    """`--since`: `0` (live only), `90s`, `30m`, `2h`, `1d` (a bare number is seconds) ->
+    seconds. ValueError with the words to show when it is none of those."""
+    m = _DURATION.match(text.strip().lower())
+    seconds = float(m.group(1)) * _UNITS[m.group(2)] if m else -1.0
+    if not 0 <= seconds <= 366 * 86400:
+        raise ValueError(f"--since: expected a duration like 30m, 2h or 1d (0: live only, "
+                         f"at most 366d), got {text!r}")
+    return seconds
+
 
 class SshFleet:
-    """All nodes of an inventory as one `Source`; each node connects on its own."""
+    """All nodes of an inventory as one `Source`; each node connects on its own.
+
+    `since`: seconds of each keepalived node's log read at attach (0: live only), said as
+    `since_label`; their pasts are published merged in time order, waiting at most
+    `history_wait` s after the first node's for the others'.
+    """
 
     def __init__(self, inventory: Inventory, options: SshOptions | None = None, *,
-                 readonly: bool = False, failover_timeout: float = 15.0) -> None:
+                 readonly: bool = False, failover_timeout: float = 15.0,
+                 since: float = 3600.0, since_label: str = DEFAULT_SINCE,
+                 history_wait: float = 3.0) -> None:
         self.inventory = inventory
         self.name = inventory.name or "ssh"
         self.readonly = readonly
         self.options = options or SshOptions(known_hosts=inventory.known_hosts,
                                              ssh_config=inventory.ssh_config)
-        self.state = FleetState()
+        self.view = SharedView()
+        keepalived = [s.name for s in inventory.nodes if s.kind != "haconsole"]
+        self.merge = HistoryMerge(keepalived, wait=history_wait) if since > 0 else None
         self.nodes: dict[str, RemoteNode] = {}
         for spec in inventory.nodes:
             if spec.kind == "haconsole":
-                self.nodes[spec.name] = AgentSshNode(spec, self.options, fleet=self.state)
+                self.nodes[spec.name] = AgentSshNode(spec, self.options, view=self.view)
             else:
                 self.nodes[spec.name] = KeepalivedSshNode(
-                    spec, self.options, fleet=self.state, failover_timeout=failover_timeout)
+                    spec, self.options, view=self.view, merge=self.merge, since=since,
+                    since_label=since_label, failover_timeout=failover_timeout)
 
     async def start(self, publish: Publish) -> None:
         """Start every node's connection task; returns at once (nodes connect in parallel)."""
@@ -85,12 +116,14 @@ class SshFleet:
 
 def build_fleet(inventory: Inventory, *, readonly: bool = False,
                 accept_new_host_keys: bool = False,
-                options: SshOptions | None = None) -> SshFleet:
-    """The fleet `haconsole connect` runs, with the command line's choices applied."""
+                options: SshOptions | None = None, since: str = DEFAULT_SINCE) -> SshFleet:
+    """The fleet `haconsole connect` runs, with the command line's choices applied
+    (`since` as typed: ValueError if it is not a duration)."""
     opts = options or SshOptions(known_hosts=inventory.known_hosts,
                                  ssh_config=inventory.ssh_config)
     opts.accept_new_host_keys = opts.accept_new_host_keys or accept_new_host_keys
-    return SshFleet(inventory, opts, readonly=readonly)
+    return SshFleet(inventory, opts, readonly=readonly, since=parse_since(since),
+                    since_label=since.strip())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,6 +133,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accept-new-host-keys", action="store_true",
                         help="trust and record host keys of hosts not yet in known_hosts "
                              "(a changed key is still refused)")
+    parser.add_argument("--since", default=DEFAULT_SINCE, metavar="DURATION",
+                        help="read each keepalived node's log of this long ago at attach "
+                             "(30m, 2h, 1d; 0: live only; default %(default)s)")
     parser.add_argument("--text", action="store_true",
                         help="print the merged logs instead of the console")
     parser.add_argument("--duration", type=float, default=None,
@@ -134,14 +170,21 @@ def make_console(fleet: SshFleet, *, readonly: bool = False, theme: str | None =
 
 
 def main_connect(args: argparse.Namespace) -> int:
-    """`haconsole connect`: exit 2 on a bad inventory, else run the console (or text)."""
+    """`haconsole connect`: exit 2 on a bad inventory or --since, else run the console
+    (or text)."""
+    since = getattr(args, "since", DEFAULT_SINCE)
+    try:
+        parse_since(since)
+    except ValueError as err:
+        print(f"haconsole: {err}", file=sys.stderr)
+        return 2
     try:
         inventory = load_inventory(args.inventory)
     except ConfigError as err:
         print(f"haconsole: {err}", file=sys.stderr)
         return 2
     fleet = build_fleet(inventory, readonly=args.readonly,
-                        accept_new_host_keys=args.accept_new_host_keys)
+                        accept_new_host_keys=args.accept_new_host_keys, since=since)
     theme = getattr(args, "theme", None)
     text = getattr(args, "text", False) or not sys.stdout.isatty()
     entry = None if text else console_entry()
@@ -164,12 +207,18 @@ def render(event: ev.Event, width: int) -> str | None:
     line = lab_render(event, width)
     if line is not None:
         return line
-    if isinstance(event, ev.SourceHealth | ev.Transition | ev.VipAdded | ev.VipRemoved):
+    if isinstance(event, ev.SourceHealth | ev.Transition | ev.VipAdded | ev.VipRemoved |
+                  ev.HistoryEnd | ev.ClockOffset):
         from haconsole.keepalived.log import format_console_time
 
         prefix = f"{event.node:<{width}} | {format_console_time(event.t)}: [haconsole] "
         if isinstance(event, ev.SourceHealth):
             return prefix + ("" if event.ok else "STALE ") + event.detail
+        if isinstance(event, ev.HistoryEnd):
+            return prefix + f"history: {event.events} events from {event.source}; live from here"
+        if isinstance(event, ev.ClockOffset):
+            return prefix + (f"clock {event.offset:+.3f} s from this console's "
+                             f"(±{event.error:.3f} s)")
         if isinstance(event, ev.Transition):
             return prefix + f"{event.instance} {event.old} -> {event.new} ({event.reason})"
         verb = "holds" if isinstance(event, ev.VipAdded) else "released"

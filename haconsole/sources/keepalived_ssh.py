@@ -3,20 +3,35 @@
 What it reads, and why this way:
 
 - state: keepalived only tells its state through dumps it writes on a signal. One
-  long-lived remote `sh` loop does, each time we write a newline to it: signal
+  long-lived remote `sh` loop does, each time we write a line to it: signal
   `keepalived --signum=JSON` to the PID (pidfile or `pgrep`), wait for
   /tmp/keepalived.json, print it; fall back to the SIGUSR1/SIGUSR2 data and stats dumps
   when JSON is not compiled in; then `ip -j addr show` (who holds the VIPs) and the
   service check. One channel and no per-poll SSH round trips keeps fifty nodes at 1 s
   cheap. Sections are separated by a random boundary chosen here, so no dump content can
   forge one. Adverts/s come from the counters (`AdvertCounters`, the view takes deltas).
-- logs: `journalctl -u keepalived -f -o short-iso -n 50`, or `tail -F` of the inventory's
-  log file, through `KeepalivedLogParser`. The first lines are history: they prime the
-  parser and show in the log, but only live lines make transitions. Live lines are
-  stamped with the time they arrive here: the remote clock (and short-iso's whole
-  seconds) must not skew the failover stopwatch.
+  The JSON dump has no vrrp_script results: on the line `scripts` (at attach, and when a
+  priority, a state or the PID changed) the loop also prints the `VRRP Scripts` section
+  of the data dump, whose `Status = GOOD|BAD` become `TrackResult`s.
+- the past, at attach (`since` seconds, `connect --since`): first the node's clock is
+  measured against ours (`ClockOffset`), then one dump is read but held back (it tells
+  the log parser each instance's VIPs and base priority), then the log's last `since`
+  seconds: `journalctl -u keepalived --since @T` (after a few lines from before T, so
+  the parser knows each instance's state when the window opens) or the inventory's log
+  file, at most `history_lines` lines. Those lines become events with their own times, corrected by
+  the clock offset, handed to the fleet's `HistoryMerge` (one time order across nodes,
+  so a failover reads as one story) and closed by `HistoryEnd`. Before them goes each
+  instance's state at the start of the window, worked back from the dump and the log
+  (which router it is in, and what it was). Then the held dump, then live.
+- live logs: the same remote process that printed the past follows the log from exactly
+  where the past ended (journald's cursor; the file's byte offset), so no line is lost
+  or shown twice at the seam, and neither the cursor nor the offset ever leaves the
+  node. Live lines are stamped with the time they arrive here: the remote clock (and
+  whole-second stamps) must not skew the failover stopwatch. A stream that is lost
+  resumes after the last line seen.
 - facts from both are merged: a transition the log already reported is not repeated when
-  the next dump shows it; VIP events come once per change.
+  the next dump shows it; VIP events come once per change; a fact older than the one
+  held (the dump read before the past) does not overwrite it.
 
 Actions: stop/start the service, restart keepalived, and fail over (stop keepalived on the
 master so it sends priority 0, wait until another node is MASTER, start it again; with
@@ -33,6 +48,7 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import asyncssh
@@ -52,28 +68,49 @@ from haconsole.keepalived.log import KeepalivedLogParser
 from haconsole.sources.base import Publish
 from haconsole.sources.inventory import NodeSpec
 from haconsole.sources.ssh import (
-    FleetState,
+    ClockReading,
+    HistoryMerge,
     NodeLink,
+    SharedView,
     SshOptions,
     TemplateError,
+    measure_clock,
+    merge_order,
     remote_command,
     render_template,
     template_values,
     wait_within,
 )
 
-__all__ = ["KeepalivedSshNode", "PollResult", "parse_poll_block", "poll_script"]
+__all__ = [
+    "KeepalivedSshNode",
+    "LogPlan",
+    "PollResult",
+    "log_script",
+    "parse_poll_block",
+    "parse_script_status",
+    "poll_script",
+]
 
-#: keepalived logs every dump it writes; we cause one per poll, so these lines are ours.
-_OWN_SIGNAL_LINE = re.compile(r"Printing VRRP (as json|data|stats) for process\(\d+\) on signal")
+#: keepalived logs every dump it writes (the VRRP child's, and on SIGUSR1 its parent's,
+#: checker's and BFD's too); we cause one per poll, so these lines are ours.
+_OWN_SIGNAL_LINE = re.compile(r"Printing [\w ]{0,30}?(?:as json|data|stats) for process\(\d+\) "
+                              r"on signal")
 
 JSON_PATH = "/tmp/keepalived.json"
 DATA_PATH = "/tmp/keepalived.data"
 STATS_PATH = "/tmp/keepalived.stats"
 
+#: How long reading the past may take before we give up on it and go live.
+HISTORY_TIMEOUT = 60.0
+#: journald's lines just before the `--since` window, read so the parser knows each
+#: instance's state when the window opens (a log file's last lines include them anyway).
+PRIMER_LINES = 1000
+
 
 def poll_script(spec: NodeSpec, boundary: str) -> str:
-    """The remote loop: one block of sections per newline read on stdin.
+    """The remote loop: one block of sections per line read on stdin (`scripts`: with
+    the vrrp_script results of the data dump too).
 
     Every node value is quoted by `render_template`; `boundary` is ours (hex).
     """
@@ -89,7 +126,11 @@ sig=$(num "$(keepalived --signum=JSON 2>/dev/null)")
 dsig=$(num "$(keepalived --signum=DATA 2>/dev/null)")
 ssig=$(num "$(keepalived --signum=STATS 2>/dev/null)")
 w() {{ i=0; while [ ! -s "$1" ] && [ $i -lt 100 ]; do sleep 0.01; i=$((i+1)); done; }}
-while IFS= read -r _; do
+whole() {{ w "$1"; a=; b=$(wc -c < "$1"); i=0
+  while [ "$a" != "$b" ] && [ $i -lt 50 ]; do
+    a=$b; sleep 0.02; b=$(wc -c < "$1"); i=$((i+1))
+  done; }}
+while IFS= read -r req; do
   p=$(num "$({pid} | head -n 1)")
   if [ -n "$p" ] && ! kill -0 "$p" 2>/dev/null; then p=; fi
   echo "$B pid $p"
@@ -97,6 +138,11 @@ while IFS= read -r _; do
     if [ -n "$sig" ]; then
       rm -f {JSON_PATH}; kill -s "$sig" "$p"; w {JSON_PATH}
       echo "$B json"; cat {JSON_PATH} 2>/dev/null; echo
+      if [ "$req" = scripts ] && [ -n "$dsig" ]; then
+        rm -f {DATA_PATH}; kill -s "$dsig" "$p"; whole {DATA_PATH}
+        echo "$B scripts"
+        sed -n '/^------< VRRP Scripts >------/,/^------< /p' {DATA_PATH} 2>/dev/null
+      fi
     elif [ -n "$dsig" ]; then
       rm -f {DATA_PATH} {STATS_PATH}; kill -s "$dsig" "$p"; kill -s "$ssig" "$p"
       w {DATA_PATH}; w {STATS_PATH}
@@ -112,12 +158,71 @@ done
 """
 
 
-def log_command(spec: NodeSpec, history: int = 50) -> str:
-    """The remote log follower: journalctl, or tail -F of the inventory's log file."""
+# ----------------------------------------------------------------------------- logs
+
+_JOURNAL = "journalctl -u keepalived -o short-iso-precise --no-pager -q"
+
+
+@dataclasses.dataclass(frozen=True)
+class LogPlan:
+    """What the log process prints before going live.
+
+    `since_node` is where the past starts, on the node's clock (None: no past, live only);
+    `cap` bounds the lines read; `after` keeps only lines strictly after `since_node` (a
+    resume after the last line seen) instead of from it (the `--since` window).
+    """
+
+    since_node: float | None = None
+    cap: int = 20000
+    after: bool = False
+
+
+def log_script(spec: NodeSpec, boundary: str, plan: LogPlan) -> str:
+    """One remote process: the past (per `plan`), a `BOUNDARY live` line, then the live
+    log from exactly where the past ended: journald's cursor, or the file's byte offset.
+    Neither leaves the node; the log file's path is quoted by `render_template`."""
+    assert boundary.isalnum()
+    head = f'PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin"; export PATH\nB={boundary}\n'
     if spec.log_file:
-        return render_template(f"tail -n {int(history)} -F {{log_file}}",
-                               template_values(spec))
-    return f"journalctl -u keepalived -f -o short-iso -n {int(history)}"
+        head += render_template("F={log_file}\n", template_values(spec))
+        if plan.since_node is None:
+            return head + 'echo "$B live"\nexec tail -n 0 -F "$F"\n'
+        cap = max(0, int(plan.cap))
+        window = max(1 << 20, cap * 512)  # bytes read back from the end for `cap` lines
+        return head + f"""size=$(wc -c < "$F" 2>/dev/null | tr -d ' ')
+case "$size" in ''|*[!0-9]*) size=0 ;; esac
+if [ "$size" -gt 0 ] && [ {cap} -gt 0 ]; then
+  from=$(( size > {window} ? size - {window} : 0 ))
+  tail -c +$((from + 1)) "$F" | head -c $((size - from)) | if [ "$from" -gt 0 ]; then
+    sed 1d; else cat; fi | tail -n {cap}
+fi
+echo
+echo "$B live"
+exec tail -c +$((size + 1)) -F "$F"
+"""
+    if plan.since_node is None:
+        return head + f'echo "$B live"\nexec {_JOURNAL} -f --lines=0\n'
+    since = f"@{int(plan.since_node)}"
+    cap = max(0, int(plan.cap))
+    primer = min(cap, PRIMER_LINES)  # before the window: they only teach the parser
+    return head + f"""{_JOURNAL} --until {since} --lines={primer}
+h=$({_JOURNAL} --since {since} --show-cursor --lines=all | tail -n {cap + 1})
+printf '%s\\n' "$h" | sed '/^-- cursor: /d' | tail -n {cap}
+c=$(printf '%s\\n' "$h" | sed -n 's/^-- cursor: //p')
+echo
+echo "$B live"
+if [ -n "$c" ]; then exec {_JOURNAL} -f --lines=all --after-cursor "$c"; fi
+exec {_JOURNAL} -f --lines=all --since {since}
+"""
+
+
+def _history_source(spec: NodeSpec, label: str) -> str:
+    """Where the past came from, for HistoryEnd (`journalctl --since 1h`)."""
+    where = "journalctl" if not spec.log_file else spec.log_file
+    return f"{where} --since {label}" if label else where
+
+
+# ----------------------------------------------------------------------------- polls
 
 
 @dataclasses.dataclass
@@ -129,6 +234,7 @@ class PollResult:
     dump_error: str = ""
     addresses: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # if -> addrs
     service_up: bool | None = None
+    scripts: dict[str, bool] | None = None  # vrrp_script name -> GOOD (data dump)
 
     @property
     def running(self) -> bool:
@@ -160,6 +266,38 @@ def _parse_addr(text: str) -> dict[str, list[str]]:
         for info in link.get("addr_info", []) or []:
             if isinstance(info, dict) and isinstance(info.get("local"), str):
                 out.setdefault(name, []).append(_norm(info["local"]))
+    return out
+
+
+_SCRIPT_SECTION = "------< VRRP Scripts >------"
+
+
+def parse_script_status(text: str) -> dict[str, bool]:
+    """vrrp_script results from keepalived's data dump (`VRRP Scripts` section): name ->
+    `Status = GOOD`. A script that has not reported yet (`Init state = INIT`) is left out:
+    keepalived prints BAD for it, which is no result."""
+    out: dict[str, bool] = {}
+    inside = False
+    name = ""
+    init = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("------<"):
+            inside = line == _SCRIPT_SECTION
+            name = ""
+            continue
+        if not inside:
+            continue
+        key, sep, value = line.partition(" = ")
+        if not sep:
+            continue
+        if key == "VRRP Script" and raw.startswith(" VRRP Script"):
+            name, init = value.strip(), ""
+        elif key == "Init state":
+            init = value.strip()
+        elif key == "Status" and name and init not in ("INIT", "INIT/RELOAD") and \
+                value.strip() in ("GOOD", "BAD"):
+            out[name] = value.strip() == "GOOD"
     return out
 
 
@@ -196,44 +334,103 @@ def parse_poll_block(block: str, boundary: str) -> PollResult:
             result.snapshots = with_stats(snaps, stats)
     except DumpError as err:
         result.dump_error = str(err)
+    scripts = sections.get("scripts", sections.get("data"))
+    if scripts is not None:
+        result.scripts = parse_script_status("\n".join(scripts))
     result.addresses = _parse_addr("\n".join(sections.get("addr", [])))
     return result
 
 
+class _Poller:
+    """The remote poll loop of one session."""
+
+    def __init__(self, proc: asyncssh.SSHClientProcess[str], boundary: str,
+                 timeout: float) -> None:
+        self.proc = proc
+        self.boundary = boundary
+        self.timeout = timeout
+
+    async def poll(self, *, scripts: bool = False) -> tuple[PollResult, float]:
+        """One block, parsed, and the time it arrived."""
+        self.proc.stdin.write("scripts\n" if scripts else "\n")
+        try:
+            block = await wait_within(
+                self.proc.stdout.readuntil(f"{self.boundary} end\n"), self.timeout)
+        except asyncio.IncompleteReadError:
+            err = await _drain(self.proc.stderr)
+            raise ConnectionError(
+                "the remote poll loop exited" + (f": {err}" if err else "")) from None
+        except (asyncio.TimeoutError, TimeoutError):
+            raise TimeoutError(f"no dump within {self.timeout:.0f} s") from None
+        return parse_poll_block(block, self.boundary), time.time()
+
+
+# ----------------------------------------------------------------------------- the node
+
+
 class KeepalivedSshNode:
-    """One stock keepalived node over SSH, as a `Source`."""
+    """One stock keepalived node over SSH, as a `Source`.
+
+    `since`: seconds of the node's log read at attach (0: live only); `since_label` says
+    it as the operator did (`1h`), for HistoryEnd. `view`: the fleet's shared fold
+    (failover waits, preemption warnings); `merge`: the fleet's history merge.
+    """
 
     def __init__(self, spec: NodeSpec, options: SshOptions | None = None, *,
-                 fleet: FleetState | None = None, failover_timeout: float = 15.0,
-                 log_history: int = 50) -> None:
+                 view: SharedView | None = None, merge: HistoryMerge | None = None,
+                 since: float = 3600.0, since_label: str = "",
+                 failover_timeout: float = 15.0) -> None:
         self.spec = spec
         self.name = spec.name
         self.options = options or SshOptions()
-        self.fleet = fleet or FleetState()
+        self.view = view or SharedView()
+        self.merge = merge
+        self.since = max(0.0, since)
+        self.since_label = since_label
         self.failover_timeout = failover_timeout
-        self.log_history = log_history
         self.link: NodeLink | None = None
         self.snapshots: dict[str, InstanceSnapshot] = {}
         self.polls = 0
+        self.clock: ClockReading | None = None
         self._publish: Publish = lambda e: None
         self._poll_now = asyncio.Event()
         self._polled = asyncio.Event()
-        self._reset_facts()
-
-    def _reset_facts(self) -> None:
+        self._resume: float | None = None  # node time of the last log line seen
+        self._submitted = False
+        self._held: list[ev.Event] | None = None
+        # What has been published, kept across reconnects: facts are said once, a fact
+        # older than the one said (with its time) does not replace it.
         self._states: dict[str, ev.State] = {}
+        self._state_t: dict[str, float] = {}
+        self._holding: set[tuple[str, str]] = set()
+        self._vip_t: dict[tuple[str, str], float] = {}
+        self._tracks: dict[str, bool] = {}
+        self._track_t: dict[str, float] = {}
+        self._reset_session()
+
+    def _reset_session(self) -> None:
         self._sent_state: dict[str, tuple[Any, ...]] = {}
-        self._held: set[tuple[str, str]] = set()
         self._service: bool | None = None
         self._running: bool | None = None
+        self._pid = ""
         self._dump_failures = 0
         self._have_counters = False
-        self._parser = KeepalivedLogParser(self.spec.name)
+        self._want_scripts = True
+        self._first_poll = True
+        self._parser = self._new_parser()
+
+    def _new_parser(self, node_t: float | None = None) -> KeepalivedLogParser:
+        """A parser reading stamps as the node writes them: its zone, its year."""
+        clock = self.clock
+        if clock is None:
+            return KeepalivedLogParser(self.spec.name)
+        year = clock.year(node_t if node_t is not None else clock.to_node(time.time()))
+        return KeepalivedLogParser(self.spec.name, year=year, tz=clock.zone)
 
     # ------------------------------------------------------------------ Source
     async def start(self, publish: Publish) -> None:
         self._publish = publish
-        self.link = NodeLink(self.spec, self.options, self._emit_raw, self._session,
+        self.link = NodeLink(self.spec, self.options, self._link_event, self._session,
                              agent="keepalived")
         self.link.start()
 
@@ -245,74 +442,267 @@ class KeepalivedSshNode:
         return command in (cmd.StopService, cmd.StartService, cmd.RestartAgent, cmd.Failover)
 
     # ------------------------------------------------------------------ publishing
-    def _emit_raw(self, event: ev.Event) -> None:
-        self.fleet.observe(event)
+    def _send(self, event: ev.Event) -> None:
+        self.view.apply(event)
         self._publish(event)
 
-    def _emit(self, event: ev.Event) -> None:
-        """Publish once per fact: drop what the other reader (log or dump) already said."""
+    def _link_event(self, event: ev.Event) -> None:
+        """Connection facts (NodeSeen, SourceHealth) are about now: never held back. A
+        node that cannot connect is not waited for by the fleet's history merge."""
+        if isinstance(event, ev.SourceHealth) and not event.ok and self.merge is not None \
+                and not self._submitted:
+            self.merge.withdraw(self.name)
+        self._send(event)
+
+    def _out(self, event: ev.Event) -> None:
+        """Publish, or hold while the node's past is being published."""
+        if self._held is not None:
+            self._held.append(event)
+        else:
+            self._send(event)
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        for event in held or ():
+            self._send(event)
+
+    def _emit(self, event: ev.Event, out: Callable[[ev.Event], None] | None = None) -> None:
+        """Publish once per fact: drop what the other reader (log or dump) already said,
+        and what is older than the fact held (a dump read before the log's last lines).
+        `out`: where the past goes (not published yet)."""
         if isinstance(event, ev.Transition):
+            if event.t < self._state_t.get(event.instance, 0.0):
+                return
             known = self._states.get(event.instance)
             if known == event.new:
                 return
             if known is not None and known != event.old:
                 event = dataclasses.replace(event, old=known)
             self._states[event.instance] = event.new
+            self._state_t[event.instance] = event.t
         elif isinstance(event, ev.VipAdded | ev.VipRemoved):
             if not event.vip:
                 return
             key = (event.instance, _norm(event.vip))
+            if event.t < self._vip_t.get(key, 0.0):
+                return
             added = isinstance(event, ev.VipAdded)
-            if (key in self._held) == added:
+            if (key in self._holding) == added:
                 return
             if added:
-                self._held.add(key)
+                self._holding.add(key)
             else:
-                self._held.discard(key)
-        elif isinstance(event, ev.AdvertSent | ev.AdvertReceived) and self._have_counters:
-            return  # the dump's counters already count them
-        self._emit_raw(event)
+                self._holding.discard(key)
+            self._vip_t[key] = event.t
+        elif isinstance(event, ev.TrackResult):
+            self._tracks[event.track] = event.ok
+            self._track_t[event.track] = max(event.t, self._track_t.get(event.track, 0.0))
+        elif isinstance(event, ev.AdvertSent | ev.AdvertReceived) and self._have_counters \
+                and out is None:
+            return  # the dump's counters already count them (not the past's: before them)
+        (out or self._out)(event)
 
     # ------------------------------------------------------------------ session
     async def _session(self, conn: asyncssh.SSHClientConnection) -> None:
-        self._reset_facts()
-        log_task = asyncio.get_running_loop().create_task(self._log_loop(conn))
-        try:
-            await self._poll_loop(conn)
-        finally:
-            log_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await log_task
-
-    async def _poll_loop(self, conn: asyncssh.SSHClientConnection) -> None:
+        self._reset_session()
+        self._submitted = False
+        await self._measure_clock(conn)
+        self._parser = self._new_parser()
         boundary = secrets.token_hex(8)
-        script = poll_script(self.spec, boundary)
-        proc = await conn.create_process(remote_command(script, sudo=self.spec.sudo),
-                                         encoding="utf-8", errors="replace")
-        timeout = max(5.0, 3 * self.spec.interval + 2)
+        proc = await conn.create_process(
+            remote_command(poll_script(self.spec, boundary), sudo=self.spec.sudo),
+            encoding="utf-8", errors="replace")
+        poller = _Poller(proc, boundary, max(5.0, 3 * self.spec.interval + 2))
+        log_task: asyncio.Task[None] | None = None
         try:
-            while True:
-                proc.stdin.write("\n")
-                try:
-                    block = await wait_within(
-                        proc.stdout.readuntil(f"{boundary} end\n"), timeout)
-                except asyncio.IncompleteReadError:
-                    err = await _drain(proc.stderr)
-                    raise ConnectionError(
-                        "the remote poll loop exited" + (f": {err}" if err else "")) from None
-                except (asyncio.TimeoutError, TimeoutError):
-                    raise TimeoutError(f"no dump within {timeout:.0f} s") from None
-                self.polls += 1
-                self._handle_poll(parse_poll_block(block, boundary), time.time())
-                self._polled.set()
-                self._poll_now.clear()
-                with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
-                    await wait_within(self._poll_now.wait(), self.spec.interval)
+            first, first_t = await poller.poll(scripts=True)
+            self._want_scripts = False
+            self.polls += 1
+            for snap in first.snapshots or ():  # the parser must know VIPs and priorities
+                self._parser.set_vips(snap.name, snap.vips, snap.excluded_vips)
+                self._parser.set_base_priority(snap.name, snap.base_priority)
+            plan, source = self._plan()
+            log = await self._open_log(conn, plan)
+            history = self._history(log[1] if log else [], plan, first)
+            self._held = []
+            self._handle_poll(first, first_t)
+            self._polled.set()
+            log_task = asyncio.get_running_loop().create_task(
+                self._log_loop(conn, log[0] if log else None))
+            if plan.since_node is not None:
+                await self._publish_history(history, source)
+            self._release()
+            await self._poll_loop(poller)
         finally:
+            self._release()
+            if log_task is not None:
+                log_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await log_task
             proc.close()
+
+    async def _measure_clock(self, conn: asyncssh.SSHClientConnection) -> None:
+        try:
+            self.clock = await measure_clock(conn, timeout=self.options.command_timeout)
+        except (ValueError, TimeoutError, asyncio.TimeoutError, asyncssh.Error) as err:
+            self.clock = None
+            self._send(ev.LogLine(time.time(), self.name,
+                                  f"[haconsole] cannot read the node's clock ({err}): its "
+                                  "log times are taken as they are", "warning"))
+            return
+        self._send(ev.ClockOffset(time.time(), self.name, offset=self.clock.offset,
+                                  error=self.clock.error))
+
+    def _to_node(self, t: float) -> float:
+        return self.clock.to_node(t) if self.clock is not None else t
+
+    def _to_console(self, t: float) -> float:
+        return self.clock.to_console(t) if self.clock is not None else t
+
+    def _plan(self) -> tuple[LogPlan, str]:
+        """The past to read: after the last line seen (a reconnect), else the `since`
+        window, else none."""
+        cap = self.spec.history_lines
+        if self._resume is not None:
+            return LogPlan(self._resume, cap, after=True), \
+                _history_source(self.spec, "") + " after the last line seen"
+        if self.since > 0:
+            return LogPlan(self._to_node(time.time() - self.since), cap), \
+                _history_source(self.spec, self.since_label or f"{self.since:g}s")
+        return LogPlan(), ""
+
+    async def _open_log(self, conn: asyncssh.SSHClientConnection, plan: LogPlan
+                        ) -> tuple[asyncssh.SSHClientProcess[str], list[str]] | None:
+        """Start the log process; its past (lines up to the `live` mark). None when the
+        past cannot be read in time: then live only (the stream's problem is logged)."""
+        boundary = secrets.token_hex(8)
+        proc = await conn.create_process(
+            remote_command(log_script(self.spec, boundary, plan), sudo=self.spec.sudo),
+            encoding="utf-8", errors="replace")
+        mark = f"{boundary} live"
+        lines: list[str] = []
+
+        async def past() -> None:
+            async for line in proc.stdout:
+                text = line.rstrip("\n")
+                if text == mark:
+                    return
+                lines.append(text)
+            raise EOFError
+
+        try:
+            await wait_within(past(), HISTORY_TIMEOUT)
+        except (asyncio.TimeoutError, TimeoutError, EOFError) as err:
+            proc.close()
+            why = (f"not read within {HISTORY_TIMEOUT:g} s" if not isinstance(err, EOFError)
+                   else "the log command ended: " + (await _drain(proc.stderr) or "?"))
+            self._send(ev.LogLine(time.time(), self.name,
+                                  f"[haconsole] cannot read keepalived's log: {why}",
+                                  "warning"))
+            return None
+        return proc, lines
+
+    def _history(self, lines: list[str], plan: LogPlan, first: PollResult | None, *,
+                 adverts: bool = True) -> list[ev.Event]:
+        """The past's events on the console's clock, deduplicated like live ones; for a
+        `since` window (`first`: the dump held back) after each instance's state at its
+        start. The node's parser reads them, and then goes on with the live lines.
+        `adverts`: False when the dump's counters already counted them."""
+        if plan.since_node is None:
+            return []
+        if not plan.after:  # a parser in the node's year when the window opened
+            self._parser = self._new_parser(plan.since_node)
+        for snap in first.snapshots or () if first is not None else self.snapshots.values():
+            self._parser.set_vips(snap.name, snap.vips, snap.excluded_vips)
+            self._parser.set_base_priority(snap.name, snap.base_priority)
+        raw: list[ev.Event] = []
+        for line in lines:
+            if _OWN_SIGNAL_LINE.search(line):
+                continue
+            events = self._parser.feed(line)
+            if not events:
+                continue
+            node_t = events[-1].t
+            self._resume = node_t if self._resume is None else max(self._resume, node_t)
+            if node_t < plan.since_node or (plan.after and node_t <= plan.since_node):
+                continue  # before the window: it only taught the parser
+            raw.extend(dataclasses.replace(e, t=self._to_console(e.t)) for e in events
+                       if adverts or not isinstance(e, ev.AdvertSent | ev.AdvertReceived))
+        out: list[ev.Event] = []
+        if first is not None and not plan.after:
+            out.extend(self._window_start(self._to_console(plan.since_node), raw, first))
+            for event in out:
+                self._emit(event, out=lambda e: None)  # what they say is known from here
+        for event in raw:
+            self._emit(event, out=out.append)
+        return out
+
+    def _window_start(self, t_start: float, raw: list[ev.Event], first: PollResult
+                      ) -> list[ev.Event]:
+        """Each instance as it was when the window opened, worked back from the dump (now)
+        and the log (what changed since): the router it is in (the view groups the past
+        by VRID), its state and priority then, the VIPs it held then."""
+        node = self.spec.name
+        out: list[ev.Event] = []
+        held = first.all_addresses()
+        for snap in (self._with_address(s, first) for s in first.snapshots or ()):
+            mine = [e for e in raw if getattr(e, "instance", None) == snap.name]
+            changes = [e for e in mine if isinstance(e, ev.Transition)]
+            prios = [e for e in mine if isinstance(e, ev.PriorityChange)]
+            since = self._since(snap)
+            if changes:
+                state, t, since = ev.State(changes[0].old), t_start, None
+            else:
+                state = snap.event_state
+                t = min(t_start, since) if since is not None else t_start
+            out.append(ev.InstanceState(
+                t, node, instance=snap.name, vrid=snap.vrid, state=state,
+                base_priority=snap.base_priority,
+                effective_priority=prios[0].old if prios else snap.effective_priority,
+                interface=snap.interface, version=snap.version, advert_int=snap.advert_int,
+                vips=snap.vips, address=snap.address, since=since))
+            if state != ev.State.MASTER:
+                continue  # only a master holds VIPs (keepalived starting "removes" them too)
+            for vip in snap.vips:
+                said = [e for e in mine if isinstance(e, ev.VipAdded | ev.VipRemoved)
+                        and _norm(e.vip) == _norm(vip)]
+                # held then: removed first in the window, or held throughout (since the
+                # takeover the node reports, when that is all that happened)
+                if isinstance(said[0], ev.VipRemoved) if said else _norm(vip) in held:
+                    out.append(ev.VipAdded(since if since is not None else t_start, node,
+                                           instance=snap.name, vip=vip))
+        return out
+
+    async def _publish_history(self, history: list[ev.Event], source: str) -> None:
+        end = ev.HistoryEnd(time.time(), self.name, source=source, events=len(history))
+        self._submitted = True
+        if self.merge is not None:
+            await self.merge.submit(self.name, history, end, self._send)
+            return
+        for event in merge_order({self.name: history}):
+            self._send(event)
+        self._send(end)
+
+    async def _poll_loop(self, poller: _Poller) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+                await wait_within(self._poll_now.wait(), self.spec.interval)
+            self._poll_now.clear()
+            result, t = await poller.poll(scripts=self._want_scripts)
+            self._want_scripts = False
+            self.polls += 1
+            self._handle_poll(result, t)
+            self._polled.set()
+
+    def _since(self, snap: InstanceSnapshot) -> float | None:
+        """When the instance entered its state, as the node says, on our clock."""
+        return self._to_console(snap.last_transition) if snap.last_transition > 0 else None
 
     def _handle_poll(self, result: PollResult, t: float) -> None:
         node = self.spec.name
+        if result.pid != self._pid:
+            self._want_scripts = self._want_scripts or not self._first_poll
+            self._pid = result.pid  # keepalived (re)started: its checks start over
         if result.service_up is not None and result.service_up != self._service:
             self._service = result.service_up
             self._emit(ev.ServiceState(t, node, service=self.spec.service, up=result.service_up))
@@ -322,7 +712,7 @@ class KeepalivedSshNode:
                                       "warning"))
             self._running = False
             for name, state in list(self._states.items()):
-                if state != "STOP":
+                if state != ev.State.STOP:
                     self._emit(ev.Transition(t, node, name, state, ev.State.STOP,
                                              "keepalived is not running"))
         elif result.snapshots is not None:
@@ -338,6 +728,10 @@ class KeepalivedSshNode:
                                            detail=f"cannot read keepalived's dump: "
                                                   f"{result.dump_error}"))
         self._vips(result, t)
+        self._scripts(result, t)
+        self._first_poll = False
+        if self._want_scripts:
+            self._poll_now.set()
 
     def _dump(self, result: PollResult, t: float) -> None:
         node = self.spec.name
@@ -345,14 +739,20 @@ class KeepalivedSshNode:
             self._emit(ev.SourceHealth(t, node, ok=True, detail="keepalived's dump readable"))
         self._dump_failures = 0
         snapshots = tuple(self._with_address(s, result) for s in result.snapshots or ())
-        previous = tuple(self.snapshots.values())
+        previous = self.snapshots
         self.snapshots = {s.name: s for s in snapshots}
         self._have_counters = any(s.stats is not None for s in snapshots)
+        if not self._first_poll and any(
+                (p := previous.get(s.name)) is None
+                or (p.state, p.effective_priority) != (s.state, s.effective_priority)
+                for s in snapshots):
+            self._want_scripts = True  # a priority moved: which check says so?
         parsed = self._parser.states
-        if any(parsed.get(s.name) not in (None, s.event_state) for s in snapshots):
-            # The log (history, or a missed line) disagrees with keepalived itself: start
-            # the parser afresh, or it would swallow the next "Entering X STATE" as no news.
-            self._parser = KeepalivedLogParser(node)
+        if any(parsed.get(s.name) not in (None, s.event_state) and
+               t >= self._state_t.get(s.name, 0.0) for s in snapshots):
+            # The log (a missed line) disagrees with keepalived itself: start the parser
+            # afresh, or it would swallow the next "Entering X STATE" as no news.
+            self._parser = self._new_parser()
         for snap in snapshots:
             self._parser.set_vips(snap.name, snap.vips, snap.excluded_vips)
             self._parser.set_base_priority(snap.name, snap.base_priority)
@@ -360,9 +760,13 @@ class KeepalivedSshNode:
             if known is not None and known != snap.event_state:
                 self._emit(ev.Transition(t, node, snap.name, known, snap.event_state,
                                          "seen in keepalived's dump"))
-            self._states[snap.name] = snap.event_state
-        for event in dump_events(snapshots, node=node, t=t, previous=previous):
+            elif known is None:
+                self._states[snap.name] = snap.event_state
+                self._state_t[snap.name] = t
+        for event in dump_events(snapshots, node=node, t=t, previous=tuple(previous.values())):
             if isinstance(event, ev.InstanceState):
+                snap = self.snapshots[event.instance]
+                event = dataclasses.replace(event, since=self._since(snap))
                 key = dataclasses.astuple(dataclasses.replace(event, t=0.0))
                 if self._sent_state.get(event.instance) == key:
                     continue
@@ -389,39 +793,66 @@ class KeepalivedSshNode:
         for snap in self.snapshots.values():
             for vip in snap.vips:
                 cls = ev.VipAdded if _norm(vip) in held else ev.VipRemoved
-                self._emit(cls(t, self.spec.name, instance=snap.name, vip=vip))
+                at = t
+                since = self._since(snap)
+                if cls is ev.VipAdded and self._first_poll and since is not None and \
+                        snap.event_state == ev.State.MASTER and \
+                        (snap.name, _norm(vip)) not in self._vip_t:
+                    at = since  # held before we came: since the takeover the node reports
+                self._emit(cls(at, self.spec.name, instance=snap.name, vip=vip))
 
-    # ------------------------------------------------------------------ logs
-    async def _log_loop(self, conn: asyncssh.SSHClientConnection) -> None:
-        command = remote_command(log_command(self.spec, self.log_history), sudo=self.spec.sudo)
+    def _scripts(self, result: PollResult, t: float) -> None:
+        """vrrp_script results from the data dump, when the log has not said them (at
+        attach, or a line missed): the Checks column shows a failing check."""
+        for name, ok in sorted((result.scripts or {}).items()):
+            if self._tracks.get(name) == ok or t < self._track_t.get(name, 0.0):
+                continue
+            self._emit(ev.TrackResult(t, self.spec.name, track=name, ok=ok,
+                                      detail=f"Status = {'GOOD' if ok else 'BAD'} in "
+                                             "keepalived's data dump"))
+
+    # ------------------------------------------------------------------ live logs
+    async def _log_loop(self, conn: asyncssh.SSHClientConnection,
+                        proc: asyncssh.SSHClientProcess[str] | None) -> None:
+        """Follow the log process started at attach; if it ends, start another that
+        resumes after the last line seen."""
         while True:
-            proc = await conn.create_process(command, encoding="utf-8", errors="replace")
-            began = time.time()
-            try:
-                async for line in proc.stdout:
-                    self._log_line(line.rstrip("\n"), began)
-            finally:
-                proc.close()
-            err = await _drain(proc.stderr)
-            self._emit_raw(ev.LogLine(time.time(), self.spec.name,
+            if proc is not None:
+                try:
+                    async for line in proc.stdout:
+                        self._log_line(line.rstrip("\n"))
+                finally:
+                    proc.close()
+                err = await _drain(proc.stderr)
+                self._emit(ev.LogLine(time.time(), self.spec.name,
                                       "[haconsole] log stream ended"
                                       + (f": {err}" if err else "") + "; restarting in 5 s",
                                       "warning"))
             await asyncio.sleep(5.0)
+            plan = LogPlan(self._resume, self.spec.history_lines, after=True) \
+                if self._resume is not None else LogPlan()
+            log = await self._open_log(conn, plan)
+            if log is None:
+                proc = None
+                continue
+            proc, lines = log
+            events = self._history(lines, plan, None, adverts=not self._have_counters)
+            for event in merge_order({self.name: events}):
+                self._out(event)
+            if plan.since_node is not None:
+                self._out(ev.HistoryEnd(time.time(), self.name, events=len(events),
+                                        source=_history_source(self.spec, "")
+                                        + " after the log stream restarted"))
 
-    def _log_line(self, line: str, began: float) -> None:
+    def _log_line(self, line: str) -> None:
         now = time.time()
         if _OWN_SIGNAL_LINE.search(line):
             return  # keepalived's note that it obeyed our dump signal: noise, every poll
         events = self._parser.feed(line)
         if not events:
             return
-        history = now - began < 1.5 and events[-1].t < now - 5.0
+        self._resume = events[-1].t
         for event in events:
-            if history:
-                if isinstance(event, ev.LogLine):
-                    self._emit_raw(event)
-                continue
             self._emit(dataclasses.replace(event, t=now))
 
     # ------------------------------------------------------------------ helpers for callers
@@ -446,9 +877,9 @@ class KeepalivedSshNode:
         for snap in self._targets(command):
             if snap.nopreempt:
                 continue
-            peers = self.fleet.peers(snap.vrid, exclude=self.name)
+            peers = self.view.peers(snap.vrid, exclude=self.name)
             higher = [p for p in peers
-                      if self.fleet.priority(p, snap.vrid) > snap.base_priority]
+                      if self.view.priority(p, snap.vrid) > snap.base_priority]
             if peers and higher:
                 continue
             delay = (f" after its preempt_delay of {snap.preempt_delay:g} s"
@@ -464,7 +895,7 @@ class KeepalivedSshNode:
         if command.instance:
             snap = self.snapshots.get(command.instance)
             return [snap] if snap is not None else []
-        return [s for s in self.snapshots.values() if s.event_state == "MASTER"]
+        return [s for s in self.snapshots.values() if s.event_state == ev.State.MASTER]
 
     async def execute(self, command: cmd.Command) -> tuple[bool, str]:
         """Run a command on the node; publishes a CommandResult with the outcome."""
@@ -472,8 +903,8 @@ class KeepalivedSshNode:
             ok, detail = await self._execute(command)
         except TemplateError as err:
             ok, detail = False, f"bad command template: {err}"
-        self._emit_raw(ev.CommandResult(time.time(), self.name, command=command.describe(),
-                                        ok=ok, detail=detail))
+        self._send(ev.CommandResult(time.time(), self.name, command=command.describe(),
+                                    ok=ok, detail=detail))
         self.poll_now()
         return ok, detail
 
@@ -502,14 +933,14 @@ class KeepalivedSshNode:
         return False, f"a keepalived node cannot run {command.name}"
 
     async def _failover(self, command: cmd.Failover) -> tuple[bool, str]:
-        targets = [s for s in self._targets(command) if s.event_state == "MASTER"]
+        targets = [s for s in self._targets(command) if s.event_state == ev.State.MASTER]
         if not targets:
             what = command.instance or "any instance"
             return False, f"{self.name} is not MASTER of {what}"
         warning = self.warning(command)
         if warning:
-            self._emit_raw(ev.LogLine(time.time(), self.name, f"[haconsole] {warning}",
-                                      "warning"))
+            self._send(ev.LogLine(time.time(), self.name, f"[haconsole] {warning}",
+                                  "warning"))
         began = time.monotonic()
         ok, summary = await self._run_template("stop_keepalived")
         if not ok:
@@ -517,8 +948,8 @@ class KeepalivedSshNode:
         parts = [f"keepalived stopped on {self.name} (priority 0 sent)"]
         vrids = sorted({s.vrid for s in targets})
         for vrid in vrids:
-            master = await self.fleet.wait_master(vrid, exclude=self.name,
-                                                  timeout=self.failover_timeout)
+            master = await self.view.wait_master(vrid, exclude=self.name,
+                                                 timeout=self.failover_timeout)
             if master is None:
                 parts.append(f"no new MASTER of VRID {vrid} seen within "
                              f"{self.failover_timeout:g} s")

@@ -13,6 +13,10 @@ guarantees, and they are easy to get subtly wrong:
   node's values substituted into them are shell-quoted, and the whole script runs under
   `sh -c` (`sudo -n sh -c` with `sudo = true`) so the login shell does not matter.
   Nothing received from the network is ever put into a command.
+
+And what a fleet of nodes shares: each node's clock measured against the console's
+(`measure_clock`), the nodes' pasts published as one time-ordered sequence
+(`HistoryMerge`), and one fold of everything they publish (`SharedView`).
 """
 
 from __future__ import annotations
@@ -21,29 +25,41 @@ import asyncio
 import contextlib
 import os
 import random
+import re
 import shlex
 import string
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncssh
 
 from haconsole.cluster import events as ev
+from haconsole.cluster.view import ClusterView
 from haconsole.sources.base import Publish
 from haconsole.sources.inventory import NodeSpec
 
 __all__ = [
+    "CLOCK_SCRIPT",
     "TEMPLATE_FIELDS",
     "Backoff",
+    "ClockReading",
     "CommandOutput",
+    "HistoryMerge",
     "HostKeyRefused",
     "NodeLink",
+    "SharedView",
     "SshOptions",
     "TemplateError",
+    "best_offset",
+    "measure_clock",
+    "merge_order",
     "open_connection",
+    "parse_clock",
+    "parse_zone",
     "remote_command",
     "render_template",
     "wait_within",
@@ -429,53 +445,239 @@ def expand(path: str) -> str:
     return os.path.expanduser(path) if path else path
 
 
+# ----------------------------------------------------------------------------- clocks
+
+#: One remote process answers every newline with the node's clock; its first line is the
+#: node's UTC offset. The first answer pays for the channel and `sh`; later ones are pure
+#: round trips, so the tightest of a few samples is kept (as NTP does).
+CLOCK_SCRIPT = "date +%z; while IFS= read -r _; do date +%s.%N; done"
+_ZONE = re.compile(r"^([+-])(\d\d):?(\d\d)$")
+_CLOCK = re.compile(r"^(\d+)(?:\.(\S*))?$")
+
+
+@dataclass(frozen=True)
+class ClockReading:
+    """A node's clock against the console's, measured at attach.
+
+    Why: keepalived stamps its log with the node's clock. History read from it must be
+    put on the console's time line (`to_console`), and syslog stamps that carry no year
+    or zone must be read in the node's own zone and year (`zone`)."""
+
+    offset: float  # node clock - console clock, seconds
+    error: float  # half the round trip of the sample used, seconds
+    zone: timezone  # the node's UTC offset now (`date +%z`)
+
+    @property
+    def correction(self) -> float:
+        """What node times are corrected by: the offset, unless it is within its own
+        error (noise: shifting whole-second stamps by it would make an order up between
+        nodes whose lines share a second)."""
+        return self.offset if abs(self.offset) > self.error else 0.0
+
+    def to_console(self, t: float) -> float:
+        return t - self.correction
+
+    def to_node(self, t: float) -> float:
+        return t + self.correction
+
+    def year(self, node_t: float) -> int:
+        """The node's calendar year at node time `node_t` (for syslog stamps)."""
+        return datetime.fromtimestamp(node_t, self.zone).year
+
+
+def parse_zone(text: str) -> timezone | None:
+    """`date +%z` output (`+0530`, `-0800`) as a timezone; None if it is not one."""
+    m = _ZONE.match(text.strip())
+    if m is None:
+        return None
+    minutes = int(m.group(2)) * 60 + int(m.group(3))
+    if minutes >= 24 * 60:
+        return None
+    return timezone(timedelta(minutes=-minutes if m.group(1) == "-" else minutes))
+
+
+def parse_clock(text: str) -> tuple[float, float] | None:
+    """`date +%s.%N` output as (seconds, resolution error). A `date` without %N (busybox
+    prints it literally) gives whole seconds: the middle of the second, error 0.5 s."""
+    m = _CLOCK.match(text.strip())
+    if m is None:
+        return None
+    frac = m.group(2) or ""
+    if frac.isdigit():
+        return float(f"{m.group(1)}.{frac}"), 0.0
+    return int(m.group(1)) + 0.5, 0.5
+
+
+def best_offset(samples: Iterable[tuple[float, float, float, float]]) -> tuple[float, float]:
+    """(offset, error) from samples (sent, node clock, received, resolution): the node read
+    its clock somewhere between sent and received (console clock), so the midpoint is the
+    best guess and half the round trip the bound; the tightest sample wins."""
+    best: tuple[float, float] | None = None
+    for sent, remote, received, resolution in samples:
+        half = max(0.0, received - sent) / 2
+        candidate = (remote - (sent + half), half + resolution)
+        if best is None or candidate[1] < best[1]:
+            best = candidate
+    if best is None:
+        raise ValueError("no clock sample")
+    return best
+
+
+async def measure_clock(conn: asyncssh.SSHClientConnection, *, samples: int = 4,
+                        timeout: float = 10.0) -> ClockReading:
+    """Measure the node's clock offset over one remote process (no sudo needed).
+    ValueError when the node's answers cannot be read, TimeoutError when it is silent."""
+    proc = await conn.create_process(remote_command(CLOCK_SCRIPT), encoding="utf-8",
+                                     errors="replace")
+    try:
+        zone = parse_zone(await wait_within(proc.stdout.readline(), timeout))
+        if zone is None:
+            raise ValueError("`date +%z` did not print a UTC offset")
+        taken = []
+        for _ in range(max(1, samples)):
+            sent = time.time()
+            proc.stdin.write("\n")
+            line = await wait_within(proc.stdout.readline(), timeout)
+            received = time.time()
+            clock = parse_clock(line)
+            if clock is None:
+                raise ValueError(f"`date +%s.%N` printed {line.strip()[:40]!r}")
+            taken.append((sent, clock[0], received, clock[1]))
+        offset, error = best_offset(taken)
+        return ClockReading(offset, error, zone)
+    finally:
+        proc.close()
+
+
+# ----------------------------------------------------------------------------- history
+
+
+class HistoryMerge:
+    """Publishes the past of a fleet's nodes as one sequence in time order.
+
+    Why: a failover is told by two nodes' logs (the old master leaving, the new one taking
+    over), and the view folds events in the order it gets them. Node after node, the first
+    node's whole past would be folded before the second's and the story would not add up.
+    So each node hands its history here at attach; once every expected node has (or `wait`
+    seconds after the first did) all of it goes out merged by time, then each node's
+    HistoryEnd. A node that comes later (slow to connect, or reconnecting) goes alone.
+
+    Lines of different nodes in the same second (whole-second stamps: keepalived's own
+    log, syslog) have no order of their own; VRRP gives one: the node that enters MASTER
+    acts first, the others react to its advert. So within a tie, a node's lines that
+    include an election go before the other nodes' (`merge_order`).
+    """
+
+    def __init__(self, expected: Iterable[str], *, wait: float = 3.0) -> None:
+        self.order = list(expected)
+        self.wait = wait
+        self._expected = set(self.order)
+        self._batch: dict[str, tuple[list[ev.Event], ev.Event, Publish]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._done = asyncio.Event()
+        self.flushed = False
+
+    def withdraw(self, node: str) -> None:
+        """Do not wait for `node` (it cannot connect now)."""
+        if node not in self._batch:
+            self._expected.discard(node)
+            self._maybe_flush()
+
+    async def submit(self, node: str, events: list[ev.Event], end: ev.Event,
+                     publish: Publish) -> None:
+        """Hand over a node's history (time-ordered) and its HistoryEnd; returns once
+        they are published."""
+        if self.flushed or node not in self._expected:
+            for event in merge_order({node: events}):
+                publish(event)
+            publish(end)
+            return
+        self._batch[node] = (events, end, publish)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.wait, self._flush)
+        self._maybe_flush()
+        try:
+            await self._done.wait()
+        except asyncio.CancelledError:
+            if not self.flushed:  # the node stopped while waiting: not its past any more
+                self._batch.pop(node, None)
+                self._expected.discard(node)
+                self._maybe_flush()
+            raise
+
+    def _maybe_flush(self) -> None:
+        if self._batch and self._expected <= set(self._batch):
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.flushed:
+            return
+        self.flushed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        publishers = {node: publish for node, (_e, _end, publish) in self._batch.items()}
+        pasts = {node: events for node, (events, _end, _p) in self._batch.items()}
+        for event in merge_order(pasts, self.order):
+            publishers[event.node](event)
+        for _events, end, publish in self._batch.values():
+            publish(end)
+        self._batch.clear()
+        self._done.set()
+
+
+def merge_order(pasts: Mapping[str, list[ev.Event]], order: Iterable[str] = ()
+                ) -> list[ev.Event]:
+    """Nodes' pasts as one sequence: by time; a node's own order kept; within a tie
+    between nodes, the node entering MASTER then first, then `order` (the inventory's)."""
+    rank = {name: i for i, name in enumerate(order)}
+    elected = {(e.node, e.t) for events in pasts.values() for e in events
+               if isinstance(e, ev.Transition) and e.new == ev.State.MASTER}
+    keyed = [((e.t, (node, e.t) not in elected, rank.get(node, len(rank)), node, i), e)
+             for node, events in pasts.items() for i, e in enumerate(events)]
+    keyed.sort(key=lambda item: item[0])
+    return [e for _key, e in keyed]
+
+
 # ----------------------------------------------------------------------------- fleet facts
 
 
-class FleetState:
-    """Who is MASTER where, folded from the events every node of a fleet publishes.
+class SharedView:
+    """The fleet's one fold of what its nodes publish (a `ClusterView`), and a way to wait
+    for a fact in it.
 
     Why: a keepalived failover stops keepalived on the master and must then wait until
     another node (another source) is MASTER of the same virtual router before starting it
-    again. Instances are matched by VRID, as the ClusterView groups them.
+    again, and its preemption warning needs the peers' priorities. Those are questions for
+    the same fold the console reads, not for a second bookkeeping of the same events.
+    Instances are matched by VRID.
     """
 
-    def __init__(self) -> None:
-        self.states: dict[tuple[str, str], tuple[int, str]] = {}  # (node, inst) -> (vrid, st)
-        self.priorities: dict[tuple[str, int], int] = {}  # (node, vrid) -> base priority
-        self.stale: set[str] = set()
+    def __init__(self, view: ClusterView | None = None) -> None:
+        self.view = view or ClusterView()
         self._changed = asyncio.Event()
 
-    def observe(self, event: ev.Event) -> None:
-        key = (event.node, getattr(event, "instance", ""))
-        if isinstance(event, ev.InstanceState):
-            self.states[key] = (event.vrid, event.state)
-            self.priorities[(event.node, event.vrid)] = event.base_priority
-        elif isinstance(event, ev.Transition):
-            vrid = self.states.get(key, (0, ""))[0]
-            self.states[key] = (vrid, event.new)
-        elif isinstance(event, ev.SourceHealth):
-            if event.ok:
-                self.stale.discard(event.node)
-            else:
-                self.stale.add(event.node)
-        else:
-            return
+    def apply(self, event: ev.Event) -> None:
+        self.view.apply(event)
         self._changed.set()
 
+    def _live(self, node: str) -> bool:
+        view = self.view.nodes.get(node)
+        return view is not None and view.up and view.health_ok
+
     def masters(self, vrid: int, *, exclude: str = "") -> list[str]:
-        """Nodes (other than `exclude`, not stale) that are MASTER of `vrid` now."""
-        return sorted({node for (node, _), (v, state) in self.states.items()
-                       if v == vrid and state == "MASTER" and node != exclude
-                       and node not in self.stale})
+        """Nodes (other than `exclude`, reachable) that are MASTER of `vrid` now."""
+        return sorted({i.node for i in self.view.instances.values()
+                       if i.vrid == vrid and i.live_master and i.node != exclude
+                       and self._live(i.node)})
 
     def peers(self, vrid: int, *, exclude: str = "") -> list[str]:
-        return sorted({node for (node, _), (v, _s) in self.states.items()
-                       if v == vrid and node != exclude})
+        return sorted({i.node for i in self.view.instances.values()
+                       if i.vrid == vrid and i.node != exclude})
 
     def priority(self, node: str, vrid: int) -> int:
         """The base priority `node` last reported for `vrid` (0 if unknown)."""
-        return self.priorities.get((node, vrid), 0)
+        return max((i.base_priority for i in self.view.instances.values()
+                    if i.node == node and i.vrid == vrid), default=0)
 
     async def wait_master(self, vrid: int, *, exclude: str, timeout: float) -> str | None:
         """The first other node seen MASTER of `vrid` within `timeout`, else None."""

@@ -32,6 +32,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -314,6 +315,20 @@ class SshLab:
     def start_nginx(self, name: str) -> None:
         node = self.nodes[name]
         start_nginx(node.ns, node.dir)
+
+    def stop_nginx(self, name: str) -> None:
+        """`nginx -s stop` on the node; returns once its pidfile is gone (what the node's
+        chk_nginx reads)."""
+        node = self.nodes[name]
+        run(nginx_argv(node.dir, "stop"), ns=node.ns)
+        wait_for(lambda: not (node.dir / "nginx.pid").exists(), 5, what=f"nginx stopped on {name}")
+
+    def log(self, name: str, message: str) -> None:
+        """Append a line to the node's keepalived log in keepalived's own console form
+        (keepalived's stdout is opened for appending, so whole lines never interleave)."""
+        stamp = time.strftime("%a %b %e %H:%M:%S %Y", time.localtime())
+        with self.nodes[name].log_file.open("a") as f:
+            f.write(f"{stamp}: {message}\n")
 
     def start_keepalived(self, name: str) -> None:
         node = self.nodes[name]

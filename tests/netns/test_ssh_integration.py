@@ -6,13 +6,18 @@ keepalived move the VIP and the stopwatch time it; killing sshd on a node marks 
 and it recovers when sshd is back; a wrong host key is refused with a clear message; the
 VRRP password never reaches an event. A mixed pair (n1 the haconsole agent, n2 keepalived)
 does the same for an agent node through `agent ctl --stream` over the real sshd: state and
-VIP, a failover the agent confirms, stale when its sshd dies. Root and namespaces only
-(see ssh_lab.py).
+VIP, a failover the agent confirms, stale when its sshd dies. The past (`connect --since`):
+an incident that happened before the console started (nginx stopped and started on the
+master, twice) is in the Failovers panel and trips the flapping alarm after attach, and
+lines logged all through the attach appear once each; with `--since 0` nothing of the
+past is read, yet a check failing before we came and the VIP's takeover time show. Root
+and namespaces only (see ssh_lab.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -27,7 +32,7 @@ from haconsole.console.widgets.instances import InstancesTable
 from haconsole.netns.lab import wait_for
 from haconsole.netns.topology import list_namespaces
 from haconsole.sources.agent_ssh import AgentSshNode
-from haconsole.sources.connect import build_fleet, make_console
+from haconsole.sources.connect import SshFleet, build_fleet, make_console
 from haconsole.sources.inventory import load_inventory
 from haconsole.sources.keepalived_ssh import KeepalivedSshNode
 from haconsole.sources.ssh import SshOptions
@@ -177,6 +182,8 @@ async def test_agent_node_over_real_sshd(agent_lab: SshLab) -> None:
         assert master.effective_priority == 150 and VIP in master.vips
         assert view.nodes["n1"].agent == "haconsole" and agent.agent_name == "n1"
         assert view.nodes["n1"].health_ok
+        offset = view.nodes["n1"].clock_offset  # measured over SSH for agents too
+        assert offset is not None and abs(offset) < 0.1
         # The agent's snapshot names the VIP it already held before we attached.
         await until(None, lambda: view.vips.get(VIP) is not None and
                     view.vips[VIP].owner == "n1", 5, "the VIP owned by n1 from the snapshot")
@@ -213,5 +220,114 @@ async def test_agent_node_over_real_sshd(agent_lab: SshLab) -> None:
 
         # 4. the VRRP password never reached an event.
         assert events and not any(PASSWORD in str(e.to_dict()) for e in events)
+    finally:
+        await asyncio.wait_for(fleet.stop(), 5)
+
+
+async def attach(lab: SshLab, since: str) -> tuple[SshFleet, ClusterView, list[ev.Event]]:
+    """`haconsole connect --since SINCE` on the lab's inventory, folded into a view."""
+    fleet = build_fleet(load_inventory(lab.inventory), since=since)
+    view = ClusterView()
+    events: list[ev.Event] = []
+
+    def publish(event: ev.Event) -> None:
+        events.append(event)
+        view.apply(event)
+
+    await fleet.start(publish)
+    return fleet, view, events
+
+
+async def test_an_incident_before_the_console_started_shows_after_attach(
+        ssh_lab: SshLab) -> None:
+    lab = ssh_lab
+    wait_for(lambda: lab.holders() == ["n1"], 15, what="n1 to hold the VIP")
+    for _ in range(2):  # nginx dies on the master and comes back: failover, failback
+        lab.stop_nginx("n1")
+        wait_for(lambda: lab.holders() == ["n2"], 15, what="the failover to n2")
+        lab.start_nginx("n1")
+        wait_for(lambda: lab.holders() == ["n1"], 15, what="the failback to n1")
+    stop = threading.Event()
+    written: list[int] = []
+
+    def markers() -> None:  # n1 keeps logging all through the attach
+        i = 0
+        while not stop.is_set():
+            lab.log("n1", f"seam marker {i}")
+            i += 1
+            time.sleep(0.002)
+        written.append(i)
+
+    writer = threading.Thread(target=markers)
+    writer.start()
+    attached = time.time()
+    fleet, view, events = await attach(lab, "10m")
+    try:
+        ends = await until(None, lambda: len([e for e in events if isinstance(e, ev.HistoryEnd)])
+                           == 2 and [e for e in events if isinstance(e, ev.HistoryEnd)], 20,
+                           "both nodes' pasts")
+        n1_end = next(e for e in ends if e.node == "n1")
+        assert n1_end.source == f"{lab.nodes['n1'].log_file} --since 10m"
+        await until(None, lambda: any(isinstance(e, ev.LogLine) and e.node == "n1" and
+                                      e.t > n1_end.t and e.text.startswith("seam marker")
+                                      for e in events), 10, "live marker lines")
+        stop.set()
+        writer.join()
+        last = f"seam marker {written[0] - 1}"
+        await until(None, lambda: any(isinstance(e, ev.LogLine) and e.text == last
+                                      for e in events), 10, "the last marker")
+        seen = [e.text for e in events if isinstance(e, ev.LogLine) and
+                e.text.startswith("seam marker")]
+        assert seen == [f"seam marker {i}" for i in range(written[0])]  # once each, no gap
+
+        # the incident, from before we came: two failovers and two failbacks, timed
+        moves = [(f.old_master, f.new_master) for f in view.failovers
+                 if f.elected_t is not None and f.elected_t < attached]
+        assert moves == [("n1", "n2"), ("n2", "n1")] * 2, view.failovers
+        first = next(f for f in view.failovers if f.new_master == "n2")
+        assert first.cause_t is not None and "chk_nginx" in first.cause
+        assert first.elected_ms is not None and 0 < first.elected_ms < 10000
+        kinds = {a.kind: a for a in view.alarms(time.time())}
+        assert "flapping" in kinds and kinds["flapping"].since < attached
+        # ... and the present: n1 MASTER and holding the VIP, clocks in step
+        assert view.master_of("VI_1") == "n1" and view.vips[VIP].owner == "n1"
+        for name in ("n1", "n2"):
+            assert view.nodes[name].clock_offset is not None
+            assert abs(view.nodes[name].clock_offset) < 0.1
+        assert fleet.view.view.failovers == view.failovers  # the fleet's one fold
+    finally:
+        stop.set()
+        writer.join()
+        await asyncio.wait_for(fleet.stop(), 5)
+
+
+async def test_since_zero_reads_no_past_but_shows_facts_as_they_are(ssh_lab: SshLab) -> None:
+    """`--since 0`: no history at all; still, n2's check failing before we came shows (the
+    data dump), and the VIP's "Since" is n1's takeover, not our attach."""
+    lab = ssh_lab
+    wait_for(lambda: lab.holders() == ["n1"], 15, what="n1 to hold the VIP")
+    took_over = time.time()
+    lab.stop_nginx("n2")  # the backup's check fails: priority 100 - 60, no failover
+    log = lab.nodes["n2"].log_file
+    wait_for(lambda: "(VI_1) Changing effective priority from 100 to 40" in log.read_text(), 5,
+             what="n2's check to fail")
+    lab.log("n2", "before we came")
+    attached = time.time()
+    fleet, view, events = await attach(lab, "0")
+    try:
+        await until(None, lambda: view.nodes.get("n2") and view.nodes.get("n1") and
+                    view.nodes["n2"].tracks.get("chk_nginx") is False and
+                    view.nodes["n1"].tracks.get("chk_nginx") is True, 15,
+                    "n2's failing chk_nginx (and n1's passing one)")
+        assert view.nodes["n2"].failing() == ["nginx down", "chk_nginx failing"]
+        await until(None, lambda: view.vips.get(VIP) and view.vips[VIP].owner == "n1", 10,
+                    "the VIP on n1")
+        assert view.vips[VIP].since is not None and view.vips[VIP].since < took_over
+        inst = view.instances[("n1", "VI_1")]
+        assert inst.since is not None and abs(inst.since - view.vips[VIP].since) < 0.01
+        assert view.instances[("n2", "VI_1")].effective_priority == 40
+        assert not [e for e in events if isinstance(e, ev.HistoryEnd)]
+        assert not [e for e in events if isinstance(e, ev.LogLine) and e.t < attached]
+        assert not [e for e in events if isinstance(e, ev.Transition)]
     finally:
         await asyncio.wait_for(fleet.stop(), 5)
