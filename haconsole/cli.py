@@ -39,6 +39,7 @@ def _add_lab_arguments(p: argparse.ArgumentParser) -> None:
 COMMANDS = {
     "lab": "run a lab (in-process, or real namespaces with --netns)",
     "connect": "watch remote keepalived / haconsole nodes over SSH",
+    "status": "one-shot check, Nagios-style: print the cluster's state and exit 0/1/2/3",
     "agent": "run the VRRP engine as a daemon (keepalived drop-in)",
     "check": "lint keepalived.conf files like `keepalived -t`",
     "watch": "decode every VRRP advert (pcap file or interface)",
@@ -56,6 +57,10 @@ def _add_command_arguments(name: str, p: argparse.ArgumentParser) -> None:
         from haconsole.sources import connect as connect_mod
 
         connect_mod.add_arguments(p)
+    elif name == "status":
+        from haconsole.export import cli as status_cli
+
+        status_cli.add_arguments(p)
     elif name == "agent":
         from haconsole.agent import cli as agent_cli
 
@@ -105,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from haconsole.sources.connect import main_connect
 
             return main_connect(args)
+        if command == "status":
+            from haconsole.export.cli import main_status
+
+            return main_status(args)
         if command == "agent":
             from haconsole.agent.cli import main_agent
 

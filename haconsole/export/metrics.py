@@ -17,8 +17,9 @@ Why this shape:
   as the scraper asks).
 
 Label sets: the agent exports its one node with the exporter's labels exactly
-(`one_node=True`), and only the alarms one node can judge alone (`NODE_ALARMS`: it
-cannot see its peers, so "no master" or "no healthy backup" would be false); a console
+(`one_node=True`), without the alarms one node cannot judge alone
+(`export.status.ROUTER_ALARMS`: it does not see its peers, so "no master" or "no healthy
+backup" would be false); a console
 adds `node` to every per-node family and exports every alarm of its view.
 """
 
@@ -38,8 +39,9 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from haconsole.cluster.alarms import alarms as view_alarms
 from haconsole.cluster.view import ClusterView, InstanceView, NodeView
+from haconsole.export.status import ROUTER_ALARMS
 
-__all__ = ["COUNTERS", "DEFAULT_PORT", "NODE_ALARMS", "STATE_CODES", "MetricsServer",
+__all__ = ["COUNTERS", "DEFAULT_PORT", "STATE_CODES", "MetricsServer",
            "ViewCollector", "exposition", "listen_arg", "parse_listen", "serve"]
 
 log = logging.getLogger("haconsole.metrics")
@@ -73,15 +75,13 @@ COUNTERS: dict[str, tuple[str, str]] = {
 }
 
 INSTANCE_LABELS = ("iname", "intf", "vrid")
-#: The alarms a node's view of itself alone can raise truthfully.
-NODE_ALARMS = frozenset({"flapping", "service-down"})
 
 
 class ViewCollector(Collector):
     """A prometheus_client collector over `view_provider()` (see the module docstring).
 
     `one_node`: the view is one node's view of itself (an agent): the keepalived
-    families carry the exporter's labels only, and only `NODE_ALARMS` are exported.
+    families carry the exporter's labels only, and router-wide alarms are left out.
     Otherwise (a console's many nodes) every per-node family has a `node` label.
     `clock` gives `now` for the alarms and for staleness.
     """
@@ -248,7 +248,7 @@ class _Scrape:
             labels=["kind", "instance", "node"])
         seen: set[tuple[str, str, str]] = set()
         for alarm in view_alarms(self.view, self.now):
-            if not self.node_label and alarm.kind not in NODE_ALARMS:
+            if not self.node_label and alarm.kind in ROUTER_ALARMS:
                 continue
             key = (alarm.kind, alarm.instance, alarm.node)
             if key not in seen:  # one series per (kind, instance, node): no duplicates
