@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
-from haconsole.engine.node import Node
-from haconsole.engine.trackers import CheckTracker
+from haconsole.config import VrrpScript
+from haconsole.engine.build import build_trackers
+from haconsole.engine.node import Node, Tracker
+from haconsole.engine.trackers import Probe
 from haconsole.lab import commands
 from haconsole.lab.clients import SimulatedClients
 from haconsole.lab.definition import LabDefinition, LabNode
@@ -47,17 +49,20 @@ class LabHost:
         self.vips = MemoryVips()
         self.node: Node | None = None
 
-    def _trackers(self) -> list[CheckTracker]:
-        trackers = []
-        for check in self.lab.definition.checks.values():
-            service = self.services[check.service]
+    def _trackers(self) -> list[Tracker]:
+        """The agent's trackers for this node's config (engine.build), each check probing
+        the simulated service its lab definition names instead of running a script."""
+        checks = self.lab.definition.checks
 
-            async def probe(service: SimService = service) -> int:
+        def probe(script: VrrpScript, user: str | None) -> Probe:
+            service = self.services[checks[script.name].service]
+
+            async def run() -> int:
                 return 0 if service.up else 1
 
-            trackers.append(CheckTracker(check.name, probe, interval=check.interval,
-                                         rise=check.rise, fall=check.fall))
-        return trackers
+            return run
+
+        return list(build_trackers(self.config, probe=probe).values())
 
     async def start(self) -> None:
         if self.node is not None and self.node.running:
