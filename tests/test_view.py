@@ -546,3 +546,24 @@ def test_the_stopwatch_follows_a_heal_that_leaves_the_other_master() -> None:
                     state(20, "nginx1", "BACKUP", 100)])
     rec = view.current_failover()
     assert rec is not None and (rec.old_master, rec.new_master) == ("nginx1", "nginx2")
+
+
+def test_a_failback_is_caused_by_the_recovery_not_by_the_failure_before_it() -> None:
+    """nginx stops on nginx1 (failover), starts 5 s later (failback): the failback's cause
+    is the start, although the stop happened within the cause window."""
+    view = ClusterView()
+    started(view)
+    view.apply_all([
+        ev.ServiceState(T0 + 10, "nginx1", service="nginx", up=False),
+        ev.PriorityChange(T0 + 10.4, "nginx1", instance="VI_1", old=100, new=80, base=100),
+    ])
+    fail_over(view, 13.6)
+    view.apply_all([
+        ev.ServiceState(T0 + 15, "nginx1", service="nginx", up=True),
+        ev.PriorityChange(T0 + 15.4, "nginx1", instance="VI_1", old=80, new=100, base=100),
+    ])
+    fail_over(view, 18.6, new="nginx1", old="nginx2")
+    first, second = list(view.failovers)[-2:]
+    assert first.cause == "nginx stopped on nginx1"
+    assert second.cause == "nginx started on nginx1"
+    assert second.vip_ms == pytest.approx(3601)

@@ -83,7 +83,9 @@ class Stopwatch:
         self.timeout = timeout
         self.pending: dict[GroupKey, FailoverRecord] = {}
         self.failovers: deque[FailoverRecord] = deque(maxlen=history)
-        self._chain: dict[str, tuple[str, float]] = {}
+        # node -> (text, t, recovery); recovery None: an operator's command, which
+        # whatever follows within the window joins
+        self._chain: dict[str, tuple[str, float, bool | None]] = {}
         self._last_master: dict[GroupKey, str] = {}
         self._owner: dict[GroupKey, str] = {}
 
@@ -94,11 +96,19 @@ class Stopwatch:
         return self.failovers[-1] if self.failovers else None
 
     # ---------------------------------------------------------------- causes
-    def note(self, node: str, text: str, t: float, *, force: bool = False) -> None:
-        """Remember a possible root cause on `node` (the first of a run, unless forced)."""
+    def note(self, node: str, text: str, t: float, *, force: bool = False,
+             recovery: bool = False) -> None:
+        """Remember a possible root cause on `node`: the first of a run of related
+        happenings, unless forced (an operator's command starts a run that anything joins).
+        A recovery (a service started, a priority rising) never joins a run of failures,
+        nor the reverse: "nginx started" is the cause of a failback even when "nginx
+        stopped" happened a few seconds before."""
         chain = self._chain.get(node)
-        if force or chain is None or t - chain[1] > self.cause_chain:
-            self._chain[node] = (text, t)
+        if force:
+            self._chain[node] = (text, t, None)
+        elif chain is None or t - chain[1] > self.cause_chain or \
+                chain[2] not in (None, recovery):
+            self._chain[node] = (text, t, recovery)
 
     def cause(self, node: str, text: str, t: float, mastered: list[tuple[GroupKey, str]],
               *, force: bool = False) -> None:
@@ -115,7 +125,9 @@ class Stopwatch:
         if rec is not None and rec.old_master == old_master and not rec.new_master and \
                 rec.cause_t is not None and t - rec.cause_t < self.timeout:
             return  # keep the earliest cause of this failover
-        cause, cause_t = self._chain.get(cause_node, ("", t))
+        if rec is not None and rec.old_master == old_master and rec.new_master:
+            return  # the failover away from it is recorded already (causes out of order)
+        cause, cause_t, _recovery = self._chain.get(cause_node, ("", t, False))
         self.pending[group] = FailoverRecord(group, name, cause, cause_t, old_master)
 
     # ---------------------------------------------------------------- the move
@@ -190,7 +202,7 @@ class Stopwatch:
             chain = self._chain.get(who)
             if chain is not None and elected_t is not None and \
                     0 <= elected_t - chain[1] <= self.cause_chain:
-                cause, cause_t = chain
+                cause, cause_t = chain[0], chain[1]
                 break
         if not cause and hold_ended is not None:
             cause, cause_t = f"failover hold on {node} ended (preemption)", hold_ended

@@ -30,6 +30,7 @@ from haconsole.cluster import alarms as alarm_rules
 from haconsole.cluster import events as ev
 from haconsole.cluster.alarms import Alarm
 from haconsole.cluster.stopwatch import FailoverRecord, Stopwatch
+from haconsole.cluster.wire import WIRE_EVENTS, WireView
 from haconsole.vrrp import timing
 
 __all__ = [
@@ -286,6 +287,7 @@ class ClusterView:
         self._members: dict[GroupKey, dict[InstanceKey, InstanceView]] = {}
         self._hold_ended: dict[InstanceKey, float] = {}  # when a reported hold went away
         self.clients: dict[str, ClientView] = {}  # probe target URL -> what its client saw
+        self.wire = WireView()  # what passive captures show (cluster.wire)
 
     # ------------------------------------------------------------------ queries
     @property
@@ -447,6 +449,9 @@ class ClusterView:
             return
         if isinstance(item, ev.ClientRequest):  # a client, not a VRRP node
             self._on_client_request(item)
+            return
+        if isinstance(item, WIRE_EVENTS):  # a capture point, not a VRRP node
+            self._changes.panels = self.wire.apply(item) or self._changes.panels
             return
         node = self._node(item)
         handler = _HANDLERS.get(type(item))
@@ -616,7 +621,8 @@ class ClusterView:
             self._cause(e.node, f"priority {e.old}→{e.new} on {e.node}"
                         + (f" ({e.cause})" if e.cause else ""), e.t)
         else:
-            self.stopwatch.note(e.node, f"priority {e.old}→{e.new} on {e.node}", e.t)
+            self.stopwatch.note(e.node, f"priority {e.old}→{e.new} on {e.node}", e.t,
+                                recovery=True)
             masters = self.masters(inst.group)
             if masters and masters[0].node != e.node and \
                     e.new > masters[0].effective_priority:
@@ -656,7 +662,7 @@ class ClusterView:
         self._log(e.t, e.node, f"[haconsole] {e.service} is {'up' if e.up else 'DOWN'}",
                   "info" if e.up else "warning")
         if e.up:
-            self.stopwatch.note(e.node, f"{e.service} {verb} on {e.node}", e.t)
+            self.stopwatch.note(e.node, f"{e.service} {verb} on {e.node}", e.t, recovery=True)
         else:
             self._cause(e.node, f"{e.service} {verb} on {e.node}", e.t)
         self._recompute_node(e.node, e.t)
@@ -814,7 +820,7 @@ class ClusterView:
 # Events that never change what the panels show (InstanceState marks it itself, when the
 # snapshot differs: sources re-send unchanged ones).
 _RATE_ONLY = {ev.AdvertSent, ev.AdvertReceived, ev.AdvertCounters, ev.LogLine,
-              ev.PacketDropped, ev.InstanceState, ev.InstanceCounters}
+              ev.PacketDropped, ev.InstanceState, ev.InstanceCounters, *WIRE_EVENTS}
 
 
 def _addr_key(address: str) -> tuple[int, ...]:
