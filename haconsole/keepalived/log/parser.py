@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
+from functools import lru_cache
 
 from haconsole.cluster.events import (
     AdvertReceived,
@@ -27,6 +28,10 @@ from haconsole.cluster.events import (
 from haconsole.config import VrrpInstance
 from haconsole.keepalived.log.messages import KeepalivedMessage, classify
 from haconsole.keepalived.log.shapes import ParsedLine, parse_line, syslog_month
+
+#: `classify` is pure and a log repeats the same few messages: each is classified once
+#: (a million-line history reads in seconds; benchmarks/logs.py).
+_classify = lru_cache(maxsize=8192)(classify)
 
 __all__ = ["KeepalivedLogParser"]
 
@@ -142,7 +147,7 @@ class KeepalivedLogParser:
         t = parsed.t if parsed.t is not None else self._last_t
         self._last_t = t
         keepalived = parsed.process == "" or parsed.process.lower().startswith("keepalived")
-        msg = classify(parsed.message) if keepalived else None
+        msg = _classify(parsed.message) if keepalived else None
         events: list[Event] = []
         if msg is not None:
             try:
