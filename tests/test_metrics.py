@@ -328,3 +328,53 @@ async def test_agent_serves_its_node_with_the_exporters_labels(tmp_path):
         assert await asyncio.wait_for(task, 10) == 0
     with pytest.raises(OSError):  # the listener is closed with the agent
         await asyncio.to_thread(get, url + "/metrics")
+
+
+# ----------------------------------------------------------------- reading Prometheus back
+def test_prometheus_source_selectors_node_names_and_read_only():
+    from haconsole.cluster import commands as cmd
+    from haconsole.sources.prometheus import PrometheusSource, node_name, selector
+
+    assert selector('{job="keepalived"}') == selector('job="keepalived"') == 'job="keepalived"'
+    assert node_name({"node": "edge1", "instance": "10.9.9.9:9165"}) == "edge1"
+    assert node_name({"instance": "192.0.2.11:9165"}) == "192.0.2.11"
+    assert node_name({"instance": "[2001:db8::1]:9165"}) == "2001:db8::1"
+    source = PrometheusSource("http://127.0.0.1:1", 'job="k"')
+    assert source._queries()["state"] == 'keepalived_vrrp_state{job="k"}'
+    assert not any(source.supports(kind) for kind in (cmd.Failover, cmd.StopService,
+                                                      cmd.RestartAgent))
+
+
+async def test_prometheus_source_folds_a_fleet_and_says_when_prometheus_is_gone():
+    """Two polls of canned answers: state, VIP owner, priorities, a transition; then an
+    unreachable server is a SourceHealth, not a traceback."""
+    from haconsole.sources.prometheus import PrometheusSource
+
+    def answer(states: dict[str, int]) -> dict[str, list[Any]]:
+        base = {"iname": "VI_1", "intf": "eth0", "vrid": "51", "job": "k"}
+        r: dict[str, list[Any]] = {k: [] for k in PrometheusSource("x")._queries()}
+        for node, code in states.items():
+            r["state"].append(({**base, "node": node, "ip_address": "192.0.2.170"}, code))
+            r["up"].append(({"node": node, "job": "k"}, 1.0))
+            r["base"].append(({**base, "node": node}, 100.0 if node == "a" else 90.0))
+            r["sent"].append(({**base, "node": node}, 1.0 if code == 2 else 0.0))
+        return r
+
+    view = ClusterView()
+    source = PrometheusSource("http://127.0.0.1:1", timeout=1)
+    source._publish = view.apply
+    source._apply(answer({"a": 2, "b": 1}), 100.0)
+    source._apply(answer({"a": 2, "b": 1}), 101.0)
+    assert view.master_of("VI_1") == "a" and view.vips["192.0.2.170"].owner == "a"
+    assert view.instances[("b", "VI_1")].base_priority == 90
+    source._apply(answer({"a": 1, "b": 2}), 102.0)
+    assert view.master_of("VI_1") == "b" and view.vips["192.0.2.170"].owner == "b"
+    assert [(r.node, r.old, r.new) for r in view.transitions] == [
+        ("a", "MASTER", "BACKUP"), ("b", "BACKUP", "MASTER")]
+    assert view.alarms(102.5) == []
+    gone = answer({"b": 2})
+    source._apply(gone, 103.0)
+    assert not view.nodes["a"].up and view.nodes["a"].lost_reason == "no longer in Prometheus"
+    await source.poll()  # nothing listens on port 1
+    assert not view.nodes["b"].health_ok
+    assert "cannot reach http://127.0.0.1:1" in view.nodes["b"].health_detail
