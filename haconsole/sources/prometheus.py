@@ -42,7 +42,7 @@ from haconsole.sources.base import Publish
 
 __all__ = ["PrometheusError", "PrometheusSource", "node_name", "selector"]
 
-STATES = {0: "INIT", 1: "BACKUP", 2: "MASTER", 3: "FAULT"}
+STATES = {0: ev.State.INIT, 1: ev.State.BACKUP, 2: ev.State.MASTER, 3: ev.State.FAULT}
 COUNTER_METRICS = {
     "keepalived_advertisements_received_total": "advert_rcvd",
     "keepalived_advertisements_sent_total": "advert_sent",
@@ -92,7 +92,7 @@ class _Instance:
     name: str
     interface: str = ""
     vrid: int = 0
-    state: str = ""
+    state: ev.State | None = None
     vips: set[str] = field(default_factory=set)
     held: set[str] = field(default_factory=set)  # VIPs we said it holds
     sent: float = 0.0  # integrated rates: what AdvertCounters carries
@@ -275,8 +275,8 @@ class PrometheusSource:
         with contextlib.suppress(ValueError):
             inst.vrid = int(labels.get("vrid", "0"))
         inst.vips = {lb.get("ip_address", "") for lb, _ in samples} - {""}
-        state = STATES.get(int(samples[0][1]), "INIT")
-        if inst.state and inst.state != state:
+        state = STATES.get(int(samples[0][1]), ev.State.INIT)
+        if inst.state is not None and inst.state != state:
             publish(ev.Transition(t, node, instance=name, old=inst.state, new=state,
                                   reason="seen in Prometheus"))
         inst.state = state
@@ -287,7 +287,7 @@ class PrometheusSource:
                                  base_priority=base, effective_priority=effective,
                                  interface=inst.interface, vips=tuple(sorted(inst.vips)),
                                  master_address=master))
-        holds = inst.vips if state == "MASTER" else set()
+        holds = inst.vips if state == ev.State.MASTER else set()
         for vip in sorted(holds - inst.held):
             publish(ev.VipAdded(t, node, instance=name, vip=vip))
         for vip in sorted(inst.held - holds):
