@@ -175,7 +175,13 @@ async def test_reload_keeps_the_master_and_applies_the_changes(tmp_path):
     await until(lambda: _state(agent, "VI_1") == "MASTER")
     assert agent.node is not None
     # A console attaching now learns the VIP's owner from the snapshot alone.
-    assert [e.vip for e in agent.snapshot() if isinstance(e, ev.VipAdded)] == ["192.0.2.170"]
+    snapshot = agent.snapshot()
+    end = next(i for i, e in enumerate(snapshot) if isinstance(e, ev.HistoryEnd))
+    now = snapshot[end + 1:]  # after the node's past: how it is now
+    assert [e.vip for e in now if isinstance(e, ev.VipAdded)] == ["192.0.2.170"]
+    # ... and the past holds the takeover, with its own time
+    past = [e for e in snapshot[:end] if isinstance(e, ev.Transition)]
+    assert any(e.new == "MASTER" for e in past) and snapshot[end].events == end
     node_before = agent.node
     events: list[ev.Event] = []
     assert not node_before.advert_events  # nobody subscribed: no per-advert events built

@@ -11,6 +11,7 @@ import asyncio
 import copy
 import io
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -330,8 +331,9 @@ async def test_events_are_applied_in_batches_not_one_repaint_per_event() -> None
         app.render_view = lambda now, full: (renders.append(now), original(now, full=full))  # type: ignore[method-assign]
         publish = app._publisher(Lab(fast_lab()))  # type: ignore[arg-type]
         version = app.view.version
+        t0 = app.clock()
         for i in range(2000):
-            publish(ev.LogLine(1.0 + i * 1e-4, "nginx1", text=f"line {i}"))
+            publish(ev.LogLine(t0 + i * 1e-4, "nginx1", text=f"line {i}"))
         assert app.view.version == version  # nothing folded yet: queued
         await until(pilot, lambda: app.applied >= 2000, "the batch")
         assert len(renders) <= 3
@@ -344,8 +346,8 @@ class SilentSource:
     name = "silent"
 
     async def start(self, publish: Callable[[ev.Event], None]) -> None:
-        publish(ev.NodeSeen(1.0, "web1"))
-        publish(ev.InstanceState(1.0, "web1", instance="VI_9", vrid=9, state="MASTER",
+        publish(ev.NodeSeen(time.time(), "web1"))
+        publish(ev.InstanceState(time.time(), "web1", instance="VI_9", vrid=9, state="MASTER",
                                  base_priority=100, effective_priority=100,
                                  address="198.51.100.1", vips=("198.51.100.9",)))
 
@@ -489,3 +491,19 @@ def test_the_console_never_touches_sockets() -> None:
         source = path.read_text()
         for banned in ("import socket", "haconsole.net", "asyncssh", "pyroute2"):
             assert banned not in source, f"{path.name} uses {banned}"
+
+
+async def test_the_palette_screenshot_saves_where_it_says(tmp_path: Any,
+                                                        monkeypatch: Any) -> None:
+    monkeypatch.setenv("HACONSOLE_SCREENSHOTS", str(tmp_path))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        entry = next(c for c in app.get_system_commands(app.screen) if c.title == "Screenshot")
+        assert str(tmp_path) in entry.help
+        path = app.save_svg()
+        assert path is not None and path.startswith(str(tmp_path))
+        assert "<svg" in Path(path).read_text(encoding="utf-8")
+        assert app.toasts[-1] == ("information", f"screenshot saved: {path}")
+        assert app.save_svg(str(tmp_path / "missing" / "dir")) is None
+        assert app.toasts[-1][0] == "error" and "not saved in" in app.toasts[-1][1]

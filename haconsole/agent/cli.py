@@ -73,6 +73,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", type=_listen, default=None, metavar="[ADDR:]PORT",
                         help="serve Prometheus metrics at http://ADDR:PORT/metrics, with "
                              "keepalived-exporter's names (e.g. 9165; ADDR: every address)")
+    parser.add_argument("--fast-preempt", action="store_true",
+                        help="haconsole only: take over at once when the master this backup "
+                             "follows advertises a priority below ours, instead of waiting "
+                             "Master_Down_Interval (nopreempt, preempt_delay and a failover "
+                             "hold still apply; keepalived masters step down as usual)")
     parser.add_argument("--failover-hold", type=float, default=60.0,
                         help="seconds a released master holds back from preempting "
                              "(default 60; it still takes over at once if the new master "
@@ -241,6 +246,7 @@ def main_agent(args: argparse.Namespace) -> int:
     options = AgentOptions(config_file=args.config_file, control=args.control,
                            node_name=args.name, services=services,
                            failover_hold=args.failover_hold, config_id=args.config_id,
+                           fast_preempt=args.fast_preempt,
                            metrics=args.metrics)
     agent = Agent(options, serve_metrics=_serve_metrics if args.metrics else None)
     try:

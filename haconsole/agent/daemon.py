@@ -33,6 +33,7 @@ from haconsole.cluster import events as ev
 from haconsole.cluster.view import ClusterView, ViewConfig
 from haconsole.config import Config
 from haconsole.engine.build import build_trackers, with_primary_tracking
+from haconsole.engine.history import HistoryRing
 from haconsole.engine.node import Node, Tracker
 from haconsole.engine.notify import Notifier
 from haconsole.engine.scripts import ScriptError, run_script, script_argv
@@ -160,6 +161,7 @@ class AgentOptions:
     node_name: str | None = None
     services: dict[str, tuple[str, str]] = field(default_factory=dict)
     failover_hold: float = 60.0
+    fast_preempt: bool = False  # take over at once when the followed master advertises lower
     check_permissions: bool = True
     track_primary: bool = True  # keepalived's implicit tracking of each instance's NIC
     metrics: tuple[str, int] | None = None  # `--metrics [ADDR:]PORT`: Prometheus /metrics
@@ -185,6 +187,7 @@ class Agent:
         self._pool: Any = None
         self.control = ControlServer(options.control, self)
         self._subscribers = self.control.subscribers  # read on every advert: one lookup
+        self.history = HistoryRing()  # the last 24 h, handed to every console that attaches
         self._stopping: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None
         self._service_of_track: dict[str, str] = {}
@@ -280,7 +283,8 @@ class Agent:
         self._trackers = _trackers_or_error(run_config)
         node = Node(self.name, run_config, transport_for=transport_for, vips=self._vips,
                     publish=self.publish, trackers=list(self._trackers.values()),
-                    failover_hold=self.options.failover_hold)
+                    failover_hold=self.options.failover_hold,
+                    fast_preempt=self.options.fast_preempt)
         try:
             await node.start()
         except RawSocketError as err:
@@ -366,6 +370,7 @@ class Agent:
             return
         if self.notifier is not None:
             self.notifier.on_event(event)
+        self.history.record(event)
         if self.view is not None:
             self.view.apply(event)
         if isinstance(event, ev.TrackResult) and event.track in self._service_of_track:
@@ -381,7 +386,11 @@ class Agent:
             self.node.counter_events = bool(self._subscribers)
 
     def snapshot(self) -> list[ev.Event]:
-        events: list[ev.Event] = [ev.NodeSeen(time.time(), self.name, agent="haconsole")]
+        """What an attaching console gets first: the node's past (ended by HistoryEnd),
+        then how it is now."""
+        now = time.time()
+        events: list[ev.Event] = self.history.replay(self.name, now)
+        events.append(ev.NodeSeen(now, self.name, agent="haconsole"))
         if self.node is not None:
             events.extend(self.node.snapshot())
         events.extend(ev.ServiceState(time.time(), self.name, service=name, up=up)

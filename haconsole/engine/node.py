@@ -71,6 +71,7 @@ class Node:
         publish: Publish,
         trackers: list[Tracker] | None = None,
         failover_hold: float = 60.0,
+        fast_preempt: bool = False,
         wall_time: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
@@ -80,6 +81,7 @@ class Node:
         self.publish = publish
         self.trackers = list(trackers or [])
         self.failover_hold = failover_hold
+        self.fast_preempt = fast_preempt  # haconsole's opt-in fast preemption (vrrp.instance)
         self.wall_time = wall_time
         self.instances: dict[str, Instance] = {}
         self.running = False
@@ -171,7 +173,8 @@ class Node:
 
     def _new_instance(self, config: Config, cfg: VrrpInstance) -> Instance:
         transport = self._transports[_transport_key(cfg)]
-        inst = Instance(cfg, transport.primary_address(), tracks=track_specs(config, cfg))
+        inst = Instance(cfg, transport.primary_address(), tracks=track_specs(config, cfg),
+                        fast_preempt=self.fast_preempt)
         inst.preset_tracks(self._checks, self._values)
         return inst
 

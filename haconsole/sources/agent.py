@@ -21,6 +21,7 @@ from haconsole.agent.protocol import control_request
 from haconsole.agent.protocol import supports as agent_supports
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
+from haconsole.cluster.history_gate import ReplayFilter
 from haconsole.sources.base import Publish
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -47,6 +48,7 @@ class AgentSource:
         self._next_id = 1
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
+        self._replayed = ReplayFilter()
 
     # ----------------------------------------------------------------- Source
     async def start(self, publish: Publish) -> None:
@@ -124,6 +126,7 @@ class AgentSource:
                 continue
             last_error = ""
             self._writer = writer
+            self._replayed.connected()
             writer.write(b'{"id":0,"cmd":"subscribe"}\n')
             try:
                 await writer.drain()
@@ -152,7 +155,8 @@ class AgentSource:
                     event = ev.event_from_dict(msg["event"])
                 except (ValueError, TypeError):
                     continue
-                self._publish(event)
+                if self._replayed.admit(event):  # not what we published before a reconnect
+                    self._publish(event)
                 continue
             rid = msg.get("id")
             if rid == 0:  # the subscribe reply

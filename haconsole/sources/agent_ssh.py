@@ -30,6 +30,7 @@ from haconsole.agent.protocol import control_request
 from haconsole.agent.protocol import supports as agent_supports
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
+from haconsole.cluster.history_gate import ReplayFilter
 from haconsole.sources.base import Publish
 from haconsole.sources.inventory import NodeSpec
 from haconsole.sources.ssh import (
@@ -67,6 +68,7 @@ class AgentSshNode:
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._next_id = 1
         self._subscribed = asyncio.Event()
+        self._replayed = ReplayFilter()
 
     async def start(self, publish: Publish) -> None:
         self._publish = publish
@@ -97,6 +99,7 @@ class AgentSshNode:
         proc = await conn.create_process(remote_command(script, sudo=self.spec.sudo),
                                          encoding="utf-8", errors="replace")
         self._proc = proc
+        self._replayed.connected()
         try:
             await self._send({"id": 0, "cmd": "subscribe"})
             async for line in proc.stdout:
@@ -147,7 +150,8 @@ class AgentSshNode:
                 return
             if not self.agent_name:
                 self.agent_name = event.node
-            self._emit(dataclasses.replace(event, node=self.name))
+            if self._replayed.admit(event):  # not what we published before a reconnect
+                self._emit(dataclasses.replace(event, node=self.name))
             return
         rid = obj.get("id")
         if rid == 0:
