@@ -24,6 +24,7 @@ from textual.widgets import Static
 
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
+from haconsole.cluster.view import ClusterView
 from haconsole.console.app import HAConsoleApp, run_console
 from haconsole.console.screens import ConfirmScreen, HelpScreen
 from haconsole.console.themes import THEMES_DIR, ThemeError, load_theme_file, load_themes
@@ -204,12 +205,16 @@ async def test_slash_filters_the_log_and_escape_clears_it() -> None:
         lines = [line for line in log_text(app).splitlines() if line.strip()]
         assert lines and all(" nginx2 " in line for line in lines)
         assert "filter: node:nginx2" in screen_text(app)
-        await pilot.press("s")  # focus is back on the table: keys act again
-        await until(pilot, lambda: app.view.master_of("VI_1") == "nginx2", "nginx2 MASTER")
+        # the table is filtered too: only nginx2's row, selected
+        assert app.table.row_count == 1 and app.table.selected == ("nginx2", "VI_1")
+        await pilot.press("s")  # focus is back on the table: keys act on that row
+        await until(pilot, lambda: app.view.nodes["nginx2"].services.get("nginx") is False,
+                    "nginx stopped on nginx2")
         await pilot.press("slash", "escape")
         await pilot.pause()
         assert " nginx1 " in log_text(app)
         assert "filter:" not in screen_text(app)
+        await until(pilot, lambda: app.table.row_count == 2, "both rows back")
 
 
 async def test_space_pauses_and_resumes_following_the_log() -> None:
@@ -507,3 +512,46 @@ async def test_the_palette_screenshot_saves_where_it_says(tmp_path: Any,
         assert app.toasts[-1] == ("information", f"screenshot saved: {path}")
         assert app.save_svg(str(tmp_path / "missing" / "dir")) is None
         assert app.toasts[-1][0] == "error" and "not saved in" in app.toasts[-1][1]
+
+
+async def test_fleet_table_groups_by_cluster_sorts_filters_and_counts_states() -> None:
+    """`o`/`O` order the rows (cluster, state, priority, node), `/` filters them, and
+    the subtitle counts instances by state. Two clusters share the name VI_1 (VRIDs 1
+    and 3): grouping keeps each router's rows together."""
+    view = ClusterView()
+    fleet = [("a", "VI_1", 1, "MASTER", 100), ("b", "VI_1", 1, "BACKUP", 90),
+             ("c", "VI_1", 3, "BACKUP", 80), ("d", "VI_1", 3, "MASTER", 120),
+             ("a", "VI_2", 2, "BACKUP", 50), ("b", "VI_2", 2, "MASTER", 60)]
+    for node, name, vrid, st, prio in fleet:
+        view.apply(ev.InstanceState(1.0, node, instance=name, vrid=vrid, state=st,
+                                    base_priority=prio, effective_priority=prio,
+                                    vips=(f"192.0.2.{100 + vrid}",),
+                                    address=f"192.0.2.{ord(node)}"))
+    app = HAConsoleApp([], view=view, clock=lambda: 2.0)
+
+    def rows() -> list[tuple[str, str]]:
+        out = []
+        for row in app.table.ordered_rows:
+            node, _, instance = str(row.key.value).partition("/")
+            out.append((node, instance))
+        return out
+
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert rows() == [("a", "VI_1"), ("b", "VI_1"), ("d", "VI_1"), ("c", "VI_1"),
+                          ("b", "VI_2"), ("a", "VI_2")]  # each router, its MASTER first
+        assert "6 instances · 3 MASTER · 3 BACKUP" in str(app.table.border_subtitle)
+        await pilot.press("o")  # by state: masters first, each in cluster order
+        assert app.table.sort_by == "state"
+        assert [n for n, _ in rows()] == ["a", "d", "b", "b", "c", "a"]
+        await pilot.press("o")  # by priority, highest first
+        assert rows()[0] == ("d", "VI_1") and rows()[-1] == ("a", "VI_2")
+        await pilot.press("O")  # reversed: lowest first
+        assert rows()[0] == ("a", "VI_2") and "↓" in str(app.table.border_subtitle)
+        await pilot.press("slash", *"node:b", "enter")
+        await pilot.pause(0.3)
+        assert sorted(rows()) == [("b", "VI_1"), ("b", "VI_2")]
+        assert "filter shows 2" in str(app.table.border_subtitle)
+        await pilot.press("slash", "escape")
+        await pilot.pause(0.3)
+        assert len(rows()) == 6

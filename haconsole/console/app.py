@@ -89,6 +89,8 @@ class HAConsoleApp(App[int]):
     BINDINGS = [
         *(Binding(a.key, a.action, a.label) for a in ACTIONS),
         Binding("slash", "filter", "filter"),
+        Binding("o", "sort", "sort", show=False),
+        Binding("O", "sort_reverse", "reverse sort", show=False),
         Binding("space", "pause_log", "pause log", show=False),
         Binding("t", "next_theme", "theme"),
         Binding("question_mark", "help", "help"),
@@ -152,7 +154,8 @@ class HAConsoleApp(App[int]):
             yield VipPanel(id="vips")
             yield TransitionsPanel(id="transitions")
         with Vertical(id="logbox"):
-            yield FilterInput(placeholder="filter the log: node:nginx1  instance:VI_1  words…",
+            yield FilterInput(placeholder="filter the table and the log: node:nginx1  "
+                                          "instance:VI_1  words…",
                               id="filter")
             yield LogPanel(id="log")
         yield KeyBar(id="keybar")
@@ -321,7 +324,8 @@ class HAConsoleApp(App[int]):
         `? help` and `q quit` always fit."""
         hidden = self.hidden_actions()
         hints = [Hint(a.key, a.label, a.rank) for a in ACTIONS if a.action not in hidden]
-        hints += [Hint("/", "filter", 9), Hint("t", "theme", 12), Hint("^p", "palette", 6),
+        hints += [Hint("/", "filter", 9), Hint("o", "sort", 11), Hint("t", "theme", 12),
+                  Hint("^p", "palette", 6),
                   Hint("?", "help", 0), Hint("q", "quit", 0)]
         return hints
 
@@ -482,10 +486,21 @@ class HAConsoleApp(App[int]):
                 self.table.focus()
 
     def set_filter(self, text: str) -> None:
-        """Rewrite the log with the new filter at the next tick (keystrokes coalesce)."""
+        """Rewrite the log with the new filter at the next tick (keystrokes coalesce);
+        the instances table keeps only the rows it matches."""
         self.log_panel.log_filter = LogFilter.parse(text)
+        self.table.set_filter(self.log_panel.log_filter, self.view)
+        self._changes.instances.update(self.view.instances)  # matching rows come back
         self._update_log_title()
         self._rewrite_log = True
+
+    def action_sort(self) -> None:
+        """`o`: order the instances by cluster, state, priority or node (in turn)."""
+        self.table.cycle_sort(self.view)
+
+    def action_sort_reverse(self) -> None:
+        """`O`: reverse the order."""
+        self.table.cycle_sort(self.view, reverse=True)
 
     def close_filter(self) -> None:
         self.set_filter("")

@@ -16,6 +16,7 @@ from textual.widgets.data_table import ColumnKey
 from haconsole.cluster.view import ClusterView, InstanceKey, InstanceView
 from haconsole.console.format import (
     STATE_GLYPHS,
+    LogFilter,
     age,
     priority_text,
     rate,
@@ -31,6 +32,12 @@ SPARK_WIDTH = 12
 NARROW = 110  # below this many columns the Activity sparkline gives its room to the rest
 
 
+#: `o` cycles these orders, `O` reverses; "cluster" keeps each router's rows together
+#: (instance name, VRID, VIPs), whatever the fleet's size.
+SORTS = ("cluster", "state", "priority", "node")
+_STATE_ORDER = {"MASTER": 0, "BACKUP": 1, "FAULT": 2, "INIT": 3, "STOP": 4, "LOST": 5}
+
+
 def row_key(key: InstanceKey) -> str:
     return f"{key[0]}/{key[1]}"
 
@@ -44,6 +51,11 @@ class InstancesTable(DataTable[Text]):
         self.node_colour: Callable[[str], str] = lambda node: ""
         self._live_window: tuple[str, ...] = ()
         self._columns: tuple[tuple[str, str], ...] = ()
+        self.sort_by = SORTS[0]
+        self.sort_reverse = False
+        self.row_filter = LogFilter()  # `/` filters the rows too
+        self._order_stale = False  # rows changed since the last sort by state/priority
+        self._summary = ""
 
     def _layout(self) -> bool:
         """(Re)build the columns for the width; True when they changed (rows are gone)."""
@@ -95,6 +107,11 @@ class InstancesTable(DataTable[Text]):
             inst = view.instances.get(key)
             if inst is None:
                 continue
+            if not self.shows(inst):
+                if row_key(key) in self.rows:
+                    self.remove_row(row_key(key))
+                continue
+            self._order_stale = True
             cells = [*self._state_cells(view, inst, now, palette),
                      *self._live_cells(view, inst, now, palette),
                      self._vips_cell(view, inst, palette),
@@ -123,12 +140,78 @@ class InstancesTable(DataTable[Text]):
                 if "activity" in shown:
                     self._set(rk, "activity", activity)
                 self._set(rk, "last", self._last_cell(view, inst, now, palette))
-        if added:
+        if added or (full and self._order_stale and self.sort_by != "cluster"):
             selected = self._reselect or self.selected
             self._reselect = None
-            self.sort("instance", "node", key=lambda cols: tuple(c.plain for c in cols))
-            if selected is not None:
-                self.select(selected)
+            self.resort(view, selected)
+        if full or changed:
+            self._update_summary(view)
+
+    # ---------------------------------------------------------------- order, filter
+    def shows(self, inst: InstanceView) -> bool:
+        """Whether the `/` filter keeps this row (node:, instance:, words in its text)."""
+        f = self.row_filter
+        return not f.active or f.matches(inst.node, inst.name, " ".join(
+            (inst.node, inst.name, "LOST" if inst.lost else str(inst.state), *inst.vips)))
+
+    def set_filter(self, row_filter: LogFilter, view: ClusterView) -> None:
+        """Drop the rows the filter hides now; the app re-sends every instance so the
+        ones it shows again come back at the next refresh."""
+        self.row_filter = row_filter
+        for key, inst in view.instances.items():
+            if not self.shows(inst) and row_key(key) in self.rows:
+                self.remove_row(row_key(key))
+        self._update_summary(view)
+
+    def cycle_sort(self, view: ClusterView, *, reverse: bool = False) -> None:
+        """`o`: the next order; `O`: the same order reversed."""
+        if reverse:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_by = SORTS[(SORTS.index(self.sort_by) + 1) % len(SORTS)]
+        self.resort(view, self.selected)
+        self._update_summary(view)
+
+    def resort(self, view: ClusterView, selected: InstanceKey | None = None) -> None:
+        by = self.sort_by
+
+        def key(cells: list[Text]) -> tuple[object, ...]:
+            inst = view.instances.get((cells[0].plain, cells[1].plain))
+            if inst is None:
+                return ((cells[1].plain, 0, ()), cells[0].plain)
+            cluster = (inst.name, inst.vrid, inst.vips)
+            state = _STATE_ORDER.get("LOST" if inst.lost else str(inst.state), 9)
+            if by == "state":
+                return (state, cluster, inst.node)
+            if by == "priority":
+                return (-inst.effective_priority, cluster, inst.node)
+            if by == "node":
+                return (inst.node, cluster)
+            return (cluster, state, inst.node)
+
+        self.sort("node", "instance", key=key, reverse=self.sort_reverse)
+        self._order_stale = False
+        if selected is not None:
+            self.select(selected)
+
+    def _update_summary(self, view: ClusterView) -> None:
+        """The subtitle: instances by state, the order, and how many rows the filter
+        shows."""
+        counts: dict[str, int] = {}
+        for inst in view.instances.values():
+            state = "LOST" if inst.lost else str(inst.state)
+            counts[state] = counts.get(state, 0) + 1
+        total = len(view.instances)
+        parts = [f"{total} instance{'s' * (total != 1)}"]
+        parts += [f"{counts[s]} {s}" for s in sorted(counts, key=lambda s: (
+            _STATE_ORDER.get(s, 9), s))]
+        text = " · ".join(parts) + f"  │  sort: {self.sort_by}" + \
+            (" ↓" if self.sort_reverse else "") + " (o/O)"
+        if self.row_filter.active:
+            text += f"  │  filter shows {self.row_count}"
+        if text != self._summary:
+            self._summary = text
+            self.border_subtitle = text
 
     def _visible_rows(self) -> tuple[str, ...]:
         """Keys of the rows on screen (plus a margin): only they need live columns.
