@@ -378,3 +378,28 @@ async def test_prometheus_source_folds_a_fleet_and_says_when_prometheus_is_gone(
     await source.poll()  # nothing listens on port 1
     assert not view.nodes["b"].health_ok
     assert "cannot reach http://127.0.0.1:1" in view.nodes["b"].health_detail
+
+
+async def test_agent_refuses_a_busy_metrics_port_in_one_line(tmp_path):
+    import socket
+
+    from haconsole.agent.daemon import AgentError
+
+    path = tmp_path / "keepalived.conf"
+    path.write_text(CONF)
+    busy = socket.create_server(("127.0.0.1", 0))
+    port = busy.getsockname()[1]
+    segment = MemorySegment()
+    agent = Agent(AgentOptions(config_file=str(path), control=str(tmp_path / "agent.sock"),
+                               check_permissions=False, track_primary=False,
+                               metrics=("127.0.0.1", port)),
+                  vips=MemoryVips(), serve_metrics=lambda v, a, p: serve(v, a, p, one_node=True),
+                  transport_for=lambda iface, fam: segment.attach("a", iface, "192.0.2.11"))
+    try:
+        with pytest.raises(AgentError) as info:
+            await asyncio.wait_for(agent.run(), 10)
+    finally:
+        busy.close()
+    assert str(info.value).startswith(f"cannot serve metrics on 127.0.0.1:{port}: ")
+    assert "\n" not in str(info.value) and info.value.code == 3
+    assert agent.node is None  # the node it had started was stopped again
