@@ -30,7 +30,6 @@ from haconsole.cluster import alarms as alarm_rules
 from haconsole.cluster import events as ev
 from haconsole.cluster.alarms import Alarm
 from haconsole.cluster.stopwatch import FailoverRecord, Stopwatch
-from haconsole.cluster.wire import WIRE_EVENTS, WireView
 from haconsole.vrrp import timing
 
 __all__ = [
@@ -287,7 +286,6 @@ class ClusterView:
         self._members: dict[GroupKey, dict[InstanceKey, InstanceView]] = {}
         self._hold_ended: dict[InstanceKey, float] = {}  # when a reported hold went away
         self.clients: dict[str, ClientView] = {}  # probe target URL -> what its client saw
-        self.wire = WireView()  # what passive captures show (cluster.wire)
 
     # ------------------------------------------------------------------ queries
     @property
@@ -449,9 +447,6 @@ class ClusterView:
             return
         if isinstance(item, ev.ClientRequest):  # a client, not a VRRP node
             self._on_client_request(item)
-            return
-        if isinstance(item, WIRE_EVENTS):  # a capture point, not a VRRP node
-            self._changes.panels = self.wire.apply(item) or self._changes.panels
             return
         node = self._node(item)
         handler = _HANDLERS.get(type(item))
