@@ -815,7 +815,7 @@ class ClusterView:
 # Events that never change what the panels show (InstanceState marks it itself, when the
 # snapshot differs: sources re-send unchanged ones).
 _RATE_ONLY = {ev.AdvertSent, ev.AdvertReceived, ev.AdvertCounters, ev.LogLine,
-              ev.PacketDropped, ev.InstanceState, ev.InstanceCounters, *WIRE_EVENTS}
+              ev.PacketDropped, ev.InstanceState, ev.InstanceCounters}
 
 
 def _addr_key(address: str) -> tuple[int, ...]:
