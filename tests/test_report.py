@@ -98,6 +98,15 @@ def test_clean_stop_is_priority_0_with_the_time_without_master() -> None:
     assert [(w.start, w.end) for w in router.no_master] == [(T0 + 5, T0 + 5.65)]
 
 
+def test_priority_0_sent_just_before_the_loss_is_priority_0() -> None:
+    """keepalived's VRRP child stops cleanly (priority 0) when its parent is killed: the
+    log shows "sent 0 priority", then nothing until the next start."""
+    events = [*elected(), ev.AdvertSent(T0 + 5, N1, "VI_1", 0),
+              ev.NodeLost(T0 + 5.649999, N1, "fell silent: no stop logged"), takeover(5.65)]
+    f = only_failover(events)
+    assert f.kind == "priority-0" and "sent priority 0" in f.cause
+
+
 def test_crash_is_timed_from_the_loss() -> None:
     events = [*elected(), ev.NodeLost(T0 + 5, N1, "crashed: VRRP process killed by signal 9"),
               takeover(8.65)]

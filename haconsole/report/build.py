@@ -37,7 +37,9 @@ since a source reports a command when it has finished):
    going FAULT). The sentence names the command and what followed.
 2. crash: A's node was lost while master (NodeLost other than "stopped": crashed, fell
    silent, connection lost), without priority 0.
-3. priority-0: A stopped cleanly: it went to STOP, or its NodeLost says "stopped".
+3. priority-0: A stopped cleanly: it went to STOP, or its NodeLost says "stopped", or it
+   sent priority 0 just before it was lost (keepalived's VRRP child stops cleanly when
+   its parent is killed).
 4. check or link: A went FAULT. check when what failed is a tracked script or process
    (a failed TrackResult on A recently saying failed / timed_out / now returning N /
    quorum lost, or a FAULT reason naming a script); link otherwise (an interface, a
@@ -277,8 +279,7 @@ class _Builder:
             m.entered = e.t
         elif old == State.MASTER and new != State.MASTER:
             m.exit = _Exit(e.t, False, new, e.reason,
-                           priority_zero=m.zero_sent is not None and
-                           0 <= e.t - m.zero_sent <= 1.5)
+                           priority_zero=_just_before(m.zero_sent, m.entered, e.t))
         if old == State.FAULT and new == State.BACKUP:
             self.returns.setdefault(e.node, []).append((e.t, f"left FAULT ({e.reason})"))
         self._settle(router, e.t)
@@ -294,7 +295,8 @@ class _Builder:
                     continue
                 touched = True
                 if m.state == State.MASTER:
-                    m.exit = _Exit(e.t, True, None, e.reason)
+                    m.exit = _Exit(e.t, True, None, e.reason, priority_zero=_just_before(
+                        m.zero_sent, m.entered, e.t))
             if touched:
                 self._settle(router, e.t)
 
@@ -466,7 +468,8 @@ class _Builder:
         a, b = old.node, new.node
         ref = max(exit_.t, at)
         lo, chain_hi = ref - self.cfg.cause_chain, ref + self.cfg.command_slack
-        after = f"; {b} took over {gap:.3f} s later" if gap is not None else ""
+        after = "" if gap is None else f"; {b} took over {gap:.3f} s later" if gap > 0 \
+            else f"; {b} took over at once (same stamp)"
         # A command counts while A was master (or just before it lost that).
         since_master = max(lo, old.entered) if old.entered is not None else lo
         commands = [(t, text, who) for who in (a, b)
@@ -480,6 +483,8 @@ class _Builder:
         if not exit_.lost and exit_.new == State.BACKUP and exit_.priority_zero:
             return "operator", (f"{a} released {old.name} (sent priority 0 and stayed "
                                 f"BACKUP: an operator's failover){after}"), a
+        if exit_.lost and exit_.priority_zero:
+            return "priority-0", (f"{a} sent priority 0 and was lost ({exit_.reason}){after}"), a
         if exit_.lost and not exit_.reason.startswith("stopped"):
             reason = exit_.reason
             if reason.startswith("crashed"):
@@ -586,6 +591,11 @@ def _group_ids(items: list[Any]) -> dict[Member, GroupId]:
         by_name.setdefault(name, gid)
     return {member: known.get(member) or by_name.get(member[1]) or (0, 0, member[1])
             for member in seen}
+
+
+def _just_before(sent: float | None, entered: float | None, t: float) -> bool:
+    """Whether priority 0 was sent during this mastership, at most 1.5 s before `t`."""
+    return sent is not None and 0 <= t - sent <= 1.5 and (entered is None or sent >= entered)
 
 
 def _first(item: tuple[Any, ...]) -> Any:

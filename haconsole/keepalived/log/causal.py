@@ -12,7 +12,10 @@ order across nodes, and those orders are kept:
   of X's masterships (its MASTER entry to its exit, as X's log stamps them): the one its
   stamp falls in, else the nearest within `CAUSAL_TOLERANCE` seconds, among those whose
   priorities (where X's log gave them: "Changing effective priority") include the
-  advert's. The advert comes after that entry and before that exit (a backup sends none);
+  advert's, and that do not contradict the orders already known (one-second stamps often
+  leave two masterships in reach: the wrong one would need X to enter MASTER after what
+  the hearer did next). The advert comes after that entry and before that exit (a backup
+  sends none);
 - a priority 0 advert heard ("Backup received priority 0 advertisement") comes after the
   nearest priority 0 another node sent within the tolerance ("sent 0 priority", or its
   leaving MASTER for STOP or FAULT, which sends it).
@@ -252,7 +255,7 @@ class _Merge:
         number = {node.name: node.number for node in nodes}
         stays: dict[Member, list[_Mastership]] = {}
         zeros: dict[str, list[tuple[float, int, int]]] = {}  # instance -> (t, node, position)
-        heard: list[tuple[int, int, ev.AdvertReceived]] = []
+        heard: list[tuple[float, int, int, ev.AdvertReceived]] = []
         for node in nodes:
             stays.update(_masterships(node))
             n, events = node.number, node.events
@@ -263,37 +266,71 @@ class _Merge:
                         (isinstance(e, ev.AdvertSent) and e.priority == 0):
                     zeros.setdefault(e.instance, []).append((e.t, n, i))
                 elif isinstance(e, ev.AdvertReceived):
-                    heard.append((n, i, e))
+                    heard.append((e.t, n, i, e))
         for found in zeros.values():
             found.sort()
+        heard.sort(key=lambda h: h[:3])
         starts = {m: [s.entry_t for s in ss] for m, ss in stays.items()}
         self.before: dict[Position, list[Position]] = {}  # what must come first
-        for n, i, e in heard:
-            name = self.names[n]
+        # Priority 0 first: which one an advert answers does not depend on the rest.
+        for _t, n, i, e in heard:
+            if e.priority == 0:
+                sender = owners.get(e.source) if e.source else None
+                if sender != self.names[n]:
+                    zero = _zero_of(e.t, zeros.get(e.instance, []), n,
+                                    number.get(sender) if sender else None, tolerance)
+                    if zero is not None:
+                        self._edge(zero, (n, i))
+        for _t, n, i, e in heard:
             sender = owners.get(e.source) if e.source else None
-            if sender == name:
+            if e.priority == 0 or sender is None or sender == self.names[n]:
                 continue
-            if e.priority > 0:
-                if sender is None:
-                    continue
-                member = (sender, e.instance)
-                stay = _stay_of(e.t, e.priority, stays.get(member, []),
-                                starts.get(member, []), tolerance)
-                if stay is None:
-                    continue
-                x = number[sender]
-                self._edge((x, stay.entry), (n, i))
-                if stay.exit is not None:
-                    self._edge((n, i), (x, stay.exit))
-            else:
-                zero = _zero_of(e.t, zeros.get(e.instance, []), n,
-                                number.get(sender) if sender else None, tolerance)
-                if zero is not None:
-                    self._edge(zero, (n, i))
+            member = (sender, e.instance)
+            x = number[sender]
+            candidates = _stays_of(e.t, e.priority, stays.get(member, []),
+                                   starts.get(member, []), tolerance)
+            sure = len(candidates) == 1 and candidates[0].entry_t <= e.t and (
+                candidates[0].exit_t is None or candidates[0].exit_t >= e.t)
+            for stay in candidates:  # (a lone mastership the stamp falls in needs no check)
+                if sure or not self._cycle(n, i, x, stay):
+                    self._edge((x, stay.entry), (n, i))
+                    if stay.exit is not None:
+                        self._edge((n, i), (x, stay.exit))
+                    break
         self.moved: dict[str, float] = {}
 
     def _edge(self, first: Position, then: Position) -> None:
         self.before.setdefault(then, []).append(first)
+
+    def _cycle(self, n: int, i: int, x: int, stay: _Mastership) -> bool:
+        """Whether hearing at (n, i) from `stay` of node x contradicts what is known:
+        its entry already comes after (n, i) or later, or (n, i) after its exit."""
+        if self._reaches((n, i), (x, stay.entry)):
+            return True
+        return stay.exit is not None and self._reaches((x, stay.exit), (n, i))
+
+    def _reaches(self, source: Position, target: Position, budget: int = 400) -> bool:
+        """Whether `target` must come after `source` (or a later event of its node): a
+        search back from `target` over edges and each node's own order, within a budget
+        (the constraints that matter are a few seconds and a few lines around)."""
+        sn, si = source
+        floor = self.nodes[sn].events[si].t - 2 * self.tolerance
+        stack = [target]
+        seen: set[Position] = set()
+        while stack and budget > 0:
+            budget -= 1
+            n, i = stack.pop()
+            if n == sn and i >= si:
+                return True
+            if (n, i) in seen:
+                continue
+            seen.add((n, i))
+            stack.extend(self.before.get((n, i), ()))
+            node = self.nodes[n]
+            k = bisect_right(node.notable, i - 1) - 1  # the notable event before it
+            if k >= 0 and node.events[node.notable[k]].t >= floor:
+                stack.append((n, node.notable[k]))
+        return False
 
     def run(self) -> list[ev.Event]:
         count = len(self.nodes)
@@ -371,11 +408,11 @@ class _Merge:
         return merged
 
 
-def _stay_of(t: float, priority: int, stays: list[_Mastership], starts: list[float],
-             tolerance: float) -> _Mastership | None:
-    """The mastership an advert stamped `t` came from (see the module docstring)."""
-    best: _Mastership | None = None
-    best_shift = tolerance
+def _stays_of(t: float, priority: int, stays: list[_Mastership], starts: list[float],
+              tolerance: float) -> list[_Mastership]:
+    """The masterships an advert stamped `t` may have come from, likeliest first (see the
+    module docstring): the one its stamp falls in, then by distance, the earlier first."""
+    found: list[tuple[float, int, _Mastership]] = []
     j = bisect_right(starts, t + tolerance) - 1
     while j >= 0:
         stay = stays[j]
@@ -388,9 +425,9 @@ def _stay_of(t: float, priority: int, stays: list[_Mastership], starts: list[flo
             continue
         shift = max(0.0, stay.entry_t - t,
                     t - stay.exit_t if stay.exit_t is not None else 0.0)
-        if shift <= best_shift:
-            best, best_shift = stay, shift
-    return best
+        found.append((shift, j, stay))
+    found.sort(key=lambda f: f[:2])
+    return [stay for _shift, _j, stay in found]
 
 
 def _zero_of(t: float, zeros: list[tuple[float, int, int]], node: int, sender: int | None,

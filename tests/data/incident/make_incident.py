@@ -11,9 +11,11 @@ through the same steps:
 
 1. check failure: nginx stopped on nginx1 (the master) -> nginx2 takes over;
 2. nginx started again -> nginx1 preempts back;
-3. crash: SIGKILL of nginx1's VRRP engine (every keepalived process of the node, so the
-   parent cannot respawn its VRRP child) -> nginx2 takes over after Master_Down_Interval;
-   the engine restarted -> nginx1 preempts back;
+3. crash: SIGKILL of nginx1's VRRP engine (every keepalived process of the node, frozen
+   first with SIGSTOP: the parent cannot respawn its VRRP child, and the child, which
+   keepalived has get SIGTERM when its parent dies, cannot send priority 0 either) ->
+   nginx2 takes over after Master_Down_Interval; the engine restarted -> nginx1 preempts
+   back;
 4. clean stop: SIGTERM to nginx1's engine (priority 0) -> nginx2 takes over after
    Skew_Time; started again -> nginx1 preempts back;
 5. partition of nginx2 with its link up (the bridge port forwards nothing) -> nginx2
@@ -38,6 +40,7 @@ if str(REPO) not in sys.path:
 
 from haconsole.cluster import commands as cmd  # noqa: E402
 from haconsole.netns.lab import VIP4, NetnsLab, pair_configs, wait_for  # noqa: E402
+from haconsole.netns.topology import signal_processes  # noqa: E402
 
 #: How long the partitioned backup stays a second master: long enough that the split
 #: brain is far above the report's one-second threshold (a deliberate duration, not a wait).
@@ -75,6 +78,10 @@ def run_incident(lab: NetnsLab, timeout: float = 20.0) -> dict[str, float]:
 
     marks["crash"] = time.time()
     taken = _master_entries(lab, "nginx2")
+    if lab.nodes["nginx1"].engine == "keepalived":
+        # keepalived's children get SIGTERM when their parent dies (PR_SET_PDEATHSIG):
+        # the VRRP child would send priority 0 after all. Frozen first, none can.
+        signal_processes(lab.ns("nginx1"), "keepalived", signal.SIGSTOP)
     lab.signal_engine("nginx1", signal.SIGKILL)
     lab.wait_engine_exit("nginx1")
     # The dead master cannot remove its VIP: wait for nginx2's takeover in its log.
