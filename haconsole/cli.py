@@ -42,7 +42,8 @@ COMMANDS = {
     "status": "one-shot check, Nagios-style: print the cluster's state and exit 0/1/2/3",
     "agent": "run the VRRP engine as a daemon (keepalived drop-in)",
     "check": "lint keepalived.conf files like `keepalived -t`",
-    "watch": "decode every VRRP advert (pcap file or interface)",
+    "watch": "the wire: VRRP speakers, ARP owners and their alarms (pcap file or interface)",
+    "record": "record every event to a file, headless (replay, reports)",
 }
 
 
@@ -73,6 +74,10 @@ def _add_command_arguments(name: str, p: argparse.ArgumentParser) -> None:
         from haconsole import watch as watch_mod
 
         watch_mod.add_arguments(p)
+    elif name == "record":
+        from haconsole.record import cli as record_cli
+
+        record_cli.add_arguments(p)
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -126,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from haconsole.watch import main_watch
 
             return main_watch(args)
+        if command == "record":
+            from haconsole.record.cli import main_record
+
+            return main_record(args)
     except KeyboardInterrupt:
         return 130
     parser.error(f"unknown command {command!r}")
@@ -155,7 +164,7 @@ def _run_lab(args: argparse.Namespace) -> int:
 
         return run_text(definition, steps, duration=args.duration)
     try:
-        from haconsole.console.app import run_console
+        from haconsole.console.cli import run_console
     except ImportError:
         from haconsole.lab.textmode import run_text
 
