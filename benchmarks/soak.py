@@ -54,6 +54,7 @@ import struct
 import sys
 import threading
 import time
+import traceback
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable
@@ -74,6 +75,7 @@ ADVERT_INT = 1.0
 CHECK_INTERVAL = 1.0  # chk_nginx's interval (the agent tracks nginx by pidfd: ms, in fact)
 WEIGHT = -20
 LOSS_PERCENT = 30
+MAX_VIEW_ERRORS = 10  # console fold exceptions listed one by one (then counted)
 RESUME_WINDOW = 1.5  # after SIGCONT, how long a resumed backup's claim is looked for
 RECONNECT = 0.25  # AgentSource retry period: how late the view can learn of a restart
 NEIGH_REPROBE = 15.0  # a stale client ARP entry: 5 s delay + 3 unicast probes + resolution
@@ -342,6 +344,7 @@ class Observer(threading.Thread):
 # ----------------------------------------------------------------------------- the view
 @dataclass
 class ViewSnapshot:
+    dead: list[str]  # sources whose task ended: the console no longer hears them
     masters: dict[str, list[str]]  # instance -> live MASTER nodes, per the console
     owners: dict[str, str]  # vip -> owner
     holders: dict[str, list[str]]  # vip -> holders
@@ -355,8 +358,23 @@ class ViewFeed:
     def __init__(self, sources: list[Any]) -> None:
         self.view = ClusterView()
         self.sources = sources
+        self.errors: list[str] = []  # the fold raised: a console bug (read by the soak)
+        self.error_count = 0
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="view", daemon=True)
+
+    def _apply(self, event: Any) -> None:
+        """The console's publish: an exception here would end that source's task for
+        good (the view would freeze on that node), so it is caught and reported."""
+        try:
+            self.view.apply(event)
+        except Exception as err:
+            self.error_count += 1
+            if self.error_count > MAX_VIEW_ERRORS:  # the first ones say it all
+                return
+            where = traceback.extract_tb(err.__traceback__)[-1]
+            self.errors.append(f"ClusterView.apply raised {type(err).__name__}: {err} "
+                               f"({Path(where.filename).name}:{where.lineno}) on {event!r}")
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -368,7 +386,7 @@ class ViewFeed:
     async def _start(self) -> None:
         for source in self.sources:
             source.retry = RECONNECT
-            await source.start(self.view.apply)
+            await source.start(self._apply)
 
     def snapshot(self) -> ViewSnapshot:
         return self._call(self._snapshot(), 5)
@@ -379,7 +397,9 @@ class ViewFeed:
             masters.setdefault(name, [])
             if inst.live_master:
                 masters[name].append(node)
+        dead = [s.name for s in self.sources if s._task is not None and s._task.done()]
         return ViewSnapshot(
+            dead=dead,
             masters={k: sorted(v) for k, v in masters.items()},
             owners={v.vip.split("/")[0]: v.owner for v in self.view.vips.values()},
             holders={v.vip.split("/")[0]: sorted(v.holders) for v in self.view.vips.values()},
@@ -563,6 +583,7 @@ class Soak:
         self.after: list[Callable[[], None]] = []  # checks once the episode settled
         self.rounds = 0
         self.macs: dict[str, str] = {}
+        self.last_takeover = 0.0
 
     # ---------------------------------------------------------------- bookkeeping
     def log(self, text: str) -> None:
@@ -625,6 +646,8 @@ class Soak:
         view = self.feed.snapshot()
         for n in view.unhealthy:
             out.append(("view", f"console view: {n} lost or unhealthy"))
+        for n in view.dead:
+            out.append(("view", f"console source for {n} stopped (its task ended)"))
         for plan in self.plans:
             inst, vip, top = plan.name, plan.vip, plan.top
             holders = sorted(self.obs().holders(vip))
@@ -716,6 +739,7 @@ class Soak:
     def settle(self, what: str, problems: Callable[[], list[tuple[str, str]]],
                timeout: float) -> bool:
         """Wait until `problems()` is empty; on timeout each remaining one is a violation."""
+        self.view_errors()
         last: list[tuple[str, str]] = []
 
         def settled() -> bool:
@@ -730,6 +754,15 @@ class Soak:
             for kind, text in last:
                 self.violation(kind, f"{what}: not settled after {timeout:.1f} s: {text}")
             return False
+
+    def view_errors(self, final: bool = False) -> None:
+        if self.feed is None:
+            return
+        while self.feed.errors:
+            self.violation("view-error", self.feed.errors.pop(0))
+        more = self.feed.error_count - MAX_VIEW_ERRORS
+        if final and more > 0:
+            self.violation("view-error", f"ClusterView.apply raised {more} more times")
 
     def settle_nominal(self, label: str, extra: float = 0.0) -> float:
         """Back to nominal (every invariant); the timeout is the RFC bound of the slowest
@@ -797,6 +830,7 @@ class Soak:
                                             f"{bound_name} {bound:.3f} s)")
                 continue
             t_new, who = first
+            self.last_takeover = max(self.last_takeover, t_new)
             self.windows.setdefault(inst, []).append((t_fault, t_new))
             took = t_new - t_fault
             self.report.takeovers.append(Takeover(kind, inst, victim, who, round(took, 4),
@@ -998,8 +1032,9 @@ class Soak:
         if kind == "failover" or inst not in new:
             return max(0.0, hold_end - time.monotonic())
         fault = kind.split("+", 1)[1]
+        self.last_takeover = 0.0
         self.node_fault(kind, fault, new[inst])
-        if time.monotonic() > hold_end - 0.5:
+        if self.last_takeover > hold_end - 0.5:  # then it proved nothing about holds
             self.report.notes[f"{kind}: the hold ended before the takeover was seen"] += 1
         return max(0.0, hold_end - time.monotonic())
 
@@ -1062,6 +1097,7 @@ class Soak:
         finally:
             report.duration = time.monotonic() - self.t0
             with signals_ignored():
+                self.view_errors(final=True)
                 self.cleanup()
         return report
 
