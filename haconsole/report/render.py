@@ -89,6 +89,10 @@ def _seconds(s: float) -> str:
     return f"{s:.3f} s" if s < 10 else f"{s:.1f} s"
 
 
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
 def _label(r: InstanceReport) -> str:
     vrid = f"VRID {r.vrid}" if r.vrid is not None else "VRID not in the logs"
     family = f", IPv{r.family}" if r.family else ""
@@ -135,8 +139,7 @@ def to_text(report: Report) -> str:
         for node, t in r.flaps:
             out.append(f"  flapping on {node} from {clock(t)}")
         for c in r.checks:
-            times = "once" if c.failures == 1 else f"{c.failures} times"
-            out.append(f"  check {c.check} failed on {c.node} {times} "
+            out.append(f"  check {c.check} failed on {c.node} {_times(c.failures)} "
                        f"({clock(c.first)}" + (f" … {clock(c.last)})" if c.failures > 1
                                                 else ")"))
         for p in r.priorities:
@@ -180,7 +183,7 @@ def to_markdown(report: Report) -> str:
                                                       for n, t in r.flaps)]
         if r.checks:
             out += ["", "**Checks that failed:**", ""]
-            out += [f"- `{c.check}` on {c.node}: {c.failures} times ({clock(c.first)}"
+            out += [f"- `{c.check}` on {c.node}: {_times(c.failures)} ({clock(c.first)}"
                     + (f" … {clock(c.last)})" if c.failures > 1 else ")") for c in r.checks]
         if r.priorities:
             out += ["", "**Priority changes:**", ""]

@@ -38,7 +38,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import time
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -145,7 +145,8 @@ def _place_silent(nodes: list[_Node], reason: str) -> None:
             when = s.restart
             for name in s.masters:
                 times = takeovers.get(name, [])
-                for t, who in times[bisect_right(times, (s.last, "\uffff")):]:
+                for k in range(bisect_right(times, (s.last, "\uffff")), len(times)):
+                    t, who = times[k]
                     if t > s.restart:
                         break
                     if who != node.name:
@@ -158,23 +159,18 @@ def _place_silent(nodes: list[_Node], reason: str) -> None:
         if not inserts:
             continue
         # one pass: inserting one by one is quadratic on a long history
-        events, notable = node.events, node.notable
+        events, at = node.events, sorted(inserts)
         rebuilt: list[ev.Event] = []
-        positions: list[int] = []
-        start = j = 0
-        for index in sorted(inserts):
-            while j < len(notable) and notable[j] < index:
-                positions.append(notable[j] + len(rebuilt) - start)
-                j += 1
+        start = 0
+        for index in at:
             rebuilt.extend(events[start:index])
-            positions.append(len(rebuilt))
             rebuilt.append(inserts[index])
             start = index
-        shift = len(rebuilt) - start
-        positions.extend(k + shift for k in notable[j:])
         rebuilt.extend(events[start:])
         node.events[:] = rebuilt
-        node.notable = positions
+        # an event at k moves past every insert at or before it; insert m lands at at[m] + m
+        moved = [k + bisect_right(at, k) for k in node.notable]
+        node.notable = sorted(moved + [index + m for m, index in enumerate(at)])
 
 
 def _address_map(nodes: list[_Node]) -> dict[str, str]:
@@ -221,7 +217,9 @@ def _masterships(node: _Node) -> dict[Member, list[_Mastership]]:
     events = node.events
     for i in node.notable:
         e = events[i]
-        if isinstance(e, ev.Transition):
+        kind = type(e)
+        if kind is ev.Transition:
+            assert isinstance(e, ev.Transition)
             name = e.instance
             if e.new == _MASTER and name not in current:
                 known = priority.get(name)
@@ -231,13 +229,14 @@ def _masterships(node: _Node) -> dict[Member, list[_Mastership]]:
             elif e.new != _MASTER and name in current:
                 left = current.pop(name)
                 left.exit, left.exit_t = i, e.t
-        elif isinstance(e, ev.NodeLost):
+        elif kind is ev.NodeLost:
             for name in list(current):
                 left = current.pop(name)
                 left.exit, left.exit_t = i, e.t
-        elif isinstance(e, ev.NodeSeen):
+        elif kind is ev.NodeSeen:
             priority.clear()
-        elif isinstance(e, ev.PriorityChange):
+        elif kind is ev.PriorityChange:
+            assert isinstance(e, ev.PriorityChange)
             priority[e.instance] = e.new
             stay = current.get(e.instance)
             if stay is not None:
@@ -261,12 +260,15 @@ class _Merge:
             n, events = node.number, node.events
             for i in node.notable:
                 e = events[i]
-                if (isinstance(e, ev.Transition) and e.old == _MASTER and
-                        e.new in _ZERO_STATES) or \
-                        (isinstance(e, ev.AdvertSent) and e.priority == 0):
-                    zeros.setdefault(e.instance, []).append((e.t, n, i))
-                elif isinstance(e, ev.AdvertReceived):
+                kind = type(e)
+                if kind is ev.AdvertReceived:
+                    assert isinstance(e, ev.AdvertReceived)
                     heard.append((e.t, n, i, e))
+                elif (kind is ev.Transition or kind is ev.AdvertSent) and (
+                        (isinstance(e, ev.Transition) and e.old == _MASTER and
+                        e.new in _ZERO_STATES) or
+                        (isinstance(e, ev.AdvertSent) and e.priority == 0)):
+                    zeros.setdefault(e.instance, []).append((e.t, n, i))
         for found in zeros.values():
             found.sort()
         heard.sort(key=lambda h: h[:3])
@@ -342,6 +344,10 @@ class _Merge:
             before[n][i] = firsts
             for pn, pi in firsts:
                 waited[pn].add(pi)
+        # Stamps, and the positions the rules look at: between two of those, a node's
+        # events go out as a slice (most of a history: log lines between facts).
+        times = [[e.t for e in events] for events in lists]
+        special = [sorted(set(before[n]) | waited[n]) for n in range(count)]
         done = [0] * count  # how many of each node's events are out
         stamp = [float("-inf")] * count  # the last stamp out, per node
         out_t: dict[tuple[int, int], float] = {}  # stamps of events others wait for
@@ -363,10 +369,25 @@ class _Merge:
                 n = heapq.heappop(heap)[1]
                 forced = False
             events, pre, watched, size = lists[n], before[n], waited[n], len(lists[n])
+            stamps, marked = times[n], special[n]
             limit_t, limit_n = heap[0] if heap else (inf, count)
             run_t = -inf  # a node's lines of one stamp go out together
             i = done[n]
             while i < size:
+                if not forced and stamps[i] >= stamp[n]:
+                    # the slice up to the next rule, the other nodes' turn, or the end
+                    j = min(bisect_right(marked, i - 1), len(marked))
+                    end = marked[j] if j < len(marked) else size
+                    upto = max(bisect_right(stamps, run_t, i, end),
+                               (bisect_left if n > limit_n else bisect_right)(
+                                   stamps, limit_t, i, end))
+                    if upto > i:
+                        merged.extend(events[i:upto])
+                        if stamps[i] < last:
+                            in_order = False
+                        last = run_t = stamp[n] = stamps[upto - 1]
+                        i = done[n] = upto
+                        continue
                 e = events[i]
                 t = e.t
                 preds = pre.get(i) if pre else None

@@ -167,6 +167,7 @@ _LIFECYCLE_PREFIXES = ("Starting Keepalived", "Starting haconsole agent", "Start
                        "Stopped Keepalived", "Stopped haconsole agent", "Assigned address ",
                        "VRRP child process(")
 _START = re.compile(r"Starting (?:Keepalived v(?P<ka>\S+)|haconsole agent (?P<agent>\S+))")
+_STOPPED = re.compile(r"Stopped (?:Keepalived v\S+|haconsole agent)")
 _VRRP_CHILD = re.compile(r"Starting VRRP child process, pid=(?P<pid>\d+)")
 _EXITED = re.compile(
     r"(?:pid (?P<pid>\d+)|(?P<prog>\S+)) exited (?:due to signal (?P<sig>\d+)"
@@ -279,9 +280,6 @@ class _NodeReader:
             self.running = False
             self.events.append(ev.NodeLost(t, self.node, reason="stopped"))
         self.last_t = t
-
-
-_STOPPED = re.compile(r"Stopped (?:Keepalived v\S+|haconsole agent)")
 
 
 # ----------------------------------------------------------------------------- one file
