@@ -152,6 +152,24 @@ def test_every_form_tells_the_same_incident(tmp_path: Path, prefix: str, form: s
     assert not any("no known log form" in p for p in history.problems)
 
 
+@pytest.mark.parametrize("form", reshape.FORMS)
+def test_keepalived_243_in_every_form(tmp_path: Path, form: str) -> None:
+    """2.4.3's wording ("master set to", senders in error lines) and its VRRP child
+    respawned after a SIGKILL, through syslog and the journal."""
+    corpus = DATA / "keepalived-2.4.3"
+    texts = {node: (corpus / f"incident-{node}.log").read_text() for node in (N1, N2)}
+    lines = reshape.merged(reshape.console_entries(texts[N1], N1),
+                           reshape.console_entries(texts[N2], N2, offset=0.37))
+    path = write(tmp_path / form, reshape.render(reshape.with_noise(lines), form))
+    base = read_history([(node, corpus / f"incident-{node}.log") for node in (N1, N2)])
+    history = read_history([path])
+    for node in (N1, N2):
+        assert transitions(history, node) == transitions(base, node)
+    assert failovers(history) == failovers(base)
+    reasons = [e.reason for e in history.events if isinstance(e, ev.NodeLost)]
+    assert "crashed: VRRP process killed by signal 9 (Killed)" in reasons
+
+
 @pytest.mark.parametrize("offset", [-0.8, -0.37, 0.37, 0.8])
 def test_a_clock_offset_keeps_cause_before_effect(tmp_path: Path, offset: float) -> None:
     path = write(tmp_path / "syslog", reshape.render(entries("haconsole", offset=offset),
