@@ -30,8 +30,9 @@ while A still was master (a preemption) or when A's loss has no time of its own 
 Cause rules, first match wins. "Recently" means within `cause_chain` (10 s, the view's
 stopwatch chain) before the later of A's exit and B's entry (commands: up to 1 s after,
 since a source reports a command when it has finished):
-1. operator: a command on A or B recently (a CommandIssued, a successful CommandResult, a
-   "[haconsole] ...: requested" line, an agent's "nginx stopped by operator" line), or A
+1. operator: a command on A or B recently and since A became master (a CommandIssued, a
+   successful CommandResult, a "[haconsole] ...: requested" line, an agent's "nginx
+   stopped by operator" line), or A
    left MASTER with a "... by operator" reason, or for BACKUP right after sending
    priority 0 (the agent's failover release; keepalived only does that when stopping or
    going FAULT). The sentence names the command and what followed.
