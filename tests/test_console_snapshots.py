@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from haconsole.console.screenshots import SHOTS, SIZE, scene_app
+from haconsole.console.screenshots import SHOTS, SIZE, scene_app, shot_app
 from haconsole.lab.scripted import SCENES
 
 
@@ -28,7 +28,7 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.mark.parametrize("shot", SHOTS, ids=[s.file.removesuffix(".svg") for s in SHOTS])
 def test_screen(snap_compare: Any, shot: Any) -> None:
-    app = scene_app(SCENES[shot.scene], theme=shot.theme)
+    app = shot_app(shot)
     assert snap_compare(app, press=shot.keys, terminal_size=SIZE)
 
 

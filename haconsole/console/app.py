@@ -47,7 +47,6 @@ from haconsole.console.themes import (
     DEFAULT_THEME,
     ConsoleTheme,
     Palette,
-    ThemeError,
     load_theme_file,
     load_themes,
     palette_for,
@@ -269,7 +268,6 @@ class HAConsoleApp(App[int]):
     def _update_topbar(self, now: float) -> None:
         view, palette = self.view, self.palette
         groups = len(view.groups())
-        idle = not view.last_t or now - view.last_t > 5
         sep = ("  │  ", palette.muted)
         text = Text.assemble(
             (" haconsole ", f"bold {palette.accent}"), sep, (self.cluster, "bold"),
@@ -278,11 +276,18 @@ class HAConsoleApp(App[int]):
             f"{groups} instance{'s' * (groups != 1)} · {len(view.vips)} VIP"
             f"{'s' * (len(view.vips) != 1)}", sep, ("theme ", palette.muted), self.theme,
         )
-        if self.readonly:
-            text.append_text(Text.assemble(sep, ("READ-ONLY", f"bold {palette.warning}")))
-        text.append_text(Text.assemble(sep, ("○ idle", palette.muted) if idle
-                                       else ("● live", palette.success)))
+        text.append_text(Text.assemble(sep, self.topbar_mode(now)))
         self.topbar.update(text, layout=False)
+
+    def topbar_mode(self, now: float) -> Text:
+        """The top bar's last field: READ-ONLY, and live or idle (a replay says REPLAY)."""
+        palette = self.palette
+        idle = not self.view.last_t or now - self.view.last_t > 5
+        text = Text.assemble(("READ-ONLY", f"bold {palette.warning}"),
+                             ("  │  ", palette.muted)) if self.readonly else Text()
+        text.append_text(Text.assemble(("○ idle", palette.muted) if idle
+                                       else ("● live", palette.success)))
+        return text
 
     def node_colour(self, node: str) -> str:
         index = self._node_colours.setdefault(node, len(self._node_colours))
@@ -582,6 +587,23 @@ def screenshot_dir() -> str:
     return cwd if os.access(cwd, os.W_OK) else tempfile.gettempdir()
 
 
+def console_themes(theme: str | None) -> tuple[dict[str, ConsoleTheme], str | None]:
+    """The console's themes and the name of `theme` (a name, or a .toml file it adds);
+    ValueError, with one line to print, when it cannot be used."""
+    themes = load_themes()
+    if theme and theme.endswith(".toml"):
+        extra = load_theme_file(theme)
+        themes[extra.theme.name] = extra
+        theme = extra.theme.name
+    if theme and theme not in themes:
+        from textual.theme import BUILTIN_THEMES
+
+        if theme not in BUILTIN_THEMES:
+            raise ValueError(f"unknown theme {theme!r} (themes: {', '.join(themes)}; "
+                             "or a path to a .toml file)")
+    return themes, theme
+
+
 def run_console(definition: LabDefinition, steps: Sequence[Step], *, theme: str | None = None,
                 readonly: bool = False) -> int:
     """`haconsole` / `haconsole lab`: the console on the in-process lab (no confirmation:
@@ -589,21 +611,10 @@ def run_console(definition: LabDefinition, steps: Sequence[Step], *, theme: str 
     from haconsole.lab.lab import Lab
 
     try:
-        themes = load_themes()
-        if theme and theme.endswith(".toml"):
-            extra = load_theme_file(theme)
-            themes[extra.theme.name] = extra
-            theme = extra.theme.name
-    except ThemeError as err:
+        themes, theme = console_themes(theme)
+    except ValueError as err:
         print(f"haconsole: {err}", file=sys.stderr)
         return 2
-    if theme and theme not in themes:
-        from textual.theme import BUILTIN_THEMES
-
-        if theme not in BUILTIN_THEMES:
-            print(f"haconsole: unknown theme {theme!r} (themes: {', '.join(themes)}; "
-                  "or a path to a .toml file)", file=sys.stderr)
-            return 2
     app = HAConsoleApp([Lab(definition)], cluster=definition.name, kind="lab", theme=theme,
                        readonly=readonly, confirm=False, steps=steps, themes=themes)
     result = app.run()

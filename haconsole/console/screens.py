@@ -6,6 +6,8 @@ main screen stays visible (dimmed) behind them so the operator keeps context.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -26,6 +28,12 @@ GENERAL_KEYS = (
     ("?", "this help"),
     ("q", "quit"),
 )
+# what the general keys do in a replay (None: nothing, the replay keys use it)
+REPLAY_GENERAL_KEYS: dict[str, str | None] = {
+    "↑ ↓": "select an instance",
+    "space": None,
+    "ctrl+p": "command palette: the replay keys, themes, the log filter",
+}
 ALARMS = (
     ("split brain", "two MASTERs for one VRID, or one VIP on two nodes"),
     ("flapping", "3 or more MASTER transitions of one instance in 60 s"),
@@ -40,15 +48,20 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,question_mark,q", "dismiss_help", "close", show=False)]
 
-    def __init__(self, *, readonly: bool, confirm: bool, hidden: set[str]) -> None:
+    def __init__(self, *, readonly: bool, confirm: bool, hidden: set[str],
+                 replay_keys: Sequence[tuple[str, str]] = ()) -> None:
+        """`replay_keys` (key, what) make it the replay's help: those keys first, and
+        space plays instead of pausing the log."""
         super().__init__()
         self.readonly = readonly
         self.confirm = confirm
         self.hidden = hidden
+        self.replay_keys = list(replay_keys)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box") as box:
-            box.border_title = "haconsole — keys"
+            box.border_title = "haconsole replay — keys" if self.replay_keys \
+                else "haconsole — keys"
             box.border_subtitle = "esc to close"
             yield Static(self._keys(), id="help-keys")
             yield Static(self._legend(), id="help-legend")
@@ -57,6 +70,11 @@ class HelpScreen(ModalScreen[None]):
         table = Table(box=None, show_header=False, pad_edge=False, expand=True)
         table.add_column("key", style="bold", no_wrap=True, width=8)
         table.add_column("what")
+        for key, what in self.replay_keys:
+            table.add_row(key, what)
+        if self.replay_keys:
+            table.add_row("", Text("read-only: the screen as it was at the cursor, "
+                                   "no action on nodes", style="italic"))
         for action in ACTIONS:
             if action.action in self.hidden:
                 continue
@@ -64,11 +82,13 @@ class HelpScreen(ModalScreen[None]):
             if action.destructive and self.confirm:
                 note = "  (asks to confirm)"
             table.add_row(action.key, Text(action.help + note))
-        if self.readonly:
+        if self.readonly and not self.replay_keys:
             table.add_row("", Text("read-only console: watch only, every action is disabled",
                                    style="italic"))
         for key, what in GENERAL_KEYS:
-            table.add_row(key, what)
+            shown = REPLAY_GENERAL_KEYS.get(key, what) if self.replay_keys else what
+            if shown is not None:
+                table.add_row(key, shown)
         return table
 
     def _legend(self) -> Table:

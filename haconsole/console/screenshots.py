@@ -28,7 +28,12 @@ class Shot:
     title: str
     theme: str = "dark"
     keys: tuple[str, ...] = ()
+    replay: bool = False  # the replay screen over the scene's events, paused at the start
 
+
+# A longer incident for the replay: a failover, the way back, a split brain, the heal.
+INCIDENT = Scene("incident", "20:stop nginx1; 40:start nginx1; 55:partition nginx2; "
+                 "65:heal nginx2", 80.0)
 
 SHOTS = (
     Shot("overview.svg", "overview", "haconsole — the nginx pair, steady state"),
@@ -40,6 +45,8 @@ SHOTS = (
     Shot("high-contrast.svg", "failover", "haconsole — high-contrast theme",
          theme="high-contrast"),
     Shot("split-brain.svg", "split-brain", "haconsole — nginx2 partitioned: split brain"),
+    Shot("replay.svg", "incident", "haconsole replay — at the split brain (→ to each transition)",
+         keys=("right",) * 4, replay=True),
 )
 
 
@@ -56,8 +63,25 @@ def scene_app(scene: Scene, *, theme: str = "dark") -> HAConsoleApp:
                         view=scene.view(), clock=lambda: scene.now)
 
 
+def replay_app(scene: Scene, *, theme: str = "dark") -> HAConsoleApp:
+    """The replay screen over a scripted scene's events (a Timeline in memory)."""
+    from haconsole.console.replay import ReplayApp
+    from haconsole.record.timeline import Timeline
+
+    return ReplayApp(Timeline(scene.events()), title=f"{scene.name} (scripted lab)",
+                     theme=theme)
+
+
+def shot_app(shot: Shot) -> HAConsoleApp:
+    """The app a shot is taken of."""
+    if shot.replay:
+        return replay_app(INCIDENT if shot.scene == INCIDENT.name else SCENES[shot.scene],
+                          theme=shot.theme)
+    return scene_app(SCENES[shot.scene], theme=shot.theme)
+
+
 async def capture(shot: Shot, size: tuple[int, int] = SIZE) -> str:
-    app = scene_app(SCENES[shot.scene], theme=shot.theme)
+    app = shot_app(shot)
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         for key in shot.keys:
