@@ -29,13 +29,13 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Literal
+from typing import Any, Literal
 
 from haconsole.keepalived.log.shapes import ParsedLine
 from haconsole.keepalived.log.writer import MONTHS
 
-__all__ = ["FORMS", "Form", "Splitter", "detect_form", "journal_marker", "make_splitter",
-           "syslog_months"]
+__all__ = ["FORMS", "OTHER", "Form", "Splitter", "detect_form", "journal_marker",
+           "make_splitter", "syslog_months"]
 
 Form = Literal["console", "file", "syslog", "iso", "rfc5424", "json"]
 FORMS: tuple[Form, ...] = ("json", "rfc5424", "iso", "console", "file", "syslog")
@@ -82,6 +82,10 @@ def _offset(zone: str) -> tzinfo:
 
 
 Splitter = Callable[[str], "ParsedLine | None"]
+Ours = Callable[[str], bool] | None  # which processes' lines a reader keeps
+
+#: What a splitter returns for a line of a process its reader does not keep.
+OTHER = ParsedLine(None, None, "", "", "bare")
 
 
 class _Stamps:
@@ -130,14 +134,39 @@ def _console_splitter(tz: tzinfo | None) -> Splitter:
     return split
 
 
-def _syslog_splitter(tz: tzinfo | None, year: int) -> Splitter:
+def _after_stamp(rest: str) -> tuple[str, str, int | None, str] | None:
+    """`host proc[pid]: message` -> its parts; None when unusual (the regex decides)."""
+    host, _, after = rest.partition(" ")
+    tag, sep, message = after.partition(": ")
+    if not sep or not host or host.endswith(":") or "[" in host or " " in tag:
+        return None
+    proc, bracket, pid = tag.partition("[")
+    if not bracket:
+        return host, proc, None, message
+    if not pid.endswith("]") or not pid[:-1].isdigit():
+        return None
+    return host, proc, int(pid[:-1]), message
+
+
+def _syslog_splitter(tz: tzinfo | None, year: int, ours: Ours) -> Splitter:
     """3164 stamps: `year` is the first line's; Dec -> Jan moves to the next year."""
     stamps = _Stamps(tz)
     cache = stamps.cache
     match = _SYSLOG.match
     state = {"year": year, "month": 0}
+    previous: list[Any] = ["", 0.0]  # the last whole-second stamp and its epoch
 
     def split(line: str) -> ParsedLine | None:
+        # Fast path: a line of the same second as the one before, in the usual shape.
+        if line[15:16] == " " and line[:15] == previous[0]:
+            parts = _after_stamp(line[16:])
+            if parts is not None:
+                host, proc, number, message = parts
+                if ours is not None:
+                    if not ours(proc):
+                        return OTHER
+                    proc = ""
+                return ParsedLine(previous[1], number, proc, message, "syslog", host)
         m = match(line)
         if m is None:
             return None
@@ -157,8 +186,15 @@ def _syslog_splitter(tz: tzinfo | None, year: int) -> Splitter:
                 return None
             cache[key] = t
         frac, pri, pid = m["frac"], m["pri"], m["pid"]
+        if not frac and not pri:
+            previous[0], previous[1] = stamp if line[:15] == stamp else "", t
+        proc = m["proc"]
+        if ours is not None:
+            if not ours(proc):
+                return OTHER
+            proc = ""
         return ParsedLine(t + _micro(frac) if frac else t, int(pid) if pid else None,
-                          m["proc"], m["msg"], "syslog", m["host"] or "",
+                          proc, m["msg"], "syslog", m["host"] or "",
                           int(pri) & 7 if pri else None)
 
     return split
@@ -179,20 +215,39 @@ def _iso_epoch(cache: dict[tuple[str, str], float], stamp: str, zone: str | None
     return t
 
 
-def _iso_splitter(tz: tzinfo | None) -> Splitter:
+def _iso_splitter(tz: tzinfo | None, ours: Ours) -> Splitter:
     cache: dict[tuple[str, str], float] = {}
     match = _ISO.match
+    previous: list[Any] = ["", 0.0]  # the last stamp (with its zone) and its epoch
 
     def split(line: str) -> ParsedLine | None:
+        # Fast path: the same stamp as the line before (whole seconds), the usual shape.
+        head, space, rest = line.partition(" ")
+        if space and head == previous[0]:
+            parts = _after_stamp(rest)
+            if parts is not None:
+                host, proc, number, message = parts
+                if ours is not None:
+                    if not ours(proc):
+                        return OTHER
+                    proc = ""
+                return ParsedLine(previous[1], number, proc, message, "iso", host)
         m = match(line)
         if m is None:
             return None
         t = _iso_epoch(cache, m["stamp"], m["tz"], tz)
         if t is None:
             return None
+        if not m["frac"] and m["host"]:
+            previous[0], previous[1] = head, t
+        proc = m["proc"]
+        if ours is not None:
+            if not ours(proc):
+                return OTHER
+            proc = ""
         frac, pid = m["frac"], m["pid"]
         return ParsedLine(t + _micro(frac) if frac else t, int(pid) if pid else None,
-                          m["proc"], m["msg"], "iso", m["host"] or "")
+                          proc, m["msg"], "iso", m["host"] or "")
 
     return split
 
@@ -222,7 +277,7 @@ def _structured_data_end(rest: str) -> int:
     return i if i > 0 else -1
 
 
-def _rfc5424_splitter(tz: tzinfo | None) -> Splitter:
+def _rfc5424_splitter(tz: tzinfo | None, ours: Ours) -> Splitter:
     cache: dict[tuple[str, str], float] = {}
     match = _RFC5424.match
 
@@ -244,8 +299,13 @@ def _rfc5424_splitter(tz: tzinfo | None) -> Splitter:
         if msg.startswith("\ufeff"):  # the BOM that marks a UTF-8 MSG
             msg = msg[1:]
         host, proc, pid = m["host"], m["proc"], m["pid"]
+        proc = "" if proc == "-" else proc
+        if ours is not None:
+            if not ours(proc):
+                return OTHER
+            proc = ""
         return ParsedLine(t + _micro(ts[2]), int(pid) if pid.isdigit() else None,
-                          "" if proc == "-" else proc, msg, "iso",
+                          proc, msg, "iso",
                           "" if host == "-" else host, int(m["pri"]) & 7)
 
     return split
@@ -262,7 +322,7 @@ def _json_text(value: object) -> str:
     return str(value)
 
 
-def _json_splitter(tz: tzinfo | None) -> Splitter:
+def _json_splitter(tz: tzinfo | None, ours: Ours) -> Splitter:
     loads = json.loads
 
     def split(line: str) -> ParsedLine | None:
@@ -278,6 +338,10 @@ def _json_splitter(tz: tzinfo | None) -> Splitter:
         except ValueError:
             return None
         proc = _json_text(entry.get("SYSLOG_IDENTIFIER") or entry.get("_COMM"))
+        if ours is not None:
+            if not ours(proc):
+                return OTHER
+            proc = ""
         pid = _json_text(entry.get("SYSLOG_PID") or entry.get("_PID"))
         prio = _json_text(entry.get("PRIORITY"))
         return ParsedLine(t, int(pid) if pid.isdigit() else None, proc,
@@ -288,17 +352,20 @@ def _json_splitter(tz: tzinfo | None) -> Splitter:
     return split
 
 
-def make_splitter(form: Form, *, tz: tzinfo | None = None, year: int = 1970) -> Splitter:
-    """The line splitter of `form`: a line -> ParsedLine, or None when not of that form."""
+def make_splitter(form: Form, *, tz: tzinfo | None = None, year: int = 1970,
+                  ours: Ours = None) -> Splitter:
+    """The line splitter of `form`: a line -> ParsedLine, or None when not of that form.
+    With `ours` (forms with a process field): lines of a process it refuses come back as
+    `OTHER`, the others with an empty process (keepalived's own, for the parser)."""
     if form in ("console", "file"):
         return _console_splitter(tz)
     if form == "syslog":
-        return _syslog_splitter(tz, year)
+        return _syslog_splitter(tz, year, ours)
     if form == "iso":
-        return _iso_splitter(tz)
+        return _iso_splitter(tz, ours)
     if form == "rfc5424":
-        return _rfc5424_splitter(tz)
-    return _json_splitter(tz)
+        return _rfc5424_splitter(tz, ours)
+    return _json_splitter(tz, ours)
 
 
 _PROBES: dict[Form, Callable[[str], bool]] = {

@@ -59,6 +59,7 @@ from pathlib import Path
 from haconsole.cluster import events as ev
 from haconsole.keepalived.log.causal import CAUSAL_TOLERANCE, Silent, merge_nodes
 from haconsole.keepalived.log.forms import (
+    OTHER,
     Form,
     detect_form,
     journal_marker,
@@ -339,7 +340,8 @@ def _split_file(path: str, name: str | None, label: str, *, tz: tzinfo | None,
         end_year = mtime_year - 1 if last_month is not None and last_month > mtime_month \
             else mtime_year
         year = end_year - crossings
-    split = make_splitter(form, tz=tz, year=year)
+    split = make_splitter(form, tz=tz, year=year,
+                          ours=None if own_form else _keepalived_process)
     hosts: dict[str, list[ParsedLine]] = {}
     unknown, first_unknown = 0, 0
     horizon = until + 60.0 if until is not None else None
@@ -347,6 +349,8 @@ def _split_file(path: str, name: str | None, label: str, *, tz: tzinfo | None,
         if not own_form and "eepalived" not in line and "haconsole" not in line:
             continue  # another program's line (or a blank one): not ours, not a problem
         parsed = split(line)
+        if parsed is OTHER:
+            continue  # another program's line that mentions keepalived
         if parsed is None:
             if not line.strip() or journal_marker(line):
                 continue
@@ -355,11 +359,10 @@ def _split_file(path: str, name: str | None, label: str, *, tz: tzinfo | None,
                 unknown += 1
                 first_unknown = first_unknown or number
                 continue
-        if not own_form:
-            if not _keepalived_process(parsed.process):
-                continue
-            parsed = ParsedLine(parsed.t, parsed.pid, "", parsed.message, parsed.form,
-                                parsed.host, parsed.severity)
+            if not own_form:
+                if not _keepalived_process(parsed.process):
+                    continue
+                parsed = dataclasses.replace(parsed, process="")
         if horizon is not None and parsed.t is not None and parsed.t > horizon:
             break
         host_lines = hosts.get(parsed.host)
