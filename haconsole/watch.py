@@ -1,248 +1,50 @@
-"""`haconsole watch`: decode every VRRP advert seen on a segment, from a capture file.
+"""`haconsole watch`: the wire of a segment, from a capture file or a live interface.
 
-Reading uses scapy only to get past the link layer (Ethernet, Linux cooked capture,
-VLAN, raw IP, pcap or pcapng); the VRRP payload itself is decoded by
-`haconsole.vrrp.packet`, the same codec the engine uses, so what `watch` calls valid is
-what an haconsole node would accept structurally. Passwords are never printed unless
-asked for with --show-secrets.
+Three ways to look at it:
+- the console on the wire alone (`-i IFACE` on a terminal): the Wire screen, every
+  speaker per VRID, each VIP's ARP/ND owner, and the wire alarms;
+- `--summary`: the same per-VRID table and alarms as text, at the end or `--every N`
+  seconds (`--read FILE --summary`: as of the capture's last packet);
+- `--text` / `--json`: one line per VRRP packet (the default for `--read` and when the
+  output is not a terminal).
+
+Decoding is `haconsole.capture` (link layers, IP, VRRP via `haconsole.vrrp.packet`, the
+codec the engine uses, so what `watch` calls valid is what a node would accept
+structurally); the summary and the console fold the wire source's events into the same
+`ClusterView` every source feeds. Passwords are never printed unless asked for with
+--show-secrets (lines only: the summary and the console tell passwords apart by a
+letter, never by their value).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import datetime as _dt
-import ipaddress
 import json
-import logging
 import os
-import struct
+import signal
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any, TextIO
+import time as _time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
-from haconsole.vrrp.packet import (
-    AUTH_NAMES,
-    AUTH_PASS,
-    CHK_ERR,
-    VRRP_PROTO,
-    Advert,
-    IPAddress,
-    PacketError,
-    RawHeader,
-    check_ttl,
-    decode,
-    format_interval,
-    peek_header,
-)
+from haconsole.capture.frames import VrrpRecord, decode_frame
+from haconsole.capture.pcap import CaptureError, read_pcap
+from haconsole.cluster.events import Event
+from haconsole.cluster.view import ClusterView
+from haconsole.vrrp.packet import AUTH_NAMES, AUTH_PASS, CHK_ERR, Advert, format_interval
 
-IPPROTO_AH = 51
-_IPV6_EXT_HEADERS = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options
+__all__ = ["BAD_TIME", "CaptureError", "WatchRecord", "add_arguments", "capture_live",
+           "format_json", "format_summary", "format_text", "main_watch", "read_pcap",
+           "to_json"]
 
+if TYPE_CHECKING:
+    from haconsole.sources.wire import LiveWireSource
 
-class CaptureError(Exception):
-    """A capture file that cannot be read: a message for the user, no traceback."""
-
-
-@dataclass(frozen=True)
-class WatchRecord:
-    """One IP protocol-112 packet from a capture, decoded or with the reason it is not."""
-
-    time: float  # seconds since the epoch, as captured
-    src: IPAddress
-    dst: IPAddress
-    ttl: int  # IPv4 TTL or IPv6 hop limit
-    payload: bytes = field(repr=False)  # the VRRP bytes: may hold a password
-    advert: Advert | None = None
-    error: PacketError | None = None
-    via_ah: bool = False  # IPv4 with an IPsec AH header before VRRP (auth type 2)
-
-    @property
-    def valid(self) -> bool:
-        return self.advert is not None
-
-    @property
-    def header(self) -> RawHeader | None:
-        """The fixed header as received, also for packets that failed to decode."""
-        return peek_header(self.payload)
-
-    @property
-    def warnings(self) -> tuple[PacketError, ...]:
-        """What any receiver would reject whatever its configuration: a multicast advert
-        whose TTL/hop limit is not 255 (it was routed, or forged)."""
-        try:
-            check_ttl(self.ttl, unicast=not self.dst.is_multicast)
-        except PacketError as err:
-            return (err,)
-        return ()
-
-
-def _record(
-    time: float, src: IPAddress, dst: IPAddress, ttl: int, payload: bytes, via_ah: bool
-) -> WatchRecord:
-    try:
-        advert = decode(payload, src, dst)
-    except PacketError as err:
-        return WatchRecord(time, src, dst, ttl, payload, None, err, via_ah)
-    return WatchRecord(time, src, dst, ttl, payload, advert, None, via_ah)
-
-
-def _from_ipv4(time: float, raw: bytes) -> WatchRecord | None:
-    """The VRRP payload of an IPv4 packet (directly or behind AH), else None."""
-    if len(raw) < 20:
-        return None
-    ihl = (raw[0] & 0x0F) * 4
-    total = int.from_bytes(raw[2:4], "big")
-    proto = raw[9]
-    body = raw[ihl:total]
-    via_ah = False
-    if proto == IPPROTO_AH:
-        # RFC 4302 2.2: payload length is in 32-bit words, minus 2.
-        if len(body) < 2 or body[0] != VRRP_PROTO:
-            return None
-        body = body[(body[1] + 2) * 4 :]
-        via_ah = True
-    elif proto != VRRP_PROTO:
-        return None
-    src = ipaddress.IPv4Address(raw[12:16])
-    dst = ipaddress.IPv4Address(raw[16:20])
-    return _record(time, src, dst, raw[8], body, via_ah)
-
-
-def _from_ipv6(time: float, raw: bytes) -> WatchRecord | None:
-    """The VRRP payload of an IPv6 packet, past any hop-by-hop/routing/dest options."""
-    if len(raw) < 40:
-        return None
-    end = 40 + int.from_bytes(raw[4:6], "big")
-    next_header, offset = raw[6], 40
-    while next_header in _IPV6_EXT_HEADERS and offset + 2 <= len(raw):
-        next_header, offset = raw[offset], offset + (raw[offset + 1] + 1) * 8
-    if next_header != VRRP_PROTO:
-        return None
-    src = ipaddress.IPv6Address(raw[8:24])
-    dst = ipaddress.IPv6Address(raw[24:40])
-    return _record(time, src, dst, raw[7], raw[offset:end], False)
-
-
-def _quiet_scapy() -> None:
-    # scapy logs routing/interface warnings on import; they mean nothing for a file.
-    logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
-    logging.getLogger("scapy.loading").setLevel(logging.ERROR)
-
-
-# Link types (https://www.tcpdump.org/linktypes.html) whose IP packet we find ourselves:
-# scapy's full dissection costs ~0.4 ms a frame, this ~1 µs, on segments full of traffic.
-DLT_NULL, DLT_EN10MB, DLT_RAW, DLT_LOOP, DLT_LINUX_SLL = 0, 1, 101, 108, 113
-DLT_RAW_ALT = (12, 14)  # DLT_RAW's value on some BSDs
-DLT_IPV4, DLT_IPV6, DLT_LINUX_SLL2 = 228, 229, 276
-ETH_P_IP, ETH_P_IPV6 = 0x0800, 0x86DD
-_VLAN_TAGS = frozenset({0x8100, 0x88A8, 0x9100})
-
-
-def _ip_of_frame(linktype: int, frame: bytes) -> bytes | None:
-    """The IP packet inside a captured frame; None if not IP or an unknown link type."""
-    if linktype == DLT_EN10MB:
-        offset, ethertype = 14, int.from_bytes(frame[12:14], "big")
-        while ethertype in _VLAN_TAGS:  # 802.1Q / 802.1ad tags
-            ethertype, offset = int.from_bytes(frame[offset + 2 : offset + 4], "big"), offset + 4
-        return frame[offset:] if ethertype in (ETH_P_IP, ETH_P_IPV6) else None
-    if linktype == DLT_LINUX_SLL:
-        proto = int.from_bytes(frame[14:16], "big")
-        return frame[16:] if proto in (ETH_P_IP, ETH_P_IPV6) else None
-    if linktype == DLT_LINUX_SLL2:
-        proto = int.from_bytes(frame[0:2], "big")
-        return frame[20:] if proto in (ETH_P_IP, ETH_P_IPV6) else None
-    if linktype in (DLT_RAW, *DLT_RAW_ALT, DLT_IPV4, DLT_IPV6):
-        return frame
-    if linktype in (DLT_NULL, DLT_LOOP):
-        return frame[4:]  # a 4-byte address family, then the packet
-    return None
-
-
-def _ip_via_scapy(linktype: int, frame: bytes) -> bytes | None:
-    """Other link types: let scapy dissect the frame and hand back its IP layer."""
-    from scapy.config import conf
-    from scapy.layers.inet import IP
-    from scapy.layers.inet6 import IPv6
-
-    layer_class = conf.l2types.num2layer.get(linktype)
-    if layer_class is None:
-        return None
-    try:
-        packet = layer_class(frame)
-    except Exception:  # scapy dissectors raise anything on junk: then it is not VRRP
-        return None
-    for ip_class in (IP, IPv6):
-        if ip_class in packet:
-            return bytes(packet[ip_class])
-    return None
-
-
-def _record_of_ip(time: float, packet: bytes) -> WatchRecord | None:
-    if not packet:
-        return None
-    version = packet[0] >> 4
-    if version == 4:
-        return _from_ipv4(time, packet)
-    if version == 6:
-        return _from_ipv6(time, packet)
-    return None
-
-
-def read_pcap(path: str) -> Iterator[WatchRecord]:
-    """Every IP protocol-112 packet (IPv4 and IPv6) of a pcap/pcapng file, in order.
-
-    Raises CaptureError (with a one-line message) for a file that is missing, unreadable
-    or not a capture, including when that shows only part way through.
-    """
-    _quiet_scapy()
-    from scapy.error import Scapy_Exception
-    from scapy.utils import RawPcapNgReader, RawPcapReader
-
-    try:
-        reader = RawPcapReader(path)  # becomes a RawPcapNgReader for pcapng files
-    except FileNotFoundError as err:
-        raise CaptureError(f"{path}: no such file") from err
-    except IsADirectoryError as err:
-        raise CaptureError(f"{path}: is a directory") from err
-    except PermissionError as err:
-        raise CaptureError(f"{path}: permission denied") from err
-    except OSError as err:
-        raise CaptureError(f"{path}: {err.strerror or err}") from err
-    except (Scapy_Exception, EOFError, ValueError) as err:
-        raise CaptureError(f"{path}: not a pcap or pcapng capture file") from err
-
-    pcapng = isinstance(reader, RawPcapNgReader)
-    tick = 1e-9 if getattr(reader, "nano", False) else 1e-6
-    with reader:
-        while True:
-            try:
-                item: Any = next(reader)  # (bytes, pcap or pcapng metadata)
-            except StopIteration:
-                return
-            except (Scapy_Exception, OSError, EOFError, ValueError, struct.error) as err:
-                raise CaptureError(f"{path}: damaged capture ({_first_line(err)})") from err
-            frame, meta = item
-            if pcapng:
-                linktype = meta.linktype
-                stamp = (meta.tshigh << 32) + meta.tslow if meta.tshigh is not None else 0
-                time = stamp / meta.tsresol
-            else:
-                linktype = reader.linktype
-                time = meta.sec + meta.usec * tick
-            packet = _ip_of_frame(linktype, frame)
-            if packet is None and linktype not in _KNOWN_LINKTYPES:
-                packet = _ip_via_scapy(linktype, frame)
-            if packet is not None:
-                record = _record_of_ip(time, packet)
-                if record is not None:
-                    yield record
-
-
-_KNOWN_LINKTYPES = frozenset(
-    {DLT_NULL, DLT_EN10MB, DLT_RAW, DLT_LOOP, DLT_LINUX_SLL, DLT_IPV4, DLT_IPV6, DLT_LINUX_SLL2}
-    | set(DLT_RAW_ALT)
-)
+#: One VRRP packet as `watch` prints it (the shared decoder's record).
+WatchRecord = VrrpRecord
 
 
 def capture_live(interface: str, *, count: int | None = None,
@@ -252,40 +54,27 @@ def capture_live(interface: str, *, count: int | None = None,
     Listens only. Stops after `count` VRRP packets or `timeout` seconds, or never.
     Raises CaptureError with one readable line (no permission, no such interface).
     """
-    import socket
-    import time as _time
+    from haconsole.capture.live import open_packet_socket
 
+    sock = open_packet_socket(interface)
     try:
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
-    except PermissionError:
-        raise CaptureError("live capture needs root or CAP_NET_RAW") from None
-    except OSError as err:
-        raise CaptureError(f"cannot open a packet socket: {err.strerror}") from None
-    with sock:
-        try:
-            sock.bind((interface, 0))
-        except OSError as err:
-            raise CaptureError(f"no interface named {interface!r} ({err.strerror})") from None
-        sock.settimeout(0.25)  # wake up to honour the timeout and Ctrl-C
         end = None if timeout is None else _time.monotonic() + timeout
         seen = 0
         while count is None or seen < count:
-            if end is not None and _time.monotonic() >= end:
+            left = None if end is None else end - _time.monotonic()
+            if left is not None and left <= 0:
                 return
-            try:
-                frame = sock.recv(65535)
-            except TimeoutError:
-                continue
-            ip = _ip_of_frame(DLT_EN10MB, frame)
-            record = _record_of_ip(_time.time(), ip) if ip else None
-            if record is not None:
-                seen += 1
-                yield record
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+            if not sock.wait(0.25 if left is None else min(0.25, left)):
+                continue  # wake up to honour the timeout and Ctrl-C
+            for linktype, t, frame in sock.read(256):
+                record = decode_frame(linktype, t, frame)
+                if type(record) is VrrpRecord:
+                    seen += 1
+                    yield record
+                    if count is not None and seen >= count:
+                        return
+    finally:
+        sock.close()
 
 
 def _timestamp(time: float) -> str | None:
@@ -405,16 +194,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("-r", "--read", metavar="FILE", help="read a pcap/pcapng capture file")
     source.add_argument(
         "-i", "--interface", metavar="IFACE",
-        help="capture live on IFACE (root or CAP_NET_RAW; listens only, sends nothing)",
+        help="capture live on IFACE: the console on the wire when the output is a "
+             "terminal (root or CAP_NET_RAW; listens only, sends nothing; a bridge is "
+             "watched on its ports)",
     )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--text", action="store_true",
+                      help="one line per VRRP packet (the default for --read, and when "
+                           "the output is not a terminal)")
+    mode.add_argument("--json", action="store_true", help="one JSON object per VRRP packet")
+    mode.add_argument("--summary", action="store_true",
+                      help="a per-VRID table of speakers and ARP owners, with the wire "
+                           "alarms: at the end, or every --every seconds")
+    parser.add_argument("--every", type=_positive, default=None, metavar="SECONDS",
+                        help="--summary: print one every SECONDS (live)")
     parser.add_argument("-c", "--count", type=int, default=None,
-                        help="live: stop after this many VRRP packets")
+                        help="live: stop after this many VRRP packets (--summary: frames)")
     parser.add_argument("--timeout", type=float, default=None,
                         help="live: stop after this many seconds")
-    parser.add_argument("--json", action="store_true", help="one JSON object per packet")
     parser.add_argument(
-        "--show-secrets", action="store_true", help="show VRRPv2 simple passwords in clear"
-    )
+        "--show-secrets", action="store_true",
+        help="show VRRPv2 simple passwords in clear (--text / --json lines only)")
+    parser.add_argument("--theme", default=None, help="colour theme (console)")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0.1 <= value <= 86400:
+        raise argparse.ArgumentTypeError("a number of seconds, 0.1 to 86400")
+    return value
 
 
 def main_watch(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -426,16 +237,13 @@ def main_watch(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print("haconsole watch: give a capture with --read FILE or an interface with -i",
               file=sys.stderr)
         return 2
-    as_json = bool(getattr(args, "json", False))
-    show_secrets = bool(getattr(args, "show_secrets", False))
-    fmt = format_json if as_json else format_text
     try:
-        records = (read_pcap(path) if path else
-                   capture_live(str(interface), count=getattr(args, "count", None),
-                                timeout=getattr(args, "timeout", None)))
-        for record in records:
-            print(fmt(record, show_secrets=show_secrets), file=stdout, flush=not path)
-        stdout.flush()
+        if getattr(args, "summary", False):
+            return _summary(args, stdout)
+        lines = bool(getattr(args, "text", False) or getattr(args, "json", False))
+        if interface and not lines and out is None and _console_possible():
+            return _console(str(interface), getattr(args, "theme", None))
+        return _lines(args, stdout)
     except CaptureError as err:
         print(f"haconsole watch: {err}", file=sys.stderr)
         return 2
@@ -443,6 +251,155 @@ def main_watch(args: argparse.Namespace, out: TextIO | None = None) -> int:
         # `haconsole watch -r x.pcap | head`: the reader left, which is not an error.
         _silence_stdout()
     return 0
+
+
+def _lines(args: argparse.Namespace, stdout: TextIO) -> int:
+    path = getattr(args, "read", None)
+    fmt = format_json if getattr(args, "json", False) else format_text
+    show_secrets = bool(getattr(args, "show_secrets", False))
+    records = (read_pcap(path) if path else
+               capture_live(str(args.interface), count=getattr(args, "count", None),
+                            timeout=getattr(args, "timeout", None)))
+    for record in records:
+        print(fmt(record, show_secrets=show_secrets), file=stdout, flush=not path)
+    stdout.flush()
+    return 0
+
+
+def _console_possible() -> bool:
+    if not sys.stdout.isatty():
+        return False
+    try:
+        import textual  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _console(interface: str, theme: str | None) -> int:
+    """The console on the wire alone (the Wire screen first)."""
+    from haconsole.console.app import console_themes
+    from haconsole.console.wire_screen import run_wire_console
+    from haconsole.sources.wire import LiveWireSource
+
+    try:
+        themes, theme = console_themes(theme)
+    except ValueError as err:
+        print(f"haconsole watch: {err}", file=sys.stderr)
+        return 2
+    source = LiveWireSource(interface)
+    source.open()  # a missing interface or no permission: one line, before the screen
+    return run_wire_console([source], cluster=f"wire {interface}", theme=theme,
+                            themes=themes)
+
+
+# ----------------------------------------------------------------------------- summary
+
+
+def _summary(args: argparse.Namespace, stdout: TextIO) -> int:
+    from haconsole.sources.wire import LiveWireSource, PcapWireSource
+
+    view = ClusterView()
+
+    def fold(event: Event) -> None:
+        view.apply(event)
+
+    path = getattr(args, "read", None)
+    if path:
+        PcapWireSource(path).replay(fold)
+        print(format_summary(view, view.last_t), file=stdout, flush=True)
+        return 0
+    source = LiveWireSource(str(args.interface))
+    source.open()
+    asyncio.run(_live_summary(source, view, fold, stdout, every=getattr(args, "every", None),
+                              count=getattr(args, "count", None),
+                              timeout=getattr(args, "timeout", None)))
+    return 0
+
+
+async def _live_summary(source: LiveWireSource, view: ClusterView,
+                        fold: Callable[[Event], None], stdout: TextIO, *,
+                        every: float | None, count: int | None,
+                        timeout: float | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await source.start(fold)
+    end = None if timeout is None else loop.time() + timeout
+    next_print = None if every is None else loop.time() + every
+    try:
+        while not stop.is_set():
+            now = loop.time()
+            if end is not None and now >= end:
+                break
+            if count is not None and source.aggregator.packets >= count:
+                break
+            if next_print is not None and now >= next_print:
+                print(format_summary(view, _time.time()), file=stdout, flush=True)
+                next_print = now + (every or 1.0)
+            with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.1)
+    finally:
+        await source.stop()
+    print(format_summary(view, _time.time()), file=stdout, flush=True)
+
+
+def format_summary(view: ClusterView, now: float) -> str:
+    """The per-VRID table (speakers, VIP owners) and the wire alarms, as of `now`."""
+    from haconsole.cluster.wire import RouterRow
+
+    stamp = _timestamp(now) or f"{now:.3f}"
+    points = "; ".join(f"{p.name}: {p.packets} decoded, {p.dropped} dropped"
+                       + ("" if p.ok else f", {p.detail}")
+                       for p in view.wire.points.values()) or "no capture"
+    lines = [f"== wire summary at {stamp} UTC ({points})"]
+    rows: list[RouterRow] = view.wire.report(view, now)
+    if not rows:
+        lines.append("no VRRP speaker seen")
+    for row in rows:
+        title = f"VRID {row.vrid}" + (f" ({row.instance})" if row.instance else "") + \
+            (" IPv6" if row.family == 6 else " IPv4")
+        lines.append(title)
+        table = [("", "speaker", "node", "MAC", "prio", "int", "ver", "auth", "adv/s",
+                  "TTL", "last")]
+        for spk in row.speakers:
+            table.append(("*" if spk.sending else " ", spk.address, spk.node or "-",
+                          spk.mac or "-", str(spk.priority), f"{spk.interval:g}s",
+                          f"v{spk.version}", spk.auth, f"{spk.rate:.1f}",
+                          str(spk.ttl) + (" unicast" if spk.unicast else ""),
+                          f"{max(0.0, now - spk.last):.1f}s ago"))
+        if len(table) > 1:
+            lines.extend("  " + line for line in _columns(table))
+        for spk in row.speakers:
+            lines.append(f"  {spk.address} advertises "
+                         f"{', '.join(spk.vips) or 'no VIP'}")
+        for owner in row.owners:
+            macs = ", ".join(f"{mac}" + (f" ({node})" if node else "")
+                             + ("" if answering else " (stopped)")
+                             for mac, node, answering in owner.macs)
+            garp = (f"; gratuitous {max(0.0, now - owner.announced):.1f}s ago by "
+                    f"{owner.announced_by}") if owner.announced is not None else ""
+            lines.append(f"  VIP {owner.vip} answered by {macs}{garp}" if macs else
+                         f"  VIP {owner.vip}: no ARP/ND answer seen")
+    alarms = [a for a in view.alarms(now) if a.kind.startswith("wire-")]
+    lines.append("alarms:" + ("" if alarms else " none"))
+    for alarm in alarms:
+        glyph = "✖" if alarm.severity == "critical" else "▲"
+        lines.append(f"  {glyph} {alarm.title}: {alarm.message}")
+    anomalies = sorted(view.wire.anomalies.values(), key=lambda a: -a.count)
+    if anomalies:
+        lines.append("anomalies: " + "; ".join(
+            f"{a.reason} x{a.count}" + (f" from {a.source}" if a.source else "")
+            for a in anomalies[:5]))
+    return "\n".join(lines)
+
+
+def _columns(table: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in table]
 
 
 def _silence_stdout() -> None:

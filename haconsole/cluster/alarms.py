@@ -29,6 +29,15 @@ KINDS: dict[str, tuple[str, str]] = {
     "priority-inversion": ("PRIORITY INVERSION", "warning"),
     "stale-source": ("STALE SOURCE", "warning"),
     "clock-skew": ("CLOCK SKEW", "warning"),
+    # what passive captures show (cluster.wire): only when a wire source reports
+    "wire-two-masters": ("TWO MASTERS ON THE WIRE", "critical"),
+    "wire-vip-two-macs": ("VIP ANSWERED BY TWO MACS", "critical"),
+    "wire-auth-mismatch": ("AUTH MISMATCH", "warning"),
+    "wire-vrid-collision": ("VRID COLLISION", "warning"),
+    "wire-unknown-speaker": ("UNKNOWN SPEAKER", "warning"),
+    "wire-arp-owner": ("ARP OWNER NOT MASTER", "warning"),
+    "wire-ttl": ("ADVERT TTL NOT 255", "warning"),
+    "wire-interval-mismatch": ("INTERVAL MISMATCH", "warning"),
 }
 
 
@@ -83,8 +92,15 @@ def alarms(view: ClusterView, now: float) -> list[Alarm]:
             out.append(_alarm("clock-skew", f"{node.name}'s clock is {node.clock_offset:+.1f} s "
                               "off this console's: its times are corrected, but check NTP",
                               node.first_seen, node=node.name))
+    out.extend(_wire_alarms(view, now))
     out.sort(key=lambda a: (a.severity != "critical", a.since))
     return out
+
+
+def _wire_alarms(view: ClusterView, now: float) -> list[Alarm]:
+    """What the wire contradicts or reveals (rules: `cluster.wire.WireView.problems`)."""
+    return [_alarm(p.kind, p.message, p.since, instance=p.instance, node=p.node)
+            for p in view.wire.problems(view, now)]
 
 
 def _router_alarms(view: ClusterView, group: GroupKey, members: list[InstanceView],

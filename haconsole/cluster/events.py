@@ -253,6 +253,75 @@ class ClientRequest(Event):
     latency: float = 0.0  # seconds
 
 
+@dataclass(frozen=True)
+class WireCapture(Event):
+    """A passive capture point (`node` names it: "wire:eth0", "n1:eth0"), about once a
+    second and at once when it fails or recovers: what the wire facts rest on."""
+
+    kind: ClassVar[str] = "wire_capture"
+    interface: str = ""
+    ok: bool = True
+    detail: str = ""
+    packets: int = 0  # frames decoded since the capture started
+    dropped: int = 0  # frames lost (kernel buffer or queue full) since it started
+
+
+@dataclass(frozen=True)
+class WireSpeaker(Event):
+    """One VRRP sender as the wire shows it (only a master sends). Published at once when
+    it appears or changes, and about once a second while it sends. `auth_id` is a keyed
+    fingerprint of a v2 password: equal passwords, equal ids, in one console run only;
+    the password itself never leaves the capture."""
+
+    kind: ClassVar[str] = "wire_speaker"
+    vrid: int = 0
+    family: int = 4
+    address: str = ""  # the advert's source address
+    mac: str = ""  # the frame's source MAC
+    priority: int = 0
+    interval: float = 1.0  # seconds, as advertised
+    version: int = 2
+    auth: str = "none"  # none | PASS | AH | type-N
+    auth_id: str = ""
+    ttl: int = 255
+    unicast: bool = False  # sent to a unicast peer
+    vips: tuple[str, ...] = ()
+    rate: float = 0.0  # adverts/s over the last summary period
+    adverts: int = 0  # adverts seen since the capture started
+    since: float = 0.0  # the first advert of its current run (no gap > 3 intervals)
+    last: float = 0.0  # its latest advert
+
+
+@dataclass(frozen=True)
+class WireOwner(Event):
+    """`mac` claimed `address` on the wire (gratuitous ARP / unsolicited NA, or ARP reply /
+    solicited NA) between `first` and `last`: who clients will send the VIP's traffic to.
+    At once for a new pair or an announcement, else summed about once a second."""
+
+    kind: ClassVar[str] = "wire_owner"
+    address: str = ""
+    mac: str = ""
+    first: float = 0.0
+    last: float = 0.0
+    announcements: int = 0  # in this summary
+    replies: int = 0  # in this summary
+    last_announcement: float | None = None
+
+
+@dataclass(frozen=True)
+class WireAnomaly(Event):
+    """What no healthy segment shows: an advert that fails to decode (`reason`: the
+    counter keepalived would bump), a table full under a flood... At once the first time,
+    then summed about once a second (`count` in this summary)."""
+
+    kind: ClassVar[str] = "wire_anomaly"
+    reason: str = ""
+    source: str = ""  # the sender's address, when known
+    vrid: int = -1
+    detail: str = ""
+    count: int = 1
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -276,6 +345,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         HistoryEnd,
         ClockOffset,
         ClientRequest,
+        WireCapture,
+        WireSpeaker,
+        WireOwner,
+        WireAnomaly,
     )
 }
 

@@ -30,6 +30,7 @@ from haconsole.cluster import alarms as alarm_rules
 from haconsole.cluster import events as ev
 from haconsole.cluster.alarms import Alarm
 from haconsole.cluster.stopwatch import FailoverRecord, Stopwatch
+from haconsole.cluster.wire import WIRE_EVENTS, WireView
 from haconsole.vrrp import timing
 
 __all__ = [
@@ -286,6 +287,7 @@ class ClusterView:
         self._members: dict[GroupKey, dict[InstanceKey, InstanceView]] = {}
         self._hold_ended: dict[InstanceKey, float] = {}  # when a reported hold went away
         self.clients: dict[str, ClientView] = {}  # probe target URL -> what its client saw
+        self.wire = WireView()  # what passive captures show (cluster.wire)
 
     # ------------------------------------------------------------------ queries
     @property
@@ -447,6 +449,9 @@ class ClusterView:
             return
         if isinstance(item, ev.ClientRequest):  # a client, not a VRRP node
             self._on_client_request(item)
+            return
+        if isinstance(item, WIRE_EVENTS):  # a capture point, not a VRRP node
+            self._changes.panels = self.wire.apply(item) or self._changes.panels
             return
         node = self._node(item)
         handler = _HANDLERS.get(type(item))
@@ -815,7 +820,7 @@ class ClusterView:
 # Events that never change what the panels show (InstanceState marks it itself, when the
 # snapshot differs: sources re-send unchanged ones).
 _RATE_ONLY = {ev.AdvertSent, ev.AdvertReceived, ev.AdvertCounters, ev.LogLine,
-              ev.PacketDropped, ev.InstanceState, ev.InstanceCounters}
+              ev.PacketDropped, ev.InstanceState, ev.InstanceCounters, *WIRE_EVENTS}
 
 
 def _addr_key(address: str) -> tuple[int, ...]:

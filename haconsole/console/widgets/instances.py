@@ -24,10 +24,11 @@ from haconsole.console.format import (
     sparkline,
 )
 from haconsole.console.themes import Palette
+from haconsole.console.wire_screen import crosscheck_cell
 
 COLUMNS = (("node", "Node"), ("instance", "Instance"), ("state", "State"),
            ("priority", "Priority"), ("adverts", "Adverts/s"), ("activity", "Activity"),
-           ("vips", "VIPs held"), ("last", "Last change · why"))
+           ("vips", "VIPs held"), ("wire", "Wire"), ("last", "Last change · why"))
 SPARK_WIDTH = 12
 NARROW = 110  # below this many columns the Activity sparkline gives its room to the rest
 
@@ -57,10 +58,12 @@ class InstancesTable(DataTable[Text]):
         self._order_stale = False  # rows changed since the last sort by state/priority
         self._summary = ""
 
-    def _layout(self) -> bool:
-        """(Re)build the columns for the width; True when they changed (rows are gone)."""
+    def _layout(self, wire: bool = False) -> bool:
+        """(Re)build the columns for the width; True when they changed (rows are gone).
+        The Wire cross-check column is there only when a wire source reports."""
         wanted = COLUMNS if self.size.width >= NARROW or not self.size.width else \
             tuple(c for c in COLUMNS if c[0] != "activity")
+        wanted = tuple(c for c in wanted if c[0] != "wire" or wire)
         if wanted == self._columns:
             return False
         selected = self.selected
@@ -100,7 +103,7 @@ class InstancesTable(DataTable[Text]):
         """Apply the view: `changed` rows in full, and the visible rows' live columns when
         `full` (once a second) or when the visible window moved."""
         added = False
-        if self._layout():
+        if self._layout(view.wire.present):
             changed = set(view.instances)
         shown = {key for key, _ in self._columns}
         for key in sorted(changed):
@@ -115,6 +118,7 @@ class InstancesTable(DataTable[Text]):
             cells = [*self._state_cells(view, inst, now, palette),
                      *self._live_cells(view, inst, now, palette),
                      self._vips_cell(view, inst, palette),
+                     crosscheck_cell(view, inst, now, palette) if "wire" in shown else Text(),
                      self._last_cell(view, inst, now, palette)]
             cells = [cell for (col, _), cell in zip(COLUMNS, cells, strict=True)
                      if col in shown]
@@ -140,6 +144,8 @@ class InstancesTable(DataTable[Text]):
                 if "activity" in shown:
                     self._set(rk, "activity", activity)
                 self._set(rk, "last", self._last_cell(view, inst, now, palette))
+                if "wire" in shown:
+                    self._set(rk, "wire", crosscheck_cell(view, inst, now, palette))
         if added or (full and self._order_stale and self.sort_by != "cluster"):
             selected = self._reselect or self.selected
             self._reselect = None
