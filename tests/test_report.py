@@ -477,6 +477,21 @@ def test_replay_without_the_console_screen(capsys: pytest.CaptureFixture[str],
     assert "--report" in capsys.readouterr().err
 
 
+def test_replay_opens_the_console_screen(monkeypatch: pytest.MonkeyPatch) -> None:
+    replay = pytest.importorskip("haconsole.console.replay")
+    seen: dict[str, Any] = {}
+
+    def fake(timeline: Any, **kwargs: Any) -> int:
+        seen.update(kwargs, events=len(timeline.events_between(-1e300, 1e300)))
+        return 0
+
+    monkeypatch.setattr(replay, "run_replay", fake)
+    logs = [f"{node}={path}" for node, path in incident_logs("keepalived")]
+    assert run_cli([*logs, "--since", "1800000000"]) == 0
+    assert seen["since"] == 1_800_000_000.0 and seen["events"] > 100
+    assert "nginx1=" in seen["title"]
+
+
 def test_replay_reads_a_recording(tmp_path: Path) -> None:
     store = pytest.importorskip("haconsole.record.store")
     path = tmp_path / "incident.hacrec"

@@ -177,8 +177,9 @@ def _replay_screen(events: list[Any], args: argparse.Namespace, notes: list[str]
         return 1
     timeline = timeline_mod.Timeline(events)
     offered = {"since": args.since, "until": args.until, "notes": notes,
-               "problems": notes, "title": ", ".join(args.sources)}
+               "title": ", ".join(args.sources)}
     accepted = inspect.signature(replay.run_replay).parameters
-    kwargs = {k: v for k, v in offered.items() if k in accepted}
+    anything = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    kwargs = {k: v for k, v in offered.items() if anything or k in accepted}
     result = replay.run_replay(timeline, **kwargs)
     return int(result) if isinstance(result, int) else 0
