@@ -34,6 +34,9 @@ def _add_lab_arguments(p: argparse.ArgumentParser) -> None:
                    help="real namespaces, real VRRP, real nginx (needs root)")
     p.add_argument("--theme", default=None, help="colour theme (console)")
     p.add_argument("--readonly", action="store_true", help="disable actions (console)")
+    from haconsole.console.cli import add_console_arguments
+
+    add_console_arguments(p)
 
 
 COMMANDS = {
@@ -44,6 +47,8 @@ COMMANDS = {
     "check": "lint keepalived.conf files like `keepalived -t`",
     "watch": "the wire: VRRP speakers, ARP owners and their alarms (pcap file or interface)",
     "record": "record every event to a file, headless (replay, reports)",
+    "replay": "time travel through a recording or keepalived logs; --report: the incident "
+              "report",
 }
 
 
@@ -78,6 +83,10 @@ def _add_command_arguments(name: str, p: argparse.ArgumentParser) -> None:
         from haconsole.record import cli as record_cli
 
         record_cli.add_arguments(p)
+    elif name == "replay":
+        from haconsole.report import cli as replay_cli
+
+        replay_cli.add_arguments(p)
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -135,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from haconsole.record.cli import main_record
 
             return main_record(args)
+        if command == "replay":
+            from haconsole.report.cli import main_replay
+
+            return main_replay(args)
     except KeyboardInterrupt:
         return 130
     parser.error(f"unknown command {command!r}")
@@ -163,13 +176,9 @@ def _run_lab(args: argparse.Namespace) -> int:
         from haconsole.lab.textmode import run_text
 
         return run_text(definition, steps, duration=args.duration)
-    try:
-        from haconsole.console.cli import run_console
-    except ImportError:
-        from haconsole.lab.textmode import run_text
+    from haconsole.console.cli import run_console
 
-        return run_text(definition, steps, duration=args.duration)
-    return run_console(definition, steps, theme=args.theme, readonly=args.readonly)
+    return run_console(definition, steps, theme=args.theme, readonly=args.readonly, args=args)
 
 
 if __name__ == "__main__":  # pragma: no cover

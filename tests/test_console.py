@@ -25,7 +25,8 @@ from textual.widgets import Static
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.cluster.view import ClusterView
-from haconsole.console.app import HAConsoleApp, run_console
+from haconsole.console.app import HAConsoleApp
+from haconsole.console.cli import run_console
 from haconsole.console.screens import ConfirmScreen, HelpScreen
 from haconsole.console.themes import THEMES_DIR, ThemeError, load_theme_file, load_themes
 from haconsole.console.widgets.log import LogPanel
@@ -555,3 +556,30 @@ async def test_fleet_table_groups_by_cluster_sorts_filters_and_counts_states() -
         await pilot.press("slash", "escape")
         await pilot.pause(0.3)
         assert len(rows()) == 6
+
+
+async def test_the_console_records_what_it_shows_and_serves_metrics(tmp_path: Path) -> None:
+    """`lab --record FILE --metrics 127.0.0.1:0`: what the console folded is in the file;
+    a scrape shows the lab's nodes with keepalived-exporter's names."""
+    import argparse
+    import urllib.request
+
+    from haconsole.console.cli import console_extras
+    from haconsole.record.store import Recording
+
+    path = tmp_path / "lab.hcr"
+    extras = console_extras(argparse.Namespace(record=str(path), metrics=("127.0.0.1", 0)),
+                            ["lab test"])
+    app = make_app(observers=extras.observers, services=extras.services)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await until(pilot, lambda: bool(app._started_services), "the metrics endpoint")
+        port = app._started_services[0].port
+        loop = asyncio.get_running_loop()
+        body = await loop.run_in_executor(None, lambda: urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode())
+        assert 'keepalived_vrrp_state{iname="VI_1"' in body and "nginx1" in body
+    extras.close()
+    recording = Recording.open(str(path))
+    kinds = {e.kind for e in recording.events()}
+    assert {"transition", "instance_state", "log"} <= kinds

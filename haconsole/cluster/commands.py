@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -109,3 +111,36 @@ class PartitionNode(Command):
 
     def describe(self) -> str:
         return f"{'partition' if self.partitioned else 'heal'} {self.node}"
+
+
+@dataclass(frozen=True)
+class LinkDown(Command):
+    """Take the node's link down (its NIC loses carrier: instances go to FAULT), or bring
+    it up again: unlike a partition, the node knows (namespace lab only)."""
+
+    name: ClassVar[str] = "link-down"
+    lab_only: ClassVar[bool] = True
+    down: bool = True
+
+    def describe(self) -> str:
+        return f"take {self.node}'s link {'down' if self.down else 'up'}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """A command to run `at` seconds after a scenario starts (lab.scenario parses them)."""
+
+    at: float
+    command: Command
+
+
+async def play(execute: Callable[[Command], Awaitable[tuple[bool, str]]],
+               steps: Sequence[Step]) -> None:
+    """Run each step's command at its time (seconds after the call), on any source."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for step in steps:
+        delay = start + step.at - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await execute(step.command)

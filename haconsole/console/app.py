@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +30,7 @@ from textual.widgets import Input, Static
 
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
+from haconsole.cluster.history_gate import HistoryGate
 from haconsole.cluster.view import Changes, ClusterView, CommandIssued
 from haconsole.console.actions import (
     ACTIONS,
@@ -59,9 +59,13 @@ from haconsole.console.widgets.panels import TransitionsPanel, VipPanel
 from haconsole.sources.base import WarnsBeforeCommands
 
 if TYPE_CHECKING:
-    from haconsole.lab.definition import LabDefinition
-    from haconsole.lab.scenario import Step
+    from haconsole.cluster.commands import Step
     from haconsole.sources.base import Source
+
+#: Sees each batch of events as it is folded (e.g. a recorder's record_many).
+Observer = Callable[[list[Any]], None]
+#: Started with the view once the sources run; returns something with `async close()`.
+Service = Callable[[Callable[[], ClusterView]], Awaitable[Any]]
 
 REFRESH_HZ = 10.0
 STOP_TIMEOUT = 3.0
@@ -90,6 +94,7 @@ class HAConsoleApp(App[int]):
         Binding("slash", "filter", "filter"),
         Binding("o", "sort", "sort", show=False),
         Binding("O", "sort_reverse", "reverse sort", show=False),
+        Binding("w", "wire", "wire"),
         Binding("space", "pause_log", "pause log", show=False),
         Binding("t", "next_theme", "theme"),
         Binding("question_mark", "help", "help"),
@@ -110,10 +115,17 @@ class HAConsoleApp(App[int]):
         clock: Callable[[], float] = time.time,
         themes: dict[str, ConsoleTheme] | None = None,
         refresh_hz: float = REFRESH_HZ,
+        observers: Sequence[Observer] = (),
+        services: Sequence[Service] = (),
     ) -> None:
         self.console_themes = dict(themes) if themes is not None else load_themes()
         super().__init__()
         self.sources = list(sources)
+        # what the entry point adds around the view: observers see every batch folded
+        # (a recorder), services run while the console does (a metrics endpoint)
+        self.observers = list(observers)
+        self.services = list(services)
+        self._started_services: list[Any] = []
         self.cluster = cluster
         self.kind = kind
         self.readonly = readonly
@@ -125,6 +137,7 @@ class HAConsoleApp(App[int]):
         self.toasts: list[tuple[str, str]] = []  # (severity, message), newest last
         self.applied = 0  # events folded so far (benchmarks read it)
         self._queue: list[ev.Event | CommandIssued] = []
+        self._gate = HistoryGate(clock())
         self._owners: dict[str, Source] = {}
         self._results: set[tuple[str, str]] = set()
         self._partitioned: set[str] = set()
@@ -209,9 +222,14 @@ class HAConsoleApp(App[int]):
             except Exception as err:  # a source failing must not kill the UI
                 self._toast("error", f"{source.name}: cannot start: {err}")
         if self.steps:
-            from haconsole.lab.scenario import play
+            from haconsole.cluster.commands import play
 
             self._scenario = asyncio.create_task(play(self.run_scripted, self.steps))
+        for service in self.services:
+            try:
+                self._started_services.append(await service(lambda: self.view))
+            except Exception as err:  # a port in use must not kill the UI
+                self._toast("error", f"cannot start: {err}")
 
     async def stop_sources(self) -> None:
         """Stop the scenario and every source (each bounded in time)."""
@@ -225,6 +243,9 @@ class HAConsoleApp(App[int]):
         for source in self.sources:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(source.stop(), STOP_TIMEOUT)
+        for running in self._started_services:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(running.close(), STOP_TIMEOUT)
 
     def owner(self, node: str) -> Source | None:
         source = self._owners.get(node)
@@ -238,10 +259,14 @@ class HAConsoleApp(App[int]):
         if not self._widgets_ready:
             return
         items, self._queue = self._queue, []
+        now = self.clock()
+        if items or self._gate.holding:  # nodes' pasts are folded in time order
+            items = self._gate.feed(items, now)  # type: ignore[assignment]
         if items:
             self._changes.update(self.view.apply_all(items))
             self.applied += len(items)
-        now = self.clock()
+            for observe in self.observers:
+                observe(items)
         full = abs(now - self._last_full) >= 1.0
         if not items and not full and not self._rewrite_log:
             return
@@ -332,6 +357,8 @@ class HAConsoleApp(App[int]):
         hints += [Hint("/", "filter", 9), Hint("o", "sort", 11), Hint("t", "theme", 12),
                   Hint("^p", "palette", 6),
                   Hint("?", "help", 0), Hint("q", "quit", 0)]
+        if self.view.wire.present:
+            hints.append(Hint("w", "wire", 5))
         return hints
 
     def hidden_actions(self) -> set[str]:
@@ -373,6 +400,9 @@ class HAConsoleApp(App[int]):
 
     def action_partition(self) -> None:
         self._node_action("partition")
+
+    def action_link(self) -> None:
+        self._node_action("link")
 
     def request(self, command: cmd.Command) -> None:
         """Check, confirm if needed, then run a command in a worker."""
@@ -528,6 +558,13 @@ class HAConsoleApp(App[int]):
         log.border_subtitle = "‖ paused (space resumes)" if log.paused else ""
 
     # ------------------------------------------------------------------ help, palette, quit
+    def action_wire(self) -> None:
+        """`w`: the Wire screen (console/wire_screen.py): speakers, ARP owners, alarms."""
+        from haconsole.console.wire_screen import WireScreen
+
+        if not isinstance(self.screen, WireScreen):
+            self.push_screen(WireScreen())
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(readonly=self.readonly, confirm=self.confirm,
@@ -603,19 +640,3 @@ def console_themes(theme: str | None) -> tuple[dict[str, ConsoleTheme], str | No
                              "or a path to a .toml file)")
     return themes, theme
 
-
-def run_console(definition: LabDefinition, steps: Sequence[Step], *, theme: str | None = None,
-                readonly: bool = False) -> int:
-    """`haconsole` / `haconsole lab`: the console on the in-process lab (no confirmation:
-    it is a lab). Returns the process exit status."""
-    from haconsole.lab.lab import Lab
-
-    try:
-        themes, theme = console_themes(theme)
-    except ValueError as err:
-        print(f"haconsole: {err}", file=sys.stderr)
-        return 2
-    app = HAConsoleApp([Lab(definition)], cluster=definition.name, kind="lab", theme=theme,
-                       readonly=readonly, confirm=False, steps=steps, themes=themes)
-    result = app.run()
-    return result or 0

@@ -11,17 +11,17 @@ typo is an error before the lab starts rather than a FAILED step half-way throug
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import math
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from haconsole.cluster import commands as cmd
+from haconsole.cluster.commands import Step, play  # timed steps: any source runs them
 
 if TYPE_CHECKING:
     from haconsole.lab.definition import LabDefinition
+
+__all__ = ["MAX_TIME", "ScenarioError", "Step", "parse_command", "parse_scenario", "play"]
 
 #: The latest a step may run, in seconds (about 11 days): a bound, not a schedule.
 MAX_TIME = 1_000_000.0
@@ -29,12 +29,6 @@ MAX_TIME = 1_000_000.0
 
 class ScenarioError(ValueError):
     """A scenario step that cannot be understood; the message says which and why."""
-
-
-@dataclass(frozen=True)
-class Step:
-    at: float
-    command: cmd.Command
 
 
 VERBS = ("stop", "start", "restart", "kill", "halt", "boot", "partition", "heal",
@@ -107,15 +101,3 @@ def _for_lab(command: cmd.Command, lab: LabDefinition) -> cmd.Command:
             raise ScenarioError(f"no instance {command.instance!r} in the lab "
                                 f"(instances: {', '.join(instances)})")
     return command
-
-
-async def play(execute: Callable[[cmd.Command], Awaitable[tuple[bool, str]]],
-               steps: list[Step]) -> None:
-    """Run each step's command at its time (seconds after the call)."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    for step in steps:
-        delay = start + step.at - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        await execute(step.command)
