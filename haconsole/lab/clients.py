@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from haconsole.cluster import events as ev
@@ -32,7 +32,7 @@ class ServedBy(Protocol):
 class SimulatedClients:
     """Requests to every VIP at `rate`/s, answered by the lab's rules (module docstring)."""
 
-    def __init__(self, nodes: Callable[[], dict[str, ServedBy]], vips: list[str],
+    def __init__(self, nodes: Callable[[], Mapping[str, ServedBy]], vips: list[str],
                  publish: Publish, clock: Callable[[], float], *, rate: float = DEFAULT_RATE,
                  timeout: float = DEFAULT_TIMEOUT, client: str = "client") -> None:
         self.nodes = nodes

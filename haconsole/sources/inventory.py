@@ -8,6 +8,8 @@ be added, never renamed):
     interval = 1.0                  # optional: seconds between dumps (default 1)
     known_hosts = "~/.ssh/known_hosts"   # optional: where host keys are checked
     ssh_config = "~/.ssh/config"    # optional: OpenSSH client config to honour
+    probe = ["http://192.0.2.170/"] # optional: what clients see through each VIP, probed
+                                    # from this console's host ("URL" or "URL=VIP")
     [defaults]                      # optional: any node key, for every node
     user = "ops"
     [[node]]
@@ -23,6 +25,7 @@ be added, never renamed):
     jump = ""                       # optional ProxyJump host
     identity_file = ""              # optional: private key (else agent / ~/.ssh/id_*)
     service = "nginx"               # optional: the guarded service
+    capture = "eth0"                # optional: watch this interface's wire (tcpdump)
     [node.commands]                 # optional per-node overrides of the action templates
     stop_service = "systemctl stop nginx"
 
@@ -81,10 +84,11 @@ _NODE_KEYS: dict[str, type | tuple[type, ...]] = {
     "jump": str,
     "identity_file": str,
     "service": str,
+    "capture": str,
     "interval": (int, float),
     "commands": dict,
 }
-_TOP_KEYS = {"name", "interval", "known_hosts", "ssh_config", "defaults", "node"}
+_TOP_KEYS = {"name", "interval", "known_hosts", "ssh_config", "defaults", "node", "probe"}
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", dict: "a table"}
 
 
@@ -104,6 +108,7 @@ class NodeSpec:
     jump: str = ""
     identity_file: str = ""
     service: str = "nginx"
+    capture: str = ""  # an interface whose wire `connect` watches over SSH ("" = none)
     interval: float = 1.0
     commands: Mapping[str, str] = field(default_factory=dict)
     line: int = 0
@@ -130,6 +135,7 @@ class Inventory:
     interval: float = 1.0
     known_hosts: str = ""
     ssh_config: str = ""
+    probes: tuple[str, ...] = ()  # "URL" or "URL=VIP": client probes (`probe` key)
 
     def node(self, name: str) -> NodeSpec:
         for spec in self.nodes:
@@ -185,7 +191,8 @@ def _inventory(doc: dict[str, Any], lines: TomlLines, path: str) -> Inventory:
         seen[spec.name] = spec.line
         nodes.append(spec)
     return Inventory(path=path, nodes=tuple(nodes), name=name, interval=float(interval),
-                     known_hosts=_expand(known_hosts), ssh_config=_expand(ssh_config))
+                     known_hosts=_expand(known_hosts), ssh_config=_expand(ssh_config),
+                     probes=_probes(doc.get("probe", ()), path, lines.line(("probe",))))
 
 
 def load_inventory(path: str | os.PathLike[str]) -> Inventory:
@@ -253,10 +260,27 @@ def _node(path: str, lines: TomlLines, index: int, raw: dict[str, Any], interval
         jump=raw.get("jump", ""),
         identity_file=_expand(raw.get("identity_file", "")),
         service=raw.get("service", "nginx") or "nginx",
+        capture=raw.get("capture", ""),
         interval=float(node_interval),
         commands=dict(commands),
         line=line,
     )
+
+
+def _probes(raw: Any, path: str, line: int) -> tuple[str, ...]:
+    """`probe = "URL"` or a list of them, each checked (`URL=VIP` names the VIP)."""
+    from haconsole.probe.http import TargetError
+    from haconsole.probe.runner import ProbeTarget
+
+    items = [raw] if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(path, line, "probe: expected a URL or a list of URLs")
+    for item in items:
+        try:
+            ProbeTarget.parse(*item.split("=", 1))
+        except TargetError as err:
+            raise ConfigError(path, line, f"probe: {err}") from None
+    return tuple(items)
 
 
 def _check_template(path: str, line: int, node: str, key: str, template: str) -> None:
