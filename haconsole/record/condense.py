@@ -39,7 +39,9 @@ WINDOW = 1.0  # seconds of adverts one counter covers at most (in event time)
 # added later) does, which costs a little space and is never wrong.
 QUIET_KINDS = frozenset({"log", "advert_sent", "advert_received", "advert_counters",
                          "packet_dropped", "client_request", "source_health",
-                         "command_result", "history_end", "clock_offset"})
+                         "command_result", "history_end", "clock_offset",
+                         # the wire's facts never move VRRP state or the stopwatch
+                         "wire_capture", "wire_speaker", "wire_owner", "wire_anomaly"})
 
 Key = tuple[str, str]  # (node, instance)
 
