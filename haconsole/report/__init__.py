@@ -1,4 +1,4 @@
-"""The incident report: a pure function of an event sequence and a window (issue 13).
+"""The incident report: a pure function of an event sequence and a window.
 
 `build_report(events, since=, until=)` -> `Report` (model.py, rules in build.py), printed by
 `to_text`, `to_markdown` or `to_json` (render.py); `haconsole replay --report` is cli.py.

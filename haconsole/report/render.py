@@ -1,6 +1,6 @@
 """Print a Report: plain text (a terminal), Markdown (a postmortem), JSON (a machine).
 
-The JSON is the schema of issue 13, exactly: times in UTC ISO 8601 with milliseconds,
+The JSON has a fixed schema (docs in the README): times in UTC ISO 8601 with milliseconds,
 durations in seconds; vrid is null when the events never said it (keepalived logs).
 Text and Markdown give local times (the zone in the header), as the nodes' logs do, plus
 what the JSON leaves out: the sequence of masters, check failures, priority changes.

@@ -1,6 +1,6 @@
 """VRRPv2 (RFC 3768) and VRRPv3 (RFC 5798) advertisement codec and validation. Sans-IO.
 
-INTERFACE CONTRACT (the instance state machine depends on it; do not rename):
+What the state machine (instance.py) relies on:
 - `Advert`: a decoded advertisement; `advert_int_cs` is always centiseconds
   (v2 carries whole seconds on the wire: 1 s -> 100).
 - `encode(advert, src, dst) -> bytes`: the VRRP payload (no IP header), checksum computed
