@@ -129,7 +129,7 @@ async def test_s_stops_nginx_on_the_selected_master_and_the_pair_fails_over() ->
         assert "received lower priority (80) advert" in log
         assert "[haconsole] stop nginx on nginx1: done" in log
         assert app.toasts[-1] == ("information",
-                                  "stop nginx on nginx1: done — nginx stopped on nginx1")
+                                  "stop nginx on nginx1: done - nginx stopped on nginx1")
         rec = app.view.failovers[-1]
         assert rec.advert_ms is not None and 2000 < rec.advert_ms < BOUND * 1000
 
@@ -376,7 +376,7 @@ async def test_results_are_logged_even_when_the_source_does_not_publish_them() -
         assert "kill" not in footer and "partition" not in footer  # lab-only: hidden
         await pilot.press("s")
         await until(pilot, lambda: "FAILED - permission denied" in log_text(app), "the result")
-        assert app.toasts[-1] == ("error", "stop nginx on web1: failed — permission denied")
+        assert app.toasts[-1] == ("error", "stop nginx on web1: FAILED - permission denied")
 
 
 class WarningSource(SilentSource):

@@ -126,6 +126,11 @@ class LinkDown(Command):
         return f"take {self.node}'s link {'down' if self.down else 'up'}"
 
 
+def outcome(what: str, ok: bool, detail: str) -> str:
+    """How every view says what became of a command: `stop nginx on n1: done - ...`."""
+    return f"{what}: {'done' if ok else 'FAILED'}" + (f" - {detail}" if detail else "")
+
+
 @dataclass(frozen=True)
 class Step:
     """A command to run `at` seconds after a scenario starts (lab.scenario parses them)."""

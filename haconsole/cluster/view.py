@@ -29,6 +29,7 @@ from typing import Any
 from haconsole.cluster import alarms as alarm_rules
 from haconsole.cluster import events as ev
 from haconsole.cluster.alarms import Alarm
+from haconsole.cluster.commands import outcome
 from haconsole.cluster.stopwatch import FailoverRecord, Stopwatch
 from haconsole.cluster.wire import WIRE_EVENTS, WireView
 from haconsole.vrrp import timing
@@ -676,8 +677,7 @@ class ClusterView:
             self._log(e.t, e.node, f"[haconsole] source: {e.detail}", "warning")
 
     def _on_command_result(self, e: ev.CommandResult, node: NodeView) -> None:
-        verdict = "done" if e.ok else "FAILED"
-        self._log(e.t, e.node, f"[haconsole] {e.command}: {verdict} - {e.detail}",
+        self._log(e.t, e.node, f"[haconsole] {outcome(e.command, e.ok, e.detail)}",
                   "info" if e.ok else "error")
 
     def _on_packet_dropped(self, e: ev.PacketDropped, node: NodeView) -> None:

@@ -480,10 +480,7 @@ class HAConsoleApp(App[int]):
                 self._partitioned.add(command.node)
             else:
                 self._partitioned.discard(command.node)
-        if ok:
-            self._toast("information", f"{what}: done — {detail}")
-        else:
-            self._toast("error", f"{what}: failed — {detail}")
+        self._toast("information" if ok else "error", cmd.outcome(what, ok, detail))
         return ok, detail
 
     def save_svg(self, directory: str | None = None) -> str | None:

@@ -9,6 +9,7 @@ import sys
 from typing import TextIO
 
 from haconsole.cluster import events as ev
+from haconsole.cluster.commands import outcome
 from haconsole.keepalived.log import format_console_time
 from haconsole.lab.definition import LabDefinition
 from haconsole.lab.lab import Lab
@@ -21,8 +22,7 @@ def render(event: ev.Event, width: int) -> str | None:
     if isinstance(event, ev.LogLine):
         return prefix + event.text
     if isinstance(event, ev.CommandResult):
-        verdict = "done" if event.ok else "FAILED"
-        return prefix + f"[haconsole] {event.command}: {verdict} - {event.detail}"
+        return prefix + f"[haconsole] {outcome(event.command, event.ok, event.detail)}"
     if isinstance(event, ev.ServiceState):
         return prefix + f"[haconsole] {event.service} is {'up' if event.up else 'DOWN'}"
     if isinstance(event, ev.NodeLost):
