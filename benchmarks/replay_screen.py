@@ -1,12 +1,13 @@
 """Replay screen figures: seek latency and playing at x600 through a busy hour.
 
 Run: .venv/bin/python benchmarks/replay_screen.py [--hours 1] [--nodes 100] [--instances 4]
-     [--file FILE]
+     [--file FILE] [--default-gc]
 
 The recording is benchmarks/record.py's load (`build_day`: what the recorder keeps of
 100 nodes x 4 instances, 400 log lines and 400 advert counters a second), written once
 (`--file` keeps it for the next run). The real replay app runs headless at 120x36 on a
-`Timeline` over the file, with its real-time clock injected:
+`Timeline` over the file, with its real-time clock injected and the collector tuned as
+`run_replay` tunes it (`--default-gc`: CPython's defaults, to compare):
 - Seek: `seek(t)` to random instants (the fold from the nearest keyframe, then the whole
   screen painted), and to the next frame on screen. Target: within a frame or two
   (< 100 ms) once the keyframes are warm; the first seek into a stretch folds up to a
@@ -30,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from haconsole.console.replay import SPEEDS, TICK_SECONDS, ReplayApp
+from haconsole.console.replay import SPEEDS, TICK_SECONDS, ReplayApp, tune_gc
 from haconsole.record import Recording, Timeline
 
 
@@ -46,13 +47,15 @@ def ms(seconds: float) -> str:
     return f"{1000 * seconds:,.1f} ms"
 
 
-async def measure(path: Path) -> None:
+async def measure(path: Path, tune: bool) -> None:
     rec = Recording.open(path)
     timeline = Timeline(rec)
     span = timeline.end - timeline.start
     print(f"recording: {span / 3600:.2f} h, {rec.count():,} events, "
           f"{len(rec.checkpoints())} keyframes, {path.stat().st_size / 1e6:,.0f} MB")
     clock = Clock()
+    if tune:
+        tune_gc()  # as run_replay does
     t0 = time.perf_counter()
     app = ReplayApp(timeline, title=path.name, monotonic=clock)
     async with app.run_test(size=(120, 36)) as pilot:
@@ -120,6 +123,8 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=100)
     parser.add_argument("--instances", type=int, default=4)
     parser.add_argument("--file", type=Path, help="keep the recording here and reuse it")
+    parser.add_argument("--default-gc", action="store_true",
+                        help="keep CPython's default collection thresholds (no tune_gc)")
     args = parser.parse_args()
     from record import build_day  # benchmarks/record.py: the same load
 
@@ -129,7 +134,7 @@ def main() -> None:
             print(f"writing {args.hours:g} h of {args.nodes} x {args.instances} to {path} ...",
                   flush=True)
             print(f"  written in {build_day(path, args.hours, args.nodes, args.instances):.0f} s")
-        asyncio.run(measure(path))
+        asyncio.run(measure(path, tune=not args.default_gc))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from haconsole.cluster.view import ClusterView
 from haconsole.console.actions import ACTIONS
 from haconsole.console.app import HAConsoleApp
 from haconsole.console.replay import (
+    GC_FULL_EVERY,
     MAX_STEP,
     REPLAY_KEYS,
     SPEEDS,
@@ -34,6 +35,7 @@ from haconsole.console.replay import (
     ReplayApp,
     parse_when,
     run_replay,
+    tune_gc,
 )
 from haconsole.console.screens import HelpScreen
 from haconsole.console.screenshots import INCIDENT
@@ -571,6 +573,18 @@ def test_run_replay_refuses_a_bad_theme_or_an_empty_window(
     assert run_replay(timeline, since=timeline.end + 10) == 1
     err = capsys.readouterr().err
     assert err.startswith("haconsole replay: no events between") and err.count("\n") == 1
+
+
+def test_the_replay_process_runs_full_collections_less_often() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold() == (before[0], before[1], GC_FULL_EVERY)
+        assert before[2] < GC_FULL_EVERY
+    finally:
+        gc.set_threshold(*before)
 
 
 async def test_the_window_and_the_notes_given_to_the_replay() -> None:
