@@ -23,15 +23,24 @@ NodeColour = Callable[[str], str]
 class VipPanel(Static):
     """Each VIP: its owner, since when, and who held it before."""
 
+    _last: tuple[ClusterView, float, Palette, NodeColour] | None = None
+
     def refresh_from(self, view: ClusterView, now: float, palette: Palette,
                      node_colour: NodeColour) -> None:
         # when the full layout does not fit (an 80x24 terminal): no headers, no blank
         # lines, one line per client, so that no node is cut off
+        self._last = (view, now, palette, node_colour)
         full = (len(view.vips) + 2) + (2 * len(view.clients) + 2 if view.clients else 0) + \
             (len(view.nodes) + 1)
         compact = 0 < self.content_size.height < full
         self.update(render_vips(view, now, palette, node_colour, compact=compact),
                     layout=False)
+
+    def on_resize(self) -> None:
+        """The banner above grew or shrank: choose the compact form again for the new
+        height (a replay paused at one instant gets no other repaint)."""
+        if self._last is not None:
+            self.refresh_from(*self._last)
 
 
 def render_vips(view: ClusterView, now: float, palette: Palette,
