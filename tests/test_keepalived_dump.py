@@ -1,7 +1,9 @@
 """keepalived's runtime dumps (JSON, SIGUSR1 data, SIGUSR2 stats) -> snapshots -> events.
 
-The vectors in tests/data were written by node1 of the syslog run in
-keepalived-syslog.txt (pid 4240, "Printing VRRP as json/data/stats ... on signal").
+The vectors in tests/data were written by keepalived 2.2.7, node1 of the syslog run in
+keepalived-syslog.txt (pid 4240, "Printing VRRP as json/data/stats ... on signal");
+those of keepalived 2.4.3 (`json_version` 1 and 2, data and stats of a master and a
+backup, counters that count) by tests/data/keepalived-2.4.3/make_dumps.py.
 """
 
 from __future__ import annotations
@@ -19,20 +21,24 @@ from haconsole.cluster.events import (
     InstanceCounters,
     InstanceState,
     PacketDropped,
+    TrackResult,
     Transition,
 )
 from haconsole.keepalived.dump import (
     AdvertStats,
     DumpError,
     InstanceSnapshot,
+    TrackedProcess,
     dump_events,
     parse_data_dump,
+    parse_json_document,
     parse_json_dump,
     parse_stats_dump,
     read_data_dump,
     read_json_dump,
     read_stats_dump,
     snapshot_events,
+    track_process_events,
     with_stats,
 )
 from haconsole.keepalived.log import KeepalivedLogParser, parse_line
@@ -147,7 +153,7 @@ def test_state_codes(code: int, state: str, event_state: str) -> None:
 
 def test_stats_dump_values() -> None:
     assert read_stats_dump(DATA / "keepalived.stats") == {"VI_1": VECTOR_STATS}
-    assert VECTOR_STATS.errors() == dict.fromkeys(AdvertStats.ERROR_COUNTERS, 0)
+    assert VECTOR_STATS.errors() == dict.fromkeys(AdvertStats.ERROR_COUNTERS[:8], 0)
 
 
 def test_stats_dump_several_instances_and_auth_counters() -> None:
@@ -222,7 +228,7 @@ def test_snapshot_events() -> None:
         ),
         AdvertCounters(t=10.0, node="node1", instance="VI_1", sent=8, received=6),
         InstanceCounters(t=10.0, node="node1", instance="VI_1",
-                         counters=dataclasses.asdict(snap.stats)),
+                         counters=snap.stats.counters()),
     ]
     assert snap.stats is not None and snap.stats.advert_sent == 8
     (from_data,) = parse_data_dump(DATA_TEXT)
@@ -311,7 +317,15 @@ def _del(path: list[Any]) -> Any:
         ("", r"keepalived\.json: empty file"),
         ("{not json", r"not valid JSON: .* at line 1 column 2"),
         (JSON_TEXT[:200], r"not valid JSON"),
-        ('{"data": {}}', r"expected an array of instances, got an object"),
+        ('{"data": {}}', r"expected an array of instances \(json_version 1\) or an object "
+                         r"with 'vrrp' \(2\), got an object"),
+        ('{"vrrp": {}}', r"keepalived\.json: vrrp: expected an array of instances, got an "
+                         r"object"),
+        ('{"vrrp": [], "track_process": 1}', r"\.track_process: expected an array"),
+        ('{"vrrp": [], "track_process": [{"current_processes": 1}]}',
+         r"track_process 0\.process: missing"),
+        ('{"vrrp": [], "track_process": [{"process": "p", "current_processes": 1, '
+         '"weight": "x"}]}', r"track_process 0 \(p\)\.weight: expected an integer"),
         ("[1]", r"instance 0: expected an object, got a number"),
         ('[{"stats": {}}]', r"instance 0: missing 'data' object"),
         ("[" * 100000 + "]" * 100000, r"not valid JSON"),
@@ -417,3 +431,142 @@ def test_snapshot_is_a_frozen_value() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         snap.state = "BACKUP"  # type: ignore[misc]
     assert isinstance(snap, InstanceSnapshot)
+
+
+# ---------------------------------------------------------------------------------------
+# keepalived 2.4.3: json_version 1 and 2, masked passwords, auth_ext counters
+# ---------------------------------------------------------------------------------------
+
+DATA_24 = DATA / "keepalived-2.4.3"
+NODES_24 = ("nginx1", "nginx2")
+
+
+def dump_24(version: int, node: str, suffix: str) -> str:
+    return (DATA_24 / f"dumps-json{version}-{node}.{suffix}").read_text()
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("node", NODES_24)
+def test_24_every_dump_says_the_same(version: int, node: str) -> None:
+    """The JSON (either version), the data dump and the stats of one node, read within a
+    second: the same instances in the same states, priorities and VIPs."""
+    doc = parse_json_document(dump_24(version, node, "json"))
+    assert doc.version == version
+    data = parse_data_dump(dump_24(version, node, "data"))
+    stats = parse_stats_dump(dump_24(version, node, "stats"))
+    names = [s.name for s in doc.instances]
+    assert names == [s.name for s in data] == list(stats) == ["VI_1", "VI_6", "VI_2"]
+    roles = {"nginx1": ("MASTER", 100), "nginx2": ("BACKUP", 90)}[node]
+    for snap in (*doc.instances, *data):
+        expect = roles if snap.name != "VI_2" else ("MASTER", roles[1])  # both: no peer
+        assert (snap.state, snap.base_priority) == expect, snap.name
+    by_name = {s.name: s for s in data}
+    for snap in doc.instances:
+        assert snap.vips == by_name[snap.name].vips
+        assert snap.version == by_name[snap.name].version == (3 if snap.name == "VI_6" else 2)
+    assert doc.instances[1].vips == ("2001:db8::170",)
+    assert by_name["VI_6"].address.startswith("fe80::")  # VRRPv3 over IPv6: link-local
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_24_passwords_are_masked_and_fingerprint_nothing(version: int) -> None:
+    """2.3+ writes `********`: two masks are no evidence of equal passwords."""
+    for node in NODES_24:
+        assert "lab-pass" not in dump_24(version, node, "json") + dump_24(version, node, "data")
+        assert "********" in dump_24(version, node, "json")
+        for snap in parse_json_dump(dump_24(version, node, "json")) + \
+                parse_data_dump(dump_24(version, node, "data")):
+            assert snap.auth_fingerprint == ""
+    (vi1, *_rest) = parse_json_dump(dump_24(version, "nginx1", "json"))
+    assert vi1.auth_type == 1
+
+
+def test_24_counters_count_what_the_peers_disagree_on() -> None:
+    """VI_2's peers disagree on purpose: wrong passwords (json_version 1 run), wrong HMAC
+    keys (2). Both dumps count the refused adverts under keepalived's names."""
+    for node in NODES_24:
+        v1 = {s.name: s.stats for s in parse_json_dump(dump_24(1, node, "json"))}
+        v2 = {s.name: s.stats for s in parse_json_dump(dump_24(2, node, "json"))}
+        assert v1["VI_2"] is not None and v1["VI_2"].auth_failure > 0
+        assert v1["VI_2"].auth_ext_invalid_hmac == 0
+        assert v2["VI_2"] is not None and v2["VI_2"].auth_ext_invalid_hmac > 0
+        assert v2["VI_2"].auth_failure == 0
+        text = parse_stats_dump(dump_24(2, node, "stats"))["VI_2"]
+        assert text.auth_ext_invalid_hmac is not None and text.auth_ext_invalid_hmac > 0
+        vi1 = v1["VI_1"]
+        assert vi1 is not None
+        assert vi1.advert_sent > 0 if node == "nginx1" else vi1.advert_rcvd > 0
+
+
+def test_24_counters_are_twenty_and_22_has_fourteen() -> None:
+    """2.4 adds the authentication extension's six counters; 2.2.7 has none of them
+    (None, so no one reads a zero keepalived never counted)."""
+    (old,) = parse_json_dump(JSON_TEXT)
+    assert old.stats is not None and old.stats.auth_ext_missing is None
+    assert len(old.stats.counters()) == 14 and len(old.stats.errors()) == 8
+    assert read_stats_dump(DATA / "keepalived.stats")["VI_1"].auth_ext_replay is None
+    new = parse_json_dump(dump_24(2, "nginx2", "json"))[2]
+    assert new.stats is not None
+    assert len(new.stats.counters()) == 20 and len(new.stats.errors()) == 14
+    (_state, _advert, counters) = snapshot_events(new, node="nginx2", t=1.0)
+    assert isinstance(counters, InstanceCounters)
+    assert counters.counters["auth_ext_invalid_hmac"] == new.stats.auth_ext_invalid_hmac
+
+
+def test_24_auth_ext_counters_that_grew_become_packet_drops() -> None:
+    before = parse_json_dump(dump_24(2, "nginx2", "json"))
+    after = parse_json_dump(dump_24(2, "nginx2", "json").replace(
+        '"auth_ext_invalid_hmac":6', '"auth_ext_invalid_hmac":9'))
+    drops = [e for e in dump_events(after, node="nginx2", t=5.0, previous=before)
+             if isinstance(e, PacketDropped)]
+    assert [(d.instance, d.reason, d.detail) for d in drops] == [
+        ("VI_2", "auth_ext_invalid_hmac",
+         "3 counted by keepalived since the previous dump (9 in all)")]
+
+
+def test_24_json_versions_differ_only_in_the_wrapper() -> None:
+    """`json_version 2` is `{"vrrp": [...]}` around version 1's array."""
+    one = json.loads(dump_24(1, "nginx1", "json"))
+    two = json.loads(dump_24(2, "nginx1", "json"))
+    assert isinstance(one, list) and set(two) == {"vrrp"}
+    assert [i["data"]["iname"] for i in one] == [i["data"]["iname"] for i in two["vrrp"]]
+    assert set(one[0]["data"]) == set(two["vrrp"][0]["data"])
+    assert parse_json_document(json.dumps(two["vrrp"])).version == 1
+
+
+def test_24_track_processes_of_json_version_2() -> None:
+    """`track_process` as vrrp_json.c writes it (the 2.4.3 build here has no track_process:
+    its fields and their types come from the source): each becomes a TrackResult."""
+    doc = json.loads(dump_24(2, "nginx1", "json"))
+    doc["vrrp"][0]["data"]["track_process"] = ["tp_nginx"]
+    doc["track_process"] = [
+        {"process": "tp_nginx", "param_match": "none", "min_processes": 1,
+         "current_processes": 0, "have_quorum": False, "weight": -20,
+         "terminate_delay": 0.5, "fork_delay": 0, "fork_delay_timer_running": False,
+         "terminate_delay_timer_running": True, "full_command": False},
+        {"process": "tp_sshd", "parameters": "-D", "param_match": "exact",
+         "min_processes": 1, "max_processes": 2, "current_processes": 1,
+         "have_quorum": True, "weight": 5, "terminate_delay": 0, "fork_delay": 0,
+         "fork_delay_timer_running": False, "terminate_delay_timer_running": False,
+         "full_command": True},
+    ]
+    parsed = parse_json_document(json.dumps(doc))
+    assert parsed.instances[0].track_processes == ("tp_nginx",)
+    assert parsed.track_processes == (
+        TrackedProcess("tp_nginx", 0, 1, None, False, -20),
+        TrackedProcess("tp_sshd", 1, 1, 2, True, 5),
+    )
+    assert track_process_events(parsed.track_processes, node="n1", t=3.0) == [
+        TrackResult(3.0, "n1", track="tp_nginx", ok=False, detail="0 running, quorum 1+"),
+        TrackResult(3.0, "n1", track="tp_sshd", ok=True, detail="1 running, quorum 1-2"),
+    ]
+
+
+def test_24_data_dump_names_where_the_dumps_were_asked_to_go() -> None:
+    """The data dump went where `state_dump_file` said; it reports the other two paths it
+    read but (2.4.3, vrrp_print.c / vrrp_json.c) does not use: make_dumps.py found the
+    stats and the JSON in the node's /tmp."""
+    text = dump_24(2, "nginx1", "data")
+    assert " state dump file /run/keepalived/nginx1/ka-state.data" in text
+    assert " stats dump file /run/keepalived/nginx1/ka-stats.stats" in text
+    assert " json_version 2" in text

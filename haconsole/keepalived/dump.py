@@ -4,9 +4,14 @@ A stock keepalived node tells its state only through files it writes on signals:
 
 - `/tmp/keepalived.json` on the JSON signal (`keepalived --signum=JSON`): per instance a
   `data` object (state code, priorities, last_transition, VIPs, ... and `auth_data`, the
-  VRRP password in clear text) and a `stats` object (advert and error counters);
-- `/tmp/keepalived.data` on SIGUSR1: a human-readable dump of everything (the password too);
-- `/tmp/keepalived.stats` on SIGUSR2: the counters as text.
+  VRRP password in clear text up to 2.2.7, `********` from 2.3) and a `stats` object
+  (advert and error counters). `json_version 2` (2.3+) wraps the array as
+  `{"vrrp": [...], "track_process": [...]}`, the second with each vrrp_track_process's
+  quorum; `parse_json_document` says which version it read;
+- `/tmp/keepalived.data` on SIGUSR1 (2.3+: where `state_dump_file` says): a
+  human-readable dump of everything (the password too, masked from 2.3);
+- `/tmp/keepalived.stats` on SIGUSR2: the counters as text (2.4 adds the authentication
+  extension's six, `auth_ext_*`: None in `AdvertStats` where a release has none).
 
 These readers are the input of the SSH source, which reads the files remotely and passes
 their text here. Why this module is strict about two things:
@@ -17,9 +22,10 @@ their text here. Why this module is strict about two things:
 - malformed input raises `DumpError` (a ValueError) that says which file, instance, field or
   line is wrong, never a bare KeyError/JSONDecodeError, and never quotes the password.
 
-Facts from keepalived 2.2.7: vrrp_json.c (field names; `vips` and `auth_data` are omitted
-when empty/unset), vrrp_print.c (stats text), vrrp_data.c (data text), vrrp.h (state codes
-0 init, 1 backup, 2 master, 3 fault, 97 deleted, 98 stop).
+Facts from keepalived 2.2.7 and 2.4.3: vrrp_json.c (field names; `vips` and `auth_data`
+are omitted when empty/unset), vrrp_print.c (stats text), vrrp_data.c (data text), vrrp.h
+(state codes 0 init, 1 backup, 2 master, 3 fault, 97 deleted, 98 stop). Real dumps of
+both are in tests/data (2.4.3: tests/data/keepalived-2.4.3, made by make_dumps.py there).
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from haconsole.cluster.events import (
     InstanceState,
     PacketDropped,
     State,
+    TrackResult,
 )
 
 PathLike = str | os.PathLike[str]
@@ -55,14 +62,18 @@ __all__ = [
     "AdvertStats",
     "DumpError",
     "InstanceSnapshot",
+    "JsonDump",
+    "TrackedProcess",
     "dump_events",
     "parse_data_dump",
+    "parse_json_document",
     "parse_json_dump",
     "parse_stats_dump",
     "read_data_dump",
     "read_json_dump",
     "read_stats_dump",
     "snapshot_events",
+    "track_process_events",
     "with_stats",
 ]
 
@@ -94,7 +105,14 @@ _EVENT_STATE: dict[str, State] = {
 _FINGERPRINT_KEY = os.urandom(32)
 
 
+#: What keepalived 2.3+ writes instead of the password (vrrp_json.c, vrrp_data.c).
+MASKED_PASSWORD = "********"
+
+
 def _fingerprint(secret: bytes) -> str:
+    """"" for 2.3+'s mask: equal masks say nothing about the passwords behind them."""
+    if secret == MASKED_PASSWORD.encode():
+        return ""
     return hmac.new(_FINGERPRINT_KEY, secret, hashlib.sha256).hexdigest()[:16]
 
 
@@ -126,6 +144,14 @@ class AdvertStats:
     auth_failure: int = 0
     pri_zero_rcvd: int = 0
     pri_zero_sent: int = 0
+    # keepalived 2.4's authentication extension (auth_hmac): None where the release (or
+    # the build) does not count them.
+    auth_ext_missing: int | None = None
+    auth_ext_malformed: int | None = None
+    auth_ext_unknown_key: int | None = None
+    auth_ext_invalid_hmac: int | None = None
+    auth_ext_stale: int | None = None
+    auth_ext_replay: int | None = None
 
     #: Counters of dropped packets; names match `PacketDropped.reason` / `PacketError`.
     ERROR_COUNTERS: ClassVar[tuple[str, ...]] = (
@@ -137,13 +163,29 @@ class AdvertStats:
         "invalid_authtype",
         "authtype_mismatch",
         "auth_failure",
+        "auth_ext_missing",
+        "auth_ext_malformed",
+        "auth_ext_unknown_key",
+        "auth_ext_invalid_hmac",
+        "auth_ext_stale",
+        "auth_ext_replay",
     )
-    #: Only present when keepalived is built with VRRP authentication.
-    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"authtype_mismatch", "auth_failure"})
+    #: keepalived 2.4's, None when absent.
+    AUTH_EXT: ClassVar[tuple[str, ...]] = ERROR_COUNTERS[8:]
+    #: Only present when keepalived is built with VRRP authentication (and, for the
+    #: authentication extension's, from 2.4).
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"authtype_mismatch", "auth_failure",
+                                                    *AUTH_EXT})
 
     def errors(self) -> dict[str, int]:
-        """The error counters by keepalived name."""
-        return {name: getattr(self, name) for name in self.ERROR_COUNTERS}
+        """The error counters by keepalived name (those this keepalived counts)."""
+        return {name: value for name in self.ERROR_COUNTERS
+                if (value := getattr(self, name)) is not None}
+
+    def counters(self) -> dict[str, int]:
+        """Every counter this keepalived counts, by keepalived name."""
+        return {f.name: value for f in dataclasses.fields(self)
+                if (value := getattr(self, f.name)) is not None}
 
 
 @dataclass(frozen=True)
@@ -155,7 +197,8 @@ class InstanceSnapshot:
     `track_scripts` are what the dump shows: the JSON gives the scripts' commands, the
     data dump their names with weights (`chk_nginx weight -20`).
     Fields a dump does not carry are left empty/None (the JSON has no source address,
-    the data dump has no counters).
+    the data dump has no counters). `auth_fingerprint` is "" without a password and for
+    2.3+'s masked one.
     """
 
     name: str
@@ -181,6 +224,7 @@ class InstanceSnapshot:
     auth_type: int = 0
     auth_fingerprint: str = ""
     track_scripts: tuple[str, ...] = ()
+    track_processes: tuple[str, ...] = ()  # vrrp_track_process names (2.4's JSON, .data)
     stats: AdvertStats | None = None
 
     @property
@@ -293,7 +337,10 @@ def _state_name(code: int, where: str, dump: str) -> str:
 def _stats_from_json(obj: _Obj) -> AdvertStats:
     values: dict[str, int] = {}
     for f in dataclasses.fields(AdvertStats):
-        if f.name in AdvertStats.OPTIONAL:
+        if f.name in AdvertStats.AUTH_EXT:
+            if obj.has(f.name):
+                values[f.name] = obj.get_int(f.name)
+        elif f.name in AdvertStats.OPTIONAL:
             values[f.name] = obj.get_int(f.name, default=0)
         else:
             values[f.name] = obj.get_int(f.name)
@@ -351,12 +398,58 @@ def _instance_from_json(item: Any, index: int) -> InstanceSnapshot:
         auth_type=data.get_int("auth_type", default=0),
         auth_fingerprint=_auth_fingerprint_json(data),
         track_scripts=data.strings("track_script"),
+        track_processes=data.strings("track_process"),
         stats=stats,
     )
 
 
+@dataclass(frozen=True)
+class TrackedProcess:
+    """One vrrp_track_process as `json_version 2` shows it (`track_process`): whether it
+    has its quorum of processes, the tracked object's result."""
+
+    name: str
+    current: int
+    min_processes: int
+    max_processes: int | None
+    have_quorum: bool
+    weight: int
+
+
+@dataclass(frozen=True)
+class JsonDump:
+    """A whole keepalived.json: its format version (1: the bare array; 2: the object of
+    `json_version 2`), the instances, and (2 only) the tracked processes."""
+
+    version: int
+    instances: tuple[InstanceSnapshot, ...]
+    track_processes: tuple[TrackedProcess, ...] = ()
+
+
+def _process_from_json(item: Any, index: int) -> TrackedProcess:
+    obj = _Obj(item, f"track_process {index}")
+    name = obj.get_str("process")
+    obj.where = f"track_process {index} ({name})"
+    weight = obj.data.get("weight", 0)
+    if isinstance(weight, bool) or not isinstance(weight, int):
+        raise obj._fail("weight", f"expected an integer, got {weight!r}")
+    return TrackedProcess(
+        name=name,
+        current=obj.get_int("current_processes"),
+        min_processes=obj.get_int("min_processes", default=1),
+        max_processes=obj.get_int("max_processes") if obj.has("max_processes") else None,
+        have_quorum=bool(obj.get_bool("have_quorum")),
+        weight=weight,
+    )
+
+
 def parse_json_dump(text: str | bytes) -> tuple[InstanceSnapshot, ...]:
-    """Instances of a keepalived.json dump, in file order."""
+    """Instances of a keepalived.json dump (either format version), in file order."""
+    return parse_json_document(text).instances
+
+
+def parse_json_document(text: str | bytes) -> JsonDump:
+    """A keepalived.json dump of either format version (see `JsonDump`)."""
     if isinstance(text, bytes):
         # keepalived writes auth_data bytes as they are: they may not be UTF-8.
         text = text.decode("utf-8", "surrogateescape")
@@ -371,11 +464,25 @@ def parse_json_dump(text: str | bytes) -> tuple[InstanceSnapshot, ...]:
         ) from None
     except RecursionError:
         raise DumpError(_JSON, "", "not valid JSON: nested too deeply") from None
+    version = 1
+    processes: tuple[TrackedProcess, ...] = ()
+    if isinstance(doc, dict) and "vrrp" in doc:  # json_version 2
+        version = 2
+        top = _Obj(doc, "")
+        if not isinstance(doc["vrrp"], list):
+            raise DumpError(_JSON, "vrrp", f"expected an array of instances, got "
+                                           f"{_json_type(doc['vrrp'])}")
+        listed = doc.get("track_process", [])
+        if not isinstance(listed, list):
+            raise top._fail("track_process", f"expected an array, got {_json_type(listed)}")
+        processes = tuple(_process_from_json(item, i) for i, item in enumerate(listed))
+        doc = doc["vrrp"]
     if not isinstance(doc, list):
-        raise DumpError(_JSON, "", f"expected an array of instances, got {_json_type(doc)}")
+        raise DumpError(_JSON, "", f"expected an array of instances (json_version 1) or "
+                                   f"an object with 'vrrp' (2), got {_json_type(doc)}")
     snapshots = tuple(_instance_from_json(item, i) for i, item in enumerate(doc))
     _check_unique(snapshots, _JSON)
-    return snapshots
+    return JsonDump(version, snapshots, processes)
 
 
 def read_json_dump(path: PathLike = DEFAULT_JSON_PATH) -> tuple[InstanceSnapshot, ...]:
@@ -413,6 +520,12 @@ _STATS_FIELDS: dict[tuple[str, str], str] = {
     ("Authentication Errors", "Failure"): "auth_failure",
     ("Priority Zero", "Received"): "pri_zero_rcvd",
     ("Priority Zero", "Sent"): "pri_zero_sent",
+    ("Authentication Extension Errors", "Missing"): "auth_ext_missing",  # 2.4
+    ("Authentication Extension Errors", "Malformed"): "auth_ext_malformed",
+    ("Authentication Extension Errors", "Unknown Key"): "auth_ext_unknown_key",
+    ("Authentication Extension Errors", "Invalid HMAC"): "auth_ext_invalid_hmac",
+    ("Authentication Extension Errors", "Stale"): "auth_ext_stale",
+    ("Authentication Extension Errors", "Replay"): "auth_ext_replay",
 }
 
 
@@ -687,8 +800,8 @@ def snapshot_events(
     t: float,
     previous: InstanceSnapshot | None = None,
 ) -> list[Event]:
-    """InstanceState, then AdvertCounters and InstanceCounters (all 14 of keepalived's
-    counters, for the metrics export) when the dump had counters.
+    """InstanceState, then AdvertCounters and InstanceCounters (all of keepalived's
+    counters, 14 or 20 from 2.4, for the metrics export) when the dump had counters.
 
     With the `previous` snapshot of the same instance, also one PacketDropped per error
     counter that grew (keepalived only counts them; the log may not say): `detail` gives
@@ -724,11 +837,11 @@ def snapshot_events(
         )
     )
     events.append(InstanceCounters(t=t, node=node, instance=snapshot.name,
-                                   counters=dataclasses.asdict(stats)))
+                                   counters=stats.counters()))
     before = previous.stats if previous is not None else None
     if before is not None:
         for counter, now in stats.errors().items():
-            was = getattr(before, counter)
+            was = getattr(before, counter) or 0
             grown = now - was if now >= was else now
             if grown > 0:
                 events.append(
@@ -756,4 +869,18 @@ def dump_events(
     events: list[Event] = []
     for snap in snapshots:
         events.extend(snapshot_events(snap, node=node, t=t, previous=before.get(snap.name)))
+    return events
+
+
+def track_process_events(processes: Iterable[TrackedProcess], *, node: str,
+                         t: float) -> list[Event]:
+    """One TrackResult per vrrp_track_process of a `json_version 2` dump: its quorum is
+    the tracked object's result (what `track_process` weighs), named as in the config."""
+    events: list[Event] = []
+    for proc in processes:
+        bound = f"{proc.min_processes}" + (
+            f"-{proc.max_processes}" if proc.max_processes is not None else "+")
+        events.append(TrackResult(
+            t=t, node=node, track=proc.name, ok=proc.have_quorum,
+            detail=f"{proc.current} running, quorum {bound}"))
     return events
