@@ -567,3 +567,14 @@ def test_a_failback_is_caused_by_the_recovery_not_by_the_failure_before_it() -> 
     assert first.cause == "nginx stopped on nginx1"
     assert second.cause == "nginx started on nginx1"
     assert second.vip_ms == pytest.approx(3601)
+
+
+def test_two_clusters_reusing_a_vrid_on_two_segments_are_two_routers() -> None:
+    """A fleet read from Prometheus: VRID 51 is MASTER on a1 and on b1, of two clusters."""
+    view = ClusterView()
+    for node, segment in (("a1", "web"), ("b1", "db")):
+        view.apply(ev.InstanceState(T0, node, instance="VI_1", vrid=51, state="MASTER",
+                                    base_priority=100, effective_priority=100,
+                                    address="192.0.2.11", segment=segment))
+    assert len(view.groups()) == 2
+    assert "split-brain" not in kinds(view, 1)

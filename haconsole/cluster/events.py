@@ -78,6 +78,8 @@ class InstanceState(Event):
     hold_until: float | None = None  # an operator's failover hold ends then (no preemption)
     since: float | None = None  # when it entered `state`, as the node reports it (a dump's
     #                             last_transition, an agent's clock), if it does
+    segment: str = ""  # the L2 segment, when a source sees several that may reuse a VRID
+    #                    (a fleet read from Prometheus); "" = the one segment of this console
 
     def __post_init__(self) -> None:
         self._hold_states()

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-GroupKey = tuple[int, int]  # (vrid, 4 | 6): one virtual router on one segment
+GroupKey = tuple[int, int, str]  # (vrid, 4 | 6, segment): one virtual router
 
 
 @dataclass

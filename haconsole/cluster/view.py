@@ -48,7 +48,7 @@ __all__ = [
     "VipView",
 ]
 
-GroupKey = tuple[int, int]  # (vrid, 4 | 6)
+GroupKey = tuple[int, int, str]  # (vrid, 4 | 6, segment): one virtual router
 InstanceKey = tuple[str, str]  # (node, instance)
 
 _INSTANCE_PREFIX = re.compile(r"^\((?P<name>[^)]+)\)")
@@ -128,6 +128,7 @@ class InstanceView:
     address: str = ""
     master_address: str = ""
     hold_until: float | None = None  # an operator's failover hold (wall clock)
+    segment: str = ""  # which segment, when the source sees several (see InstanceState)
     since: float | None = None  # when it entered its state, as its node reported
     state_t: float = 0.0  # the time of the fact `state` comes from (older facts are history)
     priority_cause: str = ""
@@ -145,7 +146,7 @@ class InstanceView:
 
     @property
     def group(self) -> GroupKey:
-        return (self.vrid, 6 if ":" in self.address else 4)
+        return (self.vrid, 6 if ":" in self.address else 4, self.segment)
 
     @property
     def weight(self) -> int:
@@ -553,6 +554,7 @@ class ClusterView:
         inst.interface, inst.version, inst.advert_int = e.interface, e.version, e.advert_int
         inst.vips, inst.address, inst.master_address = e.vips, e.address, e.master_address
         inst.hold_until = e.hold_until
+        inst.segment = e.segment
         inst.lost = not node.up
         if known and _snapshot(inst) == before:
             return  # sources re-send unchanged snapshots: nothing to recompute
@@ -765,7 +767,7 @@ class ClusterView:
 
     def _group_of(self, node: str, instance: str) -> GroupKey:
         inst = self.instances.get((node, instance))
-        return inst.group if inst is not None else (-1, 0)
+        return inst.group if inst is not None else (-1, 0, "")
 
     def _held_by(self, node: str) -> set[str]:
         return {v.vip for v in self.vips.values() if node in v.holders}
@@ -835,7 +837,8 @@ def _addr_key(address: str) -> tuple[int, ...]:
 
 def _snapshot(inst: InstanceView) -> tuple[object, ...]:
     return (inst.vrid, inst.state, inst.base_priority, inst.effective_priority, inst.vips,
-            inst.address, inst.master_address, inst.hold_until, inst.since, inst.lost)
+            inst.address, inst.master_address, inst.hold_until, inst.since, inst.segment,
+            inst.lost)
 
 
 _HANDLERS: dict[type[ev.Event], Callable[[ClusterView, Any, NodeView], None]] = {

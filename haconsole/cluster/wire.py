@@ -35,7 +35,7 @@ __all__ = ["WIRE_EVENTS", "CrossCheck", "Owner", "OwnerRow", "Point", "Problem",
 
 WIRE_EVENTS = (ev.WireCapture, ev.WireSpeaker, ev.WireOwner, ev.WireAnomaly)
 SpeakerKey = tuple[int, int, str]  # (vrid, family, source address)
-GroupKey = tuple[int, int]
+GroupKey = tuple[int, int, str]  # as the view's: the wire sees this console's segment ("")
 
 LAG = 2.0  # seconds: a source's summary period plus its capture's delivery delay
 OWNER_WINDOW = 300.0  # a claim older than this says nothing about now
@@ -95,7 +95,7 @@ class Speaker:
 
     @property
     def group(self) -> GroupKey:
-        return (self.vrid, self.family)
+        return (self.vrid, self.family, "")
 
     def sending(self, now: float) -> bool:
         return self.last <= now + LAG and now - self.last <= 3 * self.interval + LAG
@@ -525,7 +525,7 @@ class WireView:
     def _group_problems(self, view: ClusterView, group: GroupKey, live: list[Speaker],
                         macs: dict[str, str], know_nodes: bool,
                         now: float) -> Iterator[Problem]:
-        vrid, family = group
+        vrid, family, _segment = group
         instance = self._instance_of_group(view, group)
         label = f"VRID {vrid}" + (f" ({instance})" if instance else "") + \
             (" IPv6" if family == 6 else "")

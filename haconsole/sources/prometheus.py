@@ -74,6 +74,13 @@ def selector(match: str) -> str:
     return text
 
 
+def segment_of(labels: dict[str, str], vips: set[str]) -> str:
+    """Which cluster a series belongs to, so two clusters reusing a VRID on different
+    segments are two routers, not a split brain: the scrape config's `cluster` label when
+    there is one, else the instance's VIP set (a cluster's nodes share it)."""
+    return labels.get("cluster") or ",".join(sorted(vips))
+
+
 def node_name(labels: dict[str, str]) -> str:
     """The node a series is about: its `node` label, else its target's host."""
     if labels.get("node"):
@@ -286,7 +293,7 @@ class PrometheusSource:
         publish(ev.InstanceState(t, node, instance=name, vrid=inst.vrid, state=state,
                                  base_priority=base, effective_priority=effective,
                                  interface=inst.interface, vips=tuple(sorted(inst.vips)),
-                                 master_address=master))
+                                 master_address=master, segment=segment_of(labels, inst.vips)))
         holds = inst.vips if state == ev.State.MASTER else set()
         for vip in sorted(holds - inst.held):
             publish(ev.VipAdded(t, node, instance=name, vip=vip))
