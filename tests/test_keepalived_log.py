@@ -418,7 +418,7 @@ def test_classify_garp_and_na_lines() -> None:
         ("Invalid packet type from 192.0.2.12. 2 and expect 1", "invalid_type_rcvd",
          "192.0.2.12", ""),
         ("Invalid VRRPv3 checksum from fe80::12", "chk_err", "fe80::12", ""),
-        ("Expected multicast packet but received unicast packet from 192.0.2.12", "cast_err",
+        ("Expected multicast packet but received unicast packet from 192.0.2.12", "addr_list_err",
          "192.0.2.12", ""),
         ("ip address associated with VRID 51 not present in advert from 192.0.2.12: "
          "192.0.2.170", "addr_list_err", "192.0.2.12", "192.0.2.170"),

@@ -17,6 +17,10 @@ The lines come from the sources of truth, not from a list typed here:
 
 Each line must mean what MEANING says for its wording (the wording with placeholders as
 {}), or be one IGNORED deliberately, with the reason.
+
+The agent can also word its lines like keepalived 2.4 (`--log-compat 2.4`:
+haconsole/keepalived/log/compat.py): every line of the scenarios and every refused packet
+goes through that wording too, and must mean the same (MEANING_24 for what 2.4 adds).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from haconsole.agent.control import Request
 from haconsole.cluster import events as ev
 from haconsole.config import Config, Secret, VirtualAddress, VrrpInstance
 from haconsole.keepalived.log import KeepalivedLogParser, classify
+from haconsole.keepalived.log.compat import DROPS, Wording24
 from haconsole.keepalived.log.messages import MessageKind
 from haconsole.vrrp import actions as act
 from haconsole.vrrp import packet
@@ -391,6 +396,8 @@ class Drop:
     line: str  # what the instance logged
     reason: str
     detail: str
+    inst: Instance  # who refused it, and everything it returned (for the 2.4 wording)
+    actions: tuple[act.Action, ...] = ()
 
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -402,7 +409,7 @@ def _drop(inst: Instance, payload: bytes, src: IP, dst: IP = MCAST_V4, ttl: int 
     lines = [a.message for a in out if isinstance(a, act.Log)]
     refusals = [a for a in out if isinstance(a, Refusal)]
     assert len(lines) == len(refusals) == 1, out
-    return Drop(lines[0], refusals[0].reason, refusals[0].detail)
+    return Drop(lines[0], refusals[0].reason, refusals[0].detail, inst, tuple(out))
 
 
 def drop_lines() -> list[Drop]:
@@ -699,3 +706,67 @@ def test_the_parser_replays_the_core_into_its_transitions() -> None:
                     if r.node == node and r.what == "transition" and r.new != "STOP"
                     and r.old != "INIT"]
             assert [t for t in parsed if t[1] != "INIT"] == core, node
+
+
+# ---------------------------------------------------------------------------------------
+# The same, worded like keepalived 2.4 (`haconsole agent --log-compat 2.4`)
+# ---------------------------------------------------------------------------------------
+
+#: What the 2.4 wording adds, by its text: master lines are deliberately unclassified.
+MEANING_24: dict[str, MessageKind | None] = {
+    "master set to {}": None,  # -D: also for a packet then refused, so it names no master
+    "master changed from {} to {}": None,
+}
+
+
+def worded_24(drop: Drop) -> list[str]:
+    """The lines one refused packet gets in 2.4's words (a fresh instance memory: the
+    first of its kind, so not rate-limited)."""
+    out = Wording24().rewrite(drop.inst, list(drop.actions))
+    return [a.message for a in out if isinstance(a, act.Log)]
+
+
+def test_every_drop_worded_like_2_4_names_its_sender_and_counter(run: Run) -> None:
+    """Each refused packet's 2.4 sentence classifies to the same keepalived counter and
+    names the sender (keepalived 2.4's "from SRC"), after a master line when the
+    instance is a backup meeting a new address."""
+    wrong = []
+    for drop in run.drops:
+        lines = worded_24(drop)
+        sentence = lines[-1]
+        msg = classify(sentence)
+        src = str(next(a.src for a in drop.actions if isinstance(a, act.PacketRejected)))
+        # keepalived 2.4 names the sender in all but the VIP count; the core's VRID check
+        # (keepalived demultiplexes by VRID) keeps the core's line.
+        unnamed = re.fullmatch(r"\(VI_1\) (?:expected \d+ VIPs but received \d+|VRID .*)",
+                               sentence)
+        named = msg is not None and (msg.source == src or unnamed is not None)
+        if msg is None or (msg.kind, msg.reason) != ("packet_error", drop.reason) or \
+                not named:
+            wrong.append(f"{sentence!r} (from {drop.detail!r}): {msg}")
+        for line in lines[:-1]:
+            assert re.fullmatch(r"\(VI_1\) master (?:set to|changed from \S+ to) \S+", line)
+            assert classify(line) is None
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_2_4_sentence_is_met(run: Run) -> None:
+    """Each row of the 2.4 table words some refusal the core can make (else it is stale)."""
+    met = {i for drop in run.drops for i, row in enumerate(DROPS)
+           if row.detail.fullmatch(drop.detail)}
+    stale = [row.detail.pattern for i, row in enumerate(DROPS) if i not in met]
+    assert not stale, f"no refusal of the core is worded by: {stale}"
+
+
+def test_every_line_worded_like_2_4_means_the_same(run: Run) -> None:
+    """The scenarios' other lines pass the 2.4 wording unchanged or as MEANING_24 says."""
+    for sim in core_scenarios():
+        for node in sim.nodes:
+            for line in sim.logs(node):
+                inst = Instance(vi(100), A)
+                out = Wording24().rewrite(inst, [act.Log(line)])
+                assert [a.message for a in out if isinstance(a, act.Log)] == [line]
+    for text, kind in MEANING_24.items():
+        line = "(VI_1) " + text.replace("{}", "192.0.2.11")
+        msg = classify(line)
+        assert (msg.kind if msg is not None else None) == kind, line

@@ -10,7 +10,9 @@ One job per module:
 - `shapes`: a line's prefix in any form keepalived, syslog daemons or journald write
   (`parse_line` -> `ParsedLine`);
 - `messages`: the message table (`classify` -> `KeepalivedMessage`);
-- `parser`: `KeepalivedLogParser(node).feed(line) -> list[Event]`, stateful.
+- `parser`: `KeepalivedLogParser(node).feed(line) -> list[Event]`, stateful;
+- `compat`: keepalived 2.4's wording over the core's actions (`Wording24`), for an agent
+  that logs like 2.4 (`--log-compat 2.4`); the core itself words like 2.2.7.
 
 keepalived's logging flags (`-l`, `-D`, `-S`, `-g`, `-G`) are the agent's command line:
 haconsole/agent/cli.py.

@@ -183,8 +183,8 @@ INSTANCE_MESSAGES: tuple[Row, ...] = (
                            r"from (?P<source>\S+): (?P<address>\S+)"),  # 2.4
     _drop("chk_err", r"Invalid VRRPv[23] checksum(?: from (?P<source>\S+))?"),
     _drop("unicast_src_err", r"unicast source address (?P<source>\S+) not a unicast peer"),
-    _drop("cast_err", r"Expected (?:un|mult)icast packet but received (?:un|mult)icast packet"
-                      r"(?: from (?P<source>\S+))?"),
+    _drop("addr_list_err", r"Expected (?:un|mult)icast packet but received "
+                           r"(?:un|mult)icast packet(?: from (?P<source>\S+))?"),
     # 2.4 authentication trailers (auth_hmac); the counters are 2.4's stats names.
     _drop("auth_ext_missing", r"missing authentication trailer from (?P<source>\S+)"),
     _drop("auth_ext_malformed", r"malformed authentication trailer from (?P<source>\S+)"),
@@ -261,6 +261,11 @@ NODE_MESSAGES: tuple[Row, ...] = (
     _row("stopped", r"Stopped haconsole agent", detail="{text}"),
     # -- trouble -------------------------------------------------------------------------------
     _error(r"(?:Error \d+|ERROR|Backstop thread invoked|Cant send advert|cant open)\b.*"),
+    # keepalived's parent on a child's death (lib/scheduler.c), and a late scheduler (2.4).
+    _error(r"\S+ child process\(\d+\) died: (?:Respawning|Exiting)"),
+    _error(r"(?:pid \d+|\S+) exited (?:due to signal \d+ .*|due to segmentation fault.*|"
+           r"with permanent error .*|with status \d+)"),
+    _error(r"VRRP thread timer expired \S+ seconds ago"),
     _error(r"Invalid number .* read from .* - ignoring"),  # a track_file's content
     _error(r"Cannot initialise track file .* - it is not a regular file"),
     # haconsole's own wording: trackers, notify scripts, reloads, sockets.
