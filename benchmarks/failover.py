@@ -24,15 +24,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import random
 import signal
 import statistics
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -319,6 +322,229 @@ def measure_cpu(engine: str, workdir: Path, interfaces: int = 4, per_interface: 
         run(["ip", "netns", "delete", ns], check=False)
 
 
+# ----------------------------------------------------------------------------- clients
+# What the clients saw (`--clients`): the probe (`python -m haconsole.probe`) in the client
+# namespace requests the VIP 50 times a second through the whole run, and each fault on
+# the master is read back as the client-visible outage: the first request that failed
+# after the fault to the first that succeeded after the last failure (the view's
+# definition, `cluster.view.ClientOutage`). "-back" kinds undo the fault (the master
+# returns and preempts); the nopreempt pair shows a return that moves nothing.
+
+CLIENT_KINDS = {
+    "nginx": "nginx stopped on the master (check weight -20)",
+    "nginx-back": "nginx started again: the master preempts back",
+    "sigterm": "engine stopped cleanly on the master (priority 0)",
+    "sigterm-back": "engine started again: the master preempts back",
+    "sigkill": "engine killed on the master (SIGKILL, VIP left on it)",
+    "sigkill-back": "engine started again after the kill",
+    "nopreempt-sigterm": "nopreempt pair: engine stopped cleanly on the master",
+    "nopreempt-back": "nopreempt pair: the old master back (no preemption)",
+}
+CLIENT_RATE = 50.0  # requests/s: a 20 ms resolution
+PHASE = random.Random(14)  # where in the advert interval each fault lands (reproducible)
+
+
+class ClientLog:
+    """The probe in the client namespace; its requests collected by a reader thread."""
+
+    def __init__(self, lab: NetnsLab, rate: float = CLIENT_RATE) -> None:
+        from haconsole.netns.lab import agent_env
+        from haconsole.sources.probe import probe_argv
+
+        argv = probe_argv(sys.executable, [f"http://{VIP4}/={VIP4}"], rate=rate)
+        self.proc = subprocess.Popen(["ip", "netns", "exec", lab.topology.ns("client"), *argv],
+                                     stdout=subprocess.PIPE, text=True, env=agent_env(),
+                                     start_new_session=True)
+        self.events: list[Any] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        from haconsole.sources.probe import parse_probe_line
+
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            event = parse_probe_line(line)
+            if event is not None:
+                self.events.append(event)
+
+    def since(self, t: float) -> list[Any]:
+        return sorted((e for e in list(self.events) if e.t >= t), key=lambda e: e.t)
+
+    def healthy(self, t: float, node: str, span: float = 1.0) -> bool:
+        """Every request sent in the last `span` s (after `t`) answered by `node`."""
+        now = time.time()
+        recent = [e for e in self.since(max(t, now - span - 0.3)) if e.t <= now - 0.25]
+        return bool(recent) and recent[0].t <= now - span and \
+            all(e.ok and e.served_by == node for e in recent)
+
+    def stop(self) -> None:
+        stop_process(self.proc)  # type: ignore[arg-type]
+
+
+def client_outage(events: list[Any]) -> tuple[float, int, set[str]]:
+    """(seconds, failed requests, their errors) from the first failure to the first
+    success after the last one; (0, 0, {}) when nothing failed."""
+    failed = [e for e in events if not e.ok]
+    if not failed:
+        return 0.0, 0, set()
+    last = failed[-1].t
+    recovered = next((e.t for e in events if e.ok and e.t > last), last)
+    return recovered - failed[0].t, len(failed), {e.error for e in failed}
+
+
+def client_trial(lab: NetnsLab, log: ClientLog, kind: str, results: Results,
+                 errors: dict[str, set[str]]) -> None:
+    """One fault (or its undoing) on a lab restored beforehand when needed."""
+    from haconsole.cluster import commands as cmd
+
+    # after a fault nginx2 holds the VIP; a returning master preempts it back, except
+    # with nopreempt
+    expect = "nginx1" if kind.endswith("-back") and kind != "nopreempt-back" else "nginx2"
+    time.sleep(PHASE.uniform(0.0, 1.0))  # any moment of the advert interval, not the same
+    t0 = time.time()
+    if kind == "nginx":
+        lab.execute(cmd.StopService("nginx1"))
+    elif kind == "nginx-back":
+        lab.start_nginx("nginx1")
+    elif kind in ("sigterm", "nopreempt-sigterm", "sigkill"):
+        lab.signal_engine("nginx1", signal.SIGKILL if kind == "sigkill" else signal.SIGTERM)
+        lab.wait_engine_exit("nginx1")
+    else:  # an engine back
+        lab.start_engine("nginx1")
+    wait_for(lambda: lab.holders(VIP4) == [expect] or (kind == "sigkill" and expect in
+                                                         lab.holders(VIP4)),
+             20, what=f"{VIP4} on {expect} after {kind}")
+    wait_for(lambda: log.healthy(t0, expect, 1.5), 20, what=f"clients served by {expect}")
+    seconds, failed, errs = client_outage(log.since(t0))
+    results.add(f"{kind}: client outage", seconds)
+    results.add(f"{kind}: failed requests", float(failed))
+    errors.setdefault(kind, set()).update(errs)
+
+
+def client_restore(lab: NetnsLab, log: ClientLog) -> None:
+    """Both engines and nginx up, nginx1 the only holder, clients served by it."""
+    for name in ("nginx1", "nginx2"):
+        if not lab.nginx_pids(name):
+            lab.start_nginx(name)
+        node = lab.nodes[name]
+        if node.proc is None or node.proc.poll() is not None:
+            lab.start_engine(name)
+    if lab.holders(VIP4) == ["nginx2"]:  # a nopreempt pair keeps it: hand it back
+        lab.signal_engine("nginx2", signal.SIGTERM)
+        lab.wait_engine_exit("nginx2")
+        lab.wait_single_holder(VIP4, 20, expect="nginx1")
+        lab.start_engine("nginx2")
+    lab.wait_single_holder(VIP4, 20, expect="nginx1")
+    t = time.time()
+    wait_for(lambda: log.healthy(t, "nginx1", 1.5), 20, what="clients served by nginx1")
+
+
+def run_clients(engine: str, trials: int, workdir: Path
+                ) -> tuple[Results, dict[str, set[str]]]:
+    """Every client kind, `trials` times, on a pair and on a nopreempt pair of `engine`."""
+    results = Results()
+    errors: dict[str, set[str]] = {}
+    for nopreempt in (False, True):
+        configs = pair_configs(nopreempt=nopreempt)
+        lab = NetnsLab(configs, engines=dict.fromkeys(configs, engine),  # type: ignore[arg-type]
+                       workdir=workdir / f"clients-{engine}-{int(nopreempt)}")
+        kinds = [k for k in CLIENT_KINDS if k.startswith("nopreempt") == nopreempt]
+        with lab:
+            log = ClientLog(lab)
+            try:
+                for i in range(trials):
+                    for kind in kinds:
+                        if not kind.endswith("-back"):
+                            client_restore(lab, log)
+                        client_trial(lab, log, kind, results, errors)
+                    print(f"  {engine} clients{' nopreempt' if nopreempt else ''} "
+                          f"{i + 1}/{trials}", file=sys.stderr, flush=True)
+            finally:
+                log.stop()
+    return results, errors
+
+
+def client_table(all_results: dict[str, tuple[Results, dict[str, set[str]]]]) -> str:
+    """The Markdown table of docs/client-outage.md: median (min-max) per fault kind."""
+    head = "| fault (on the master) |" + "".join(
+        f" {e}: outage ms | failed |" for e in all_results) + " errors seen |"
+    rule = "|---|" + "---:|---:|" * len(all_results) + "---|"
+    rows = [head, rule]
+    for kind, words in CLIENT_KINDS.items():
+        cells = [f"| {words} |"]
+        seen: set[str] = set()
+        for results, errors in all_results.values():
+            ms = [v * 1000 for v in results.samples.get(f"{kind}: client outage", [])]
+            failed = results.samples.get(f"{kind}: failed requests", [])
+            seen |= errors.get(kind, set())
+            if ms:
+                cells.append(f" {statistics.median(ms):.0f} ({min(ms):.0f}-{max(ms):.0f}, "
+                             f"n={len(ms)}) | {statistics.median(failed):.0f} |")
+            else:
+                cells.append(" - | - |")
+        cells.append(f" {', '.join(sorted(seen)) or 'none'} |")
+        rows.append("".join(cells))
+    return "\n".join(rows) + "\n"
+
+
+CLIENT_DOC = """\
+# What clients see during a failover
+
+Measured by `sudo .venv/bin/python benchmarks/failover.py --clients` (it writes this
+file), on {when} ({cpus} CPUs, Linux {kernel}): {trials} trials per fault, a keepalived
+{kversion} pair and a haconsole pair on the same namespace topology and the same
+keepalived.conf (VRRPv2, advert_int 1, priorities 100 / 90, the nginx check with
+`weight -20`; keepalived polls it with curl every second, the agent follows the nginx
+process). A real client in the client namespace (`python -m haconsole.probe`, what the
+console's Clients panel reads in `lab --netns`) sends {rate:g} HTTP requests a second
+through the VIP, each on a new TCP connection, 200 ms deadline.
+
+**Outage** is what the console's stopwatch calls "clients saw N ms": from the first request
+that failed after the fault to the first success after the last failure. Cells: median
+(min-max, trials), and the median number of failed requests.
+
+{table}
+How to read it:
+
+- A dead nginx under a `weight -20` check costs about Master_Down_Interval (3.65 s at
+  advert_int 1): the master advertises the lower priority (the agent at once, keepalived
+  at its next check), but an RFC 5798 backup does not take over on a lower-priority
+  advert: it waits out Master_Down_Interval from the last advert at full priority, which
+  came up to one advert interval before nginx died (plus, for keepalived, the time its
+  check takes to notice). Meanwhile clients are refused. (The agent's opt-in
+  `--fast-preempt` takes over on the first lower advert.)
+- A clean stop sends priority 0: the backup takes over one Skew_Time later (0.65 s), and
+  clients time out in between: the old master has removed the VIP, the new one has not
+  announced it yet.
+- A killed engine leaves the VIP and nginx on the old master: clients keep being served
+  by it until the new master's gratuitous ARP, so they see little or nothing.
+- A master coming back preempts within an advert or two; clients see at most the
+  moment their ARP cache moves. With `nopreempt` nothing moves at all.
+"""
+
+
+def main_clients(args: argparse.Namespace) -> int:
+    """`--clients`: the client-visible outage per fault kind, written to `--clients-doc`."""
+    workdir = Path(tempfile.mkdtemp(prefix="hac-bench-"))
+    try:
+        results = {f"{e} pair": run_clients(e, args.client_trials, workdir)
+                   for e in args.engines.split(",")}
+    finally:
+        subprocess.run(["rm", "-rf", str(workdir)], check=False)
+    table = client_table(results)
+    print(table)
+    version = subprocess.run(["keepalived", "--version"], capture_output=True, text=True)
+    kversion = (version.stderr + version.stdout).split()[1] if version.returncode == 0 \
+        else "?"
+    doc = CLIENT_DOC.format(when=time.strftime("%Y-%m-%d"), trials=args.client_trials,
+                            kversion=kversion, rate=CLIENT_RATE, table=table,
+                            cpus=os.cpu_count(), kernel=os.uname().release)
+    Path(args.clients_doc).write_text(doc)
+    print(f"written to {args.clients_doc}", file=sys.stderr)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10)
@@ -326,10 +552,17 @@ def main() -> int:
     parser.add_argument("--engines", default="keepalived,haconsole")
     parser.add_argument("--cpu", action="store_true", help="also the 1 000-instance CPU test")
     parser.add_argument("--cpu-only", action="store_true")
+    parser.add_argument("--clients", action="store_true",
+                        help="only the client-visible outage per fault (writes --clients-doc)")
+    parser.add_argument("--client-trials", type=int, default=5)
+    parser.add_argument("--clients-doc", default=str(Path(__file__).resolve().parent.parent
+                                                     / "docs" / "client-outage.md"))
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("benchmarks/failover.py needs root (network namespaces)", file=sys.stderr)
         return 2
+    if args.clients:
+        return main_clients(args)
     workdir = Path(tempfile.mkdtemp(prefix="hac-bench-"))
     engines = args.engines.split(",")
     if not args.cpu_only:

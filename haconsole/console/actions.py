@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from haconsole.cluster import commands as cmd
+from haconsole.cluster.events import State
 from haconsole.cluster.view import ClusterView
 
 
@@ -48,10 +49,22 @@ def _cancel_hold(view: ClusterView, target: Target, partitioned: set[str]) -> cm
 
 
 def _kill_or_boot(view: ClusterView, target: Target, partitioned: set[str]) -> cmd.Command:
+    """Boot a node that is down: lost, or every instance of it stopped (a keepalived
+    node's collector still answers when keepalived is gone); else kill it."""
     node = view.nodes.get(target.node)
     if node is not None and not node.up:
         return cmd.StartNode(target.node)
+    mine = [i for i in view.instances.values() if i.node == target.node]
+    if mine and all(i.state == State.STOP for i in mine):
+        return cmd.StartNode(target.node)
     return cmd.KillNode(target.node)
+
+
+def _link(view: ClusterView, target: Target, partitioned: set[str]) -> cmd.Command:
+    """Down, or up again when every instance of the node is in FAULT (its link down)."""
+    mine = [i for i in view.instances.values() if i.node == target.node]
+    down = not (mine and all(i.state == State.FAULT for i in mine))
+    return cmd.LinkDown(target.node, down)
 
 
 def _partition(view: ClusterView, target: Target, partitioned: set[str]) -> cmd.Command:
@@ -67,6 +80,7 @@ class NodeAction:
     build: Builder
     kinds: tuple[type[cmd.Command], ...]  # the command types it may build
     rank: int = 50  # the key bar keeps lower ranks first when the terminal is narrow
+    needs: str = ""  # where it works, said in the help of a console that cannot do it
 
     @property
     def destructive(self) -> bool:
@@ -89,12 +103,19 @@ ACTIONS: tuple[NodeAction, ...] = (
                _failover, (cmd.Failover,), rank=1),
     NodeAction("h", "cancel_hold", "cancel hold",
                "end the failover hold of the selected instance: it may preempt again",
-               _cancel_hold, (cmd.CancelHold,), rank=8),
+               _cancel_hold, (cmd.CancelHold,), rank=8,
+               needs="a haconsole agent (keepalived has no failover hold)"),
     NodeAction("k", "kill", "kill", "kill the selected node hard, or boot it (lab)",
-               _kill_or_boot, (cmd.KillNode, cmd.StartNode), rank=4),
+               _kill_or_boot, (cmd.KillNode, cmd.StartNode), rank=4,
+               needs="a lab: `haconsole lab`, or real namespaces with `lab --netns`"),
     NodeAction("p", "partition", "partition",
                "partition the selected node from the segment, or heal it (lab)",
-               _partition, (cmd.PartitionNode,), rank=5),
+               _partition, (cmd.PartitionNode,), rank=5,
+               needs="a lab: `haconsole lab`, or real namespaces with `lab --netns`"),
+    NodeAction("l", "link", "link",
+               "take the selected node's link down (FAULT), or up again (real lab)",
+               _link, (cmd.LinkDown,), rank=10,
+               needs="a real NIC: the namespace lab, `haconsole lab --netns`"),
 )
 BY_ACTION = {a.action: a for a in ACTIONS}
 

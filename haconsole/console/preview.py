@@ -48,8 +48,13 @@ def failover_preview(view: ClusterView, command: cmd.Failover, now: float) -> Pr
         if health:
             warning = (f"{taker.node} is not healthy ({health}): the VIP would move onto it "
                        "and clients would fail.")
-    lines.append(f"{command.node} then holds back from preempting (its failover hold); "
-                 "h on its row cancels the hold.")
+    old = view.nodes.get(command.node)
+    if old is not None and old.agent == "keepalived":  # no hold: stopped, then started
+        lines.append(f"keepalived on {command.node} stops (priority 0) and starts again "
+                     "once another node is MASTER.")
+    else:
+        lines.append(f"{command.node} then holds back from preempting (its failover hold); "
+                     "h on its row cancels the hold.")
     for member in view.group_members(inst.group):
         left = member.hold_left(now)
         if left is not None:

@@ -77,6 +77,11 @@ class HelpScreen(ModalScreen[None]):
                                    "no action on nodes", style="italic"))
         for action in ACTIONS:
             if action.action in self.hidden:
+                if action.needs and not self.readonly and not self.replay_keys:
+                    # not silently: what this console cannot do, and where it can be done
+                    table.add_row(Text(action.key, style="dim"),
+                                  Text(f"{action.help} — not here: needs {action.needs}",
+                                       style="dim"))
                 continue
             note = ""
             if action.destructive and self.confirm:

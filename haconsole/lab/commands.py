@@ -59,6 +59,11 @@ class LabControl(Protocol):
 Result = tuple[bool, str]
 
 
+def supports(command: type[cmd.Command]) -> bool:
+    """Whether a lab can run that kind of command (a link going down needs a real NIC)."""
+    return command in _COMMANDS
+
+
 async def execute(lab: LabControl, command: cmd.Command) -> Result:
     """Run `command` on `lab`: (ok, what happened, in words an operator reads)."""
     if not lab.has_node(command.node):

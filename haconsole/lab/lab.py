@@ -146,7 +146,7 @@ class Lab:
                 await host.node.stop()
 
     def supports(self, command: type[cmd.Command]) -> bool:
-        return True
+        return commands.supports(command)
 
     # ----------------------------------------------------------------- commands
     async def execute(self, command: cmd.Command) -> tuple[bool, str]:

@@ -1,21 +1,35 @@
-"""`haconsole lab --netns`: build the real lab, print its merged logs, tear it down.
+"""`haconsole lab --netns`: build the real lab, open the console on it, tear it down.
 
 Wired by haconsole.cli: `add_arguments(lab_parser)` adds the netns-only flags and
 `main_netns_lab(args)` runs it with the lab flags (`-n`, `--config`, `--scenario`,
-`--duration`, `--text`). Ctrl-C and SIGTERM tear everything down; a lab left by a crash
-is removed at the next start (namespaces named after a dead pid).
+`--theme`, `--readonly`; `--text` and `--duration` for the merged logs instead).
+
+The console is the one of the simulated lab and of `connect`, on `netns.source`: the
+lab's agents, keepalived nodes and client probe, read as in production, and keys that act
+on the real processes and links. However it ends — `q`, Ctrl-C, SIGTERM, SIGHUP (the
+terminal closed, SSH dropped), a crash of the console — every namespace, process and file
+of the lab is removed before the process exits (a second signal does not interrupt
+that); a lab left by a killed console (SIGKILL) is removed at the next start
+(`topology.cleanup_stale`: namespaces and work directories named after a dead pid).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import inspect
 import os
 import shutil
 import signal
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+
+#: The signals that end the lab (SIGHUP: the terminal or the SSH session is gone).
+ENDING = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +53,9 @@ def _preflight(keepalived: bool) -> str | None:
     if missing:
         return ("lab --netns needs " + " and ".join(missing) + ", which this process lacks "
                 "(in a container: run it privileged, or use the in-process `haconsole lab`)")
-    programs = ["ip", "nginx", "curl"] + (["keepalived"] if keepalived else [])
+    # keepalived nodes get a private /tmp (unshare, nsenter: util-linux) for their dumps
+    programs = ["ip", "nginx", "curl"] + (["keepalived", "unshare", "nsenter"]
+                                          if keepalived else [])
     for program in programs:
         if shutil.which(program) is None and not Path("/usr/sbin", program).exists():
             return f"lab --netns needs {program} (make test installs it when root)"
@@ -98,12 +114,35 @@ def main_netns_lab(args: argparse.Namespace) -> int:
         print(f"haconsole: --keepalived: no node {unknown[0]!r} in the lab "
               f"(nodes: {', '.join(configs)})", file=sys.stderr)
         return 2
-    lab = NetnsLab(configs, engines=dict.fromkeys(keepalived, "keepalived"))
+    text = bool(getattr(args, "text", False)) or not sys.stdout.isatty()
+    themes: Any = None
+    extras: Any = None
+    theme = getattr(args, "theme", None)
+    if not text:
+        from haconsole.console.cli import console_extras, console_themes
+
+        try:
+            themes, theme = console_themes(theme)
+            # --record FILE, --metrics PORT: around the console, as on the simulated lab
+            extras = console_extras(args, [f"netns lab {definition.name}"])
+        except ValueError as err:
+            print(f"haconsole: {err}", file=sys.stderr)
+            return 2
+    # The console reads keepalived's dumps: each keepalived node gets a /tmp of its own.
+    lab = NetnsLab(configs, engines=dict.fromkeys(keepalived, "keepalived"),
+                   private_tmp=not text)
+    if not text:
+        try:
+            return _run_console(lab, definition, steps, theme=theme, themes=themes,
+                                readonly=bool(getattr(args, "readonly", False)),
+                                extras=extras)
+        finally:
+            extras.close()
 
     def terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    old = signal.signal(signal.SIGTERM, terminate)
+    old = {sig: signal.signal(sig, terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         print(f"haconsole: building {definition.name} in namespaces {lab.topology.prefix}*",
               file=sys.stderr)
@@ -128,9 +167,109 @@ def main_netns_lab(args: argparse.Namespace) -> int:
         print(f"haconsole: lab --netns failed: {err}", file=sys.stderr)
         return 1
     finally:
-        signal.signal(signal.SIGTERM, old)
-        lab.stop()
+        with _signals_ignored():
+            lab.stop()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
     return 0
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Teardown is not interrupted: a second Ctrl-C, SIGTERM or SIGHUP waits for it."""
+    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in ENDING}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _say(text: str) -> None:
+    """A line on stderr, unless the terminal is gone (SIGHUP): nothing may stop teardown."""
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=sys.stderr, flush=True)
+
+
+class _Interrupted(BaseException):
+    """A signal came while the lab was being built (before the console could take it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _run_console(lab: Any, definition: Any, steps: Sequence[Any], *, theme: str | None,
+                 themes: Any, readonly: bool, extras: Any = None) -> int:
+    """Build the lab, run the console on it, tear the lab down whatever happens."""
+    from haconsole.netns.source import NetnsConsoleSource
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise _Interrupted(signum)
+
+    old = {sig: signal.signal(sig, interrupted) for sig in ENDING}
+    status = 0
+    app: Any = None
+    source: NetnsConsoleSource | None = None
+    try:
+        _say(f"haconsole: building {definition.name} in namespaces {lab.topology.prefix}* "
+             "(real nginx and VRRP; q quits and removes it all)")
+        lab.start()
+        source = NetnsConsoleSource(lab)
+        app = _console_app()([source], cluster=definition.name,
+                             kind="netns", theme=theme, themes=themes, readonly=readonly,
+                             confirm=False, steps=steps,
+                             observers=extras.observers if extras else (),
+                             services=extras.services if extras else ())
+        result = app.run()
+        if app.signalled:
+            status = 128 + app.signalled
+        else:  # a crash inside the app ends run() with return code 1, not an exception
+            status = int(result or 0) or int(app.return_code or 0)
+    except _Interrupted as err:
+        status = 128 + err.signum
+    except KeyboardInterrupt:
+        status = 130
+    except Exception as err:  # a crash of the console: the lab goes anyway
+        _say(f"haconsole: lab --netns failed: {type(err).__name__}: {err}")
+        status = 1
+    finally:
+        with _signals_ignored():
+            _say("haconsole: tearing the lab down")
+            if source is not None:
+                source.runner.close()
+            lab.stop()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    return status
+
+
+def _console_app() -> Any:
+    """The console app for the lab: HAConsoleApp that also quits on Ctrl-C and on the
+    signals that end a session (the lab must not outlive them)."""
+    from textual.binding import Binding
+
+    from haconsole.console.app import HAConsoleApp
+
+    class NetnsConsoleApp(HAConsoleApp):
+        CSS_PATH = str(Path(inspect.getfile(HAConsoleApp)).with_name("console.tcss"))
+        BINDINGS = [*HAConsoleApp.BINDINGS,
+                    Binding("ctrl+c", "quit", "quit", show=False)]
+
+        signalled = 0
+
+        def on_mount(self) -> None:
+            # (Textual runs HAConsoleApp.on_mount too: handlers are called along the MRO)
+            loop = asyncio.get_running_loop()
+            for sig in ENDING:
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.add_signal_handler(sig, self._on_signal, sig)
+
+        def _on_signal(self, signum: int) -> None:
+            self.signalled = self.signalled or signum
+            self.run_worker(self.action_quit(), group="quit", exit_on_error=False)
+
+    return NetnsConsoleApp
 
 
 def _print_summary(lab: object, definition: object) -> None:

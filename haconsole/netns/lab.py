@@ -33,9 +33,11 @@ from haconsole.netns.topology import (
     Topology,
     cleanup_stale,
     ns_processes,
+    process_name,
     run,
     signal_processes,
     spawn,
+    start_process,
     stop_process,
 )
 
@@ -200,6 +202,20 @@ def keepalived_has_lvs(binary: str) -> bool:
     return "--checkers_pid" in ran.stdout + ran.stderr
 
 
+#: A keepalived node's private /tmp (`NetnsLab(private_tmp=True)`): keepalived writes its
+#: dumps to the fixed /tmp/keepalived.json, so two nodes on one machine must not share
+#: /tmp. A holder process keeps a mount namespace with a tmpfs there ($1: the lab's work
+#: directory, bound back in when it lives under /tmp); keepalived and whatever reads
+#: its dumps enter it with the node's network namespace (`NetnsLab.enter`).
+PRIVATE_TMP = """exec 3<"$1"
+mount -t tmpfs -o mode=1777 haconsole-tmp /tmp || exit 1
+case "$1" in /tmp/*) mkdir -p "$1" && mount --no-canonicalize --bind /proc/self/fd/3 "$1" \
+  || exit 1 ;; esac
+exec 3<&-
+exec sleep infinity
+"""
+
+
 @dataclass
 class LabNode:
     name: str
@@ -207,6 +223,7 @@ class LabNode:
     engine: Engine
     dir: Path
     proc: subprocess.Popen[bytes] | None = None
+    holder: subprocess.Popen[bytes] | None = None  # its private /tmp (keepalived nodes)
 
     @property
     def control(self) -> str:
@@ -219,14 +236,17 @@ class LabNode:
 
 class NetnsLab:
     """Build with node configs (in node order: addresses .11, .12, ...), then `start()`.
-    keepalived nodes run `keepalived_binary` (default: the one on PATH)."""
+    keepalived nodes run `keepalived_binary` (default: the one on PATH), each with a
+    /tmp of its own if `private_tmp` (so its dumps can be read: `PRIVATE_TMP`)."""
 
     def __init__(self, configs: dict[str, Config], *,
                  engines: dict[str, Engine] | None = None, nginx: bool = True,
                  client: bool = True, workdir: Path | None = None,
-                 agent_args: Iterable[str] = (), keepalived_binary: str = "keepalived") -> None:
+                 agent_args: Iterable[str] = (), keepalived_binary: str = "keepalived",
+                 private_tmp: bool = False) -> None:
         self.topology = Topology(list(configs), client=client)
         self.keepalived_binary = keepalived_binary
+        self.private_tmp = private_tmp
         self.nginx = nginx
         self.agent_args = list(agent_args)
         self._own_workdir = workdir is None
@@ -253,6 +273,8 @@ class NetnsLab:
             self.topology.build()
             for node in self.nodes.values():
                 node.dir.mkdir(parents=True, exist_ok=True)
+                if self.private_tmp and node.engine == "keepalived":
+                    self._start_holder(node)
                 if self.nginx:
                     write_nginx_conf(node.dir, node.name)
                     self.start_nginx(node.name)
@@ -270,9 +292,36 @@ class NetnsLab:
             if node.proc is not None:
                 stop_process(node.proc, timeout=5)
                 node.proc = None
+        for node in self.nodes.values():
+            if node.holder is not None:  # after its keepalived: the private /tmp goes
+                stop_process(node.holder, timeout=2)
+                node.holder = None
         self.topology.destroy()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _start_holder(self, node: LabNode) -> None:
+        """The process whose mount namespace holds the node's private /tmp."""
+        node.holder = spawn(self.ns(node.name), [
+            "unshare", "--mount", "--propagation", "private", "sh", "-c", PRIVATE_TMP,
+            "holder", str(self.workdir.resolve())])
+        holder = node.holder
+
+        def ready() -> bool:
+            if holder.poll() is not None:
+                raise RuntimeError(f"the private /tmp of {node.name} could not be made "
+                                   f"(exit status {holder.returncode})")
+            return process_name(holder.pid) == "sleep"
+
+        wait_for(ready, 5, what=f"the private /tmp of {node.name}")
+
+    def enter(self, node: str) -> list[str]:
+        """The argv prefix that runs a command in the node's namespaces: its network
+        namespace, and its private /tmp when it has one."""
+        holder = self.nodes[node].holder if node in self.nodes else None
+        if holder is not None and holder.poll() is None:
+            return ["nsenter", "-t", str(holder.pid), "-m", "-n", "--"]
+        return ["ip", "netns", "exec", self.ns(node)]
 
     def __enter__(self) -> NetnsLab:
         return self.start()
@@ -329,8 +378,8 @@ class NetnsLab:
                 (node.dir / pidfile).unlink()
         with node.log.open("a") as f:
             f.write(f"--- start {node.engine} {time.strftime('%H:%M:%S')}\n")
-        node.proc = spawn(self.ns(node_name), self.engine_argv(node), log=node.log,
-                          env=agent_env())
+        node.proc = start_process([*self.enter(node_name), *self.engine_argv(node)],
+                                  log=node.log, env=agent_env())
         if wait:
             self.wait_engine_ready(node_name)
 
@@ -405,6 +454,9 @@ class NetnsLab:
         if isinstance(command, cmd.PartitionNode):
             self.topology.partition(name, command.partitioned)
             return True, f"{name} {'partitioned' if command.partitioned else 'healed'}"
+        if isinstance(command, cmd.LinkDown):
+            self.topology.set_link(name, not command.down)
+            return True, f"{name}'s link {'down (no carrier)' if command.down else 'up'}"
         if isinstance(command, cmd.Failover | cmd.CancelHold):
             from haconsole.agent.protocol import control_request
 

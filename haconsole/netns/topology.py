@@ -22,8 +22,10 @@ import contextlib
 import ipaddress
 import os
 import secrets
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -117,7 +119,8 @@ def _pid_alive(pid: int) -> bool:
 
 
 def cleanup_stale(prefix: str = NS_PREFIX) -> list[str]:
-    """Delete namespaces `hac-<pid>-...` whose creator is gone (a crashed lab or test)."""
+    """Delete namespaces `hac-<pid>-...` whose creator is gone (a crashed lab or test),
+    then the work directories named like them (`cleanup_stale_dirs`)."""
     removed = []
     for ns in list_namespaces():
         if not ns.startswith(prefix):
@@ -126,6 +129,21 @@ def cleanup_stale(prefix: str = NS_PREFIX) -> list[str]:
         if owner.isdigit() and not _pid_alive(int(owner)):
             delete_namespace(ns)
             removed.append(ns)
+    cleanup_stale_dirs(prefix=prefix)
+    return removed
+
+
+def cleanup_stale_dirs(directory: str | None = None, prefix: str = NS_PREFIX) -> list[Path]:
+    """Remove work directories `hac-<pid>-<tag>-*` (a lab's default, in the temp
+    directory) whose creator is gone: what a killed lab left besides its namespaces."""
+    removed = []
+    base = Path(directory or tempfile.gettempdir())
+    for path in base.glob(f"{prefix}*-*-*"):
+        owner = path.name[len(prefix):].split("-", 1)[0]
+        if path.is_dir() and not path.is_symlink() and owner.isdigit() and \
+                not _pid_alive(int(owner)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
     return removed
 
 

@@ -7,7 +7,9 @@ command to the node it names and shares one fold of what its nodes publish (a
 another node to become MASTER. With `--since` (default 1h) each keepalived node's log of
 that long ago is read at attach, and the fleet publishes the nodes' pasts merged in time
 order (`HistoryMerge`) before going live: an incident that happened before the console
-started shows in its Failovers panel and alarms.
+started shows in its Failovers panel and alarms. With `probe = [...]` in the inventory the
+console's host is also a client of each VIP (`sources.probe.ClientProbeSource`): the
+Clients panel and the stopwatch say what clients saw.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from typing import Any, TextIO
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.config import ConfigError
+from haconsole.probe.runner import ProbeTarget
 from haconsole.sources.agent_ssh import AgentSshNode
 from haconsole.sources.base import Publish
 from haconsole.sources.inventory import Inventory, load_inventory
 from haconsole.sources.keepalived_ssh import KeepalivedSshNode
+from haconsole.sources.probe import ClientProbeSource
 from haconsole.sources.ssh import HistoryMerge, SharedView, SshOptions
 
 __all__ = ["DEFAULT_SINCE", "SshFleet", "add_arguments", "build_fleet", "main_connect",
@@ -80,13 +84,20 @@ class SshFleet:
                 self.nodes[spec.name] = KeepalivedSshNode(
                     spec, self.options, view=self.view, merge=self.merge, since=since,
                     since_label=since_label, failover_timeout=failover_timeout)
+        self.probe = ClientProbeSource(
+            [ProbeTarget.parse(*p.split("=", 1)) for p in inventory.probes],
+            client="console") if inventory.probes else None
 
     async def start(self, publish: Publish) -> None:
         """Start every node's connection task; returns at once (nodes connect in parallel)."""
         for node in self.nodes.values():
             await node.start(publish)
+        if self.probe is not None:
+            await self.probe.start(publish)
 
     async def stop(self) -> None:
+        if self.probe is not None:
+            await self.probe.stop()
         await asyncio.gather(*(node.stop() for node in self.nodes.values()))
 
     def supports(self, command: type[cmd.Command]) -> bool:
@@ -111,7 +122,7 @@ class SshFleet:
 
     def connected(self) -> list[str]:
         return [name for name, node in self.nodes.items()
-                if node.link is not None and node.link.conn is not None]
+                if node.link is not None and node.link.connected.is_set()]
 
 
 def build_fleet(inventory: Inventory, *, readonly: bool = False,

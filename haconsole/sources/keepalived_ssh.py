@@ -36,6 +36,15 @@ What it reads, and why this way:
 Actions: stop/start the service, restart keepalived, and fail over (stop keepalived on the
 master so it sends priority 0, wait until another node is MASTER, start it again; with
 preemption on, `warning()` says first that the VIP will come straight back).
+
+One collector, two transports: everything above reads the node through a `Transport`
+(`create_process` for the poll loop and the log follower, `clock` for the node's clock),
+kept up by a `Link` (which also runs one-off scripts: the actions). Over SSH those are
+`SshTransport` on `ssh.NodeLink`'s connection; the namespace lab runs the same collector
+on a keepalived in a local namespace (`sources/local.py`), so what the console shows of a
+keepalived node is read the same way there and in production. `link` (a `LinkFactory`)
+picks it; `run_action` is where an action key becomes something done on the node (the
+inventory's template through the link, or the lab's own).
 """
 
 from __future__ import annotations
@@ -48,8 +57,8 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
 
 import asyncssh
 
@@ -69,6 +78,7 @@ from haconsole.sources.base import Publish
 from haconsole.sources.inventory import NodeSpec
 from haconsole.sources.ssh import (
     ClockReading,
+    CommandOutput,
     HistoryMerge,
     NodeLink,
     SharedView,
@@ -83,9 +93,15 @@ from haconsole.sources.ssh import (
 )
 
 __all__ = [
+    "Collect",
     "KeepalivedSshNode",
+    "Link",
+    "LinkFactory",
     "LogPlan",
     "PollResult",
+    "Process",
+    "SshTransport",
+    "Transport",
     "log_script",
     "parse_poll_block",
     "parse_script_status",
@@ -106,6 +122,98 @@ HISTORY_TIMEOUT = 60.0
 #: journald's lines just before the `--since` window, read so the parser knows each
 #: instance's state when the window opens (a log file's last lines include them anyway).
 PRIMER_LINES = 1000
+
+
+# ----------------------------------------------------------------------------- transports
+
+
+class TextIn(Protocol):
+    """A process's stdin, text."""
+
+    def write(self, data: str) -> None: ...
+
+
+class TextOut(Protocol):
+    """A process's stdout or stderr, text (asyncssh's SSHReader[str] is one)."""
+
+    async def readuntil(self, separator: str) -> str: ...
+
+    async def readline(self) -> str: ...
+
+    async def read(self) -> str: ...
+
+    def __aiter__(self) -> AsyncIterator[str]: ...
+
+
+class Process(Protocol):
+    """A long-running script on the node: the poll loop, the log follower."""
+
+    @property
+    def stdin(self) -> TextIn: ...
+
+    @property
+    def stdout(self) -> TextOut: ...
+
+    @property
+    def stderr(self) -> TextOut: ...
+
+    def close(self) -> None: ...
+
+    async def wait_closed(self) -> None:
+        """Until it has ended (after `close`)."""
+        ...
+
+
+class Transport(Protocol):
+    """How the collector reaches the node's shell (see the module docstring). Scripts
+    are POSIX sh; the transport runs them as the node's administrator (sudo over SSH
+    when the inventory says so)."""
+
+    async def create_process(self, script: str) -> Process: ...
+
+    async def clock(self) -> ClockReading:
+        """The node's clock against ours (ValueError / TimeoutError when unreadable)."""
+        ...
+
+
+class Link(Protocol):
+    """A node's transport kept up: runs the collector on it, again after a failure, and
+    reports NodeSeen / SourceHealth through the publish function it was given."""
+
+    connected: asyncio.Event
+    last_error: str
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def run(self, script: str, *, timeout: float | None = None,
+                  input: str | None = None) -> CommandOutput: ...
+
+
+#: The collector, given a transport: returns or raises when the node is lost.
+Collect = Callable[[Transport], Awaitable[None]]
+#: Makes a node's link from the publish function for its facts and the collector.
+LinkFactory = Callable[[Publish, Collect], Link]
+
+
+class SshTransport:
+    """The collector's scripts over one SSH connection (`sh -c`, `sudo -n` if asked); the
+    actions go through `ssh.NodeLink.run`, which answers also while it reconnects."""
+
+    def __init__(self, conn: asyncssh.SSHClientConnection, *, sudo: bool = False,
+                 timeout: float = 30.0) -> None:
+        self.conn = conn
+        self.sudo = sudo
+        self.timeout = timeout
+
+    async def create_process(self, script: str) -> Process:
+        proc: Process = await self.conn.create_process(
+            remote_command(script, sudo=self.sudo), encoding="utf-8", errors="replace")
+        return proc
+
+    async def clock(self) -> ClockReading:
+        return await measure_clock(self.conn, timeout=self.timeout)
 
 
 def poll_script(spec: NodeSpec, boundary: str) -> str:
@@ -344,7 +452,7 @@ def parse_poll_block(block: str, boundary: str) -> PollResult:
 class _Poller:
     """The remote poll loop of one session."""
 
-    def __init__(self, proc: asyncssh.SSHClientProcess[str], boundary: str,
+    def __init__(self, proc: Process, boundary: str,
                  timeout: float) -> None:
         self.proc = proc
         self.boundary = boundary
@@ -373,22 +481,24 @@ class KeepalivedSshNode:
 
     `since`: seconds of the node's log read at attach (0: live only); `since_label` says
     it as the operator did (`1h`), for HistoryEnd. `view`: the fleet's shared fold
-    (failover waits, preemption warnings); `merge`: the fleet's history merge.
+    (failover waits, preemption warnings); `merge`: the fleet's history merge. `link`:
+    how the node is reached (default: SSH with `options`; see `LinkFactory`).
     """
 
     def __init__(self, spec: NodeSpec, options: SshOptions | None = None, *,
                  view: SharedView | None = None, merge: HistoryMerge | None = None,
                  since: float = 3600.0, since_label: str = "",
-                 failover_timeout: float = 15.0) -> None:
+                 failover_timeout: float = 15.0, link: LinkFactory | None = None) -> None:
         self.spec = spec
         self.name = spec.name
         self.options = options or SshOptions()
+        self._link_factory = link or self._ssh_link
         self.view = view or SharedView()
         self.merge = merge
         self.since = max(0.0, since)
         self.since_label = since_label
         self.failover_timeout = failover_timeout
-        self.link: NodeLink | None = None
+        self.link: Link | None = None
         self.snapshots: dict[str, InstanceSnapshot] = {}
         self.polls = 0
         self.clock: ClockReading | None = None
@@ -430,9 +540,17 @@ class KeepalivedSshNode:
     # ------------------------------------------------------------------ Source
     async def start(self, publish: Publish) -> None:
         self._publish = publish
-        self.link = NodeLink(self.spec, self.options, self._link_event, self._session,
-                             agent="keepalived")
+        self.link = self._link_factory(self._link_event, self._collect)
         self.link.start()
+
+    def _ssh_link(self, publish: Publish, collect: Collect) -> Link:
+        """The default: an SSH connection kept up, the collector on an SshTransport."""
+
+        async def session(conn: asyncssh.SSHClientConnection) -> None:
+            await collect(SshTransport(conn, sudo=self.spec.sudo,
+                                       timeout=self.options.command_timeout))
+
+        return NodeLink(self.spec, self.options, publish, session, agent="keepalived")
 
     async def stop(self) -> None:
         if self.link is not None:
@@ -503,15 +621,14 @@ class KeepalivedSshNode:
         (out or self._out)(event)
 
     # ------------------------------------------------------------------ session
-    async def _session(self, conn: asyncssh.SSHClientConnection) -> None:
+    async def _collect(self, transport: Transport) -> None:
+        """One session on the node: attach (clock, first dump, the past), then live."""
         self._reset_session()
         self._submitted = False
-        await self._measure_clock(conn)
+        await self._measure_clock(transport)
         self._parser = self._new_parser()
         boundary = secrets.token_hex(8)
-        proc = await conn.create_process(
-            remote_command(poll_script(self.spec, boundary), sudo=self.spec.sudo),
-            encoding="utf-8", errors="replace")
+        proc = await transport.create_process(poll_script(self.spec, boundary))
         poller = _Poller(proc, boundary, max(5.0, 3 * self.spec.interval + 2))
         log_task: asyncio.Task[None] | None = None
         try:
@@ -522,13 +639,13 @@ class KeepalivedSshNode:
                 self._parser.set_vips(snap.name, snap.vips, snap.excluded_vips)
                 self._parser.set_base_priority(snap.name, snap.base_priority)
             plan, source = self._plan()
-            log = await self._open_log(conn, plan)
+            log = await self._open_log(transport, plan)
             history = self._history(log[1] if log else [], plan, first)
             self._held = []
             self._handle_poll(first, first_t)
             self._polled.set()
             log_task = asyncio.get_running_loop().create_task(
-                self._log_loop(conn, log[0] if log else None))
+                self._log_loop(transport, log[0] if log else None))
             if plan.since_node is not None:
                 await self._publish_history(history, source)
             self._release()
@@ -541,15 +658,17 @@ class KeepalivedSshNode:
                     await log_task
             proc.close()
 
-    async def _measure_clock(self, conn: asyncssh.SSHClientConnection) -> None:
+    async def _measure_clock(self, transport: Transport) -> None:
         try:
-            self.clock = await measure_clock(conn, timeout=self.options.command_timeout)
+            self.clock = await transport.clock()
         except (ValueError, TimeoutError, asyncio.TimeoutError, asyncssh.Error) as err:
             self.clock = None
             self._send(ev.LogLine(time.time(), self.name,
                                   f"[haconsole] cannot read the node's clock ({err}): its "
                                   "log times are taken as they are", "warning"))
             return
+        if self.clock.offset == 0 and self.clock.error == 0:
+            return  # the node runs on this machine's clock (a local transport): no news
         self._send(ev.ClockOffset(time.time(), self.name, offset=self.clock.offset,
                                   error=self.clock.error))
 
@@ -571,14 +690,12 @@ class KeepalivedSshNode:
                 _history_source(self.spec, self.since_label or f"{self.since:g}s")
         return LogPlan(), ""
 
-    async def _open_log(self, conn: asyncssh.SSHClientConnection, plan: LogPlan
-                        ) -> tuple[asyncssh.SSHClientProcess[str], list[str]] | None:
+    async def _open_log(self, transport: Transport, plan: LogPlan
+                        ) -> tuple[Process, list[str]] | None:
         """Start the log process; its past (lines up to the `live` mark). None when the
         past cannot be read in time: then live only (the stream's problem is logged)."""
         boundary = secrets.token_hex(8)
-        proc = await conn.create_process(
-            remote_command(log_script(self.spec, boundary, plan), sudo=self.spec.sudo),
-            encoding="utf-8", errors="replace")
+        proc = await transport.create_process(log_script(self.spec, boundary, plan))
         mark = f"{boundary} live"
         lines: list[str] = []
 
@@ -812,8 +929,7 @@ class KeepalivedSshNode:
                                              "keepalived's data dump"))
 
     # ------------------------------------------------------------------ live logs
-    async def _log_loop(self, conn: asyncssh.SSHClientConnection,
-                        proc: asyncssh.SSHClientProcess[str] | None) -> None:
+    async def _log_loop(self, transport: Transport, proc: Process | None) -> None:
         """Follow the log process started at attach; if it ends, start another that
         resumes after the last line seen."""
         while True:
@@ -831,7 +947,7 @@ class KeepalivedSshNode:
             await asyncio.sleep(5.0)
             plan = LogPlan(self._resume, self.spec.history_lines, after=True) \
                 if self._resume is not None else LogPlan()
-            log = await self._open_log(conn, plan)
+            log = await self._open_log(transport, plan)
             if log is None:
                 proc = None
                 continue
@@ -908,24 +1024,27 @@ class KeepalivedSshNode:
         self.poll_now()
         return ok, detail
 
-    async def _run_template(self, key: str, **values: str) -> tuple[bool, str]:
+    async def run_action(self, key: str, **values: str) -> tuple[bool, str]:
+        """Do what the action `key` (an inventory command key: stop_service,
+        start_keepalived...) means on the node: its template, run through the link.
+        (ok, one-line summary). The namespace lab overrides it: its processes are its own."""
         assert self.link is not None
         script = render_template(self.spec.command(key), template_values(self.spec, **values))
         out = await self.link.run(script)
         return out.ok, out.summary()
 
     async def _execute(self, command: cmd.Command) -> tuple[bool, str]:
-        if self.link is None or self.link.conn is None:
+        if self.link is None or not self.link.connected.is_set():
             why = self.link.last_error if self.link is not None else "not started"
             return False, f"{self.name} is not connected ({why or 'connecting'})"
         if isinstance(command, cmd.StopService | cmd.StartService):
             key = "stop_service" if isinstance(command, cmd.StopService) else "start_service"
-            ok, summary = await self._run_template(key, service=command.service)
+            ok, summary = await self.run_action(key, service=command.service)
             verb = "stopped" if key == "stop_service" else "started"
             return ok, (f"{command.service} {verb} on {self.name}" if ok
                         else f"{key} failed on {self.name}: {summary}")
         if isinstance(command, cmd.RestartAgent):
-            ok, summary = await self._run_template("restart_agent")
+            ok, summary = await self.run_action("restart_agent")
             return ok, (f"keepalived restarted on {self.name}" if ok
                         else f"restart_agent failed on {self.name}: {summary}")
         if isinstance(command, cmd.Failover):
@@ -942,7 +1061,7 @@ class KeepalivedSshNode:
             self._send(ev.LogLine(time.time(), self.name, f"[haconsole] {warning}",
                                   "warning"))
         began = time.monotonic()
-        ok, summary = await self._run_template("stop_keepalived")
+        ok, summary = await self.run_action("stop_keepalived")
         if not ok:
             return False, f"stop_keepalived failed on {self.name}: {summary}"
         parts = [f"keepalived stopped on {self.name} (priority 0 sent)"]
@@ -956,7 +1075,7 @@ class KeepalivedSshNode:
             else:
                 parts.append(f"{master} is MASTER of VRID {vrid} after "
                              f"{time.monotonic() - began:.1f} s")
-        ok2, summary2 = await self._run_template("start_keepalived")
+        ok2, summary2 = await self.run_action("start_keepalived")
         parts.append(f"keepalived started again on {self.name}" if ok2
                      else f"start_keepalived FAILED on {self.name}: {summary2}")
         if warning:
@@ -965,7 +1084,7 @@ class KeepalivedSshNode:
         return ok2 and moved, "; ".join(parts)
 
 
-async def _drain(stream: asyncssh.SSHReader[str], timeout: float = 1.0) -> str:
+async def _drain(stream: TextOut, timeout: float = 1.0) -> str:
     """What is left on a stream (stderr of an ended process), one line, trimmed."""
     try:
         text = await wait_within(stream.read(), timeout)
