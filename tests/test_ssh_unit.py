@@ -931,7 +931,7 @@ async def test_a_fleet_attaching_after_an_incident_shows_its_failovers_and_flapp
         # cause on a, election on b: each node's clock offset is measured on its own
         # (±their errors), so the interval carries both
         errors = sum(e.error for e in rec.of(ev.ClockOffset))
-        assert first.group == (51, 4)
+        assert first.group == (51, 4, "")
         assert first.cause_t == pytest.approx(start + 1, abs=errors + 1e-3)
         assert first.elected_ms == pytest.approx(3000, abs=1000 * errors + 1)
         assert first.vip_t is not None
