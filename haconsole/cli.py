@@ -60,9 +60,9 @@ def _add_command_arguments(name: str, p: argparse.ArgumentParser) -> None:
 
         netns_cli.add_arguments(p)
     elif name == "connect":
-        from haconsole.sources import connect as connect_mod
+        from haconsole.console.cli import add_connect_arguments
 
-        connect_mod.add_arguments(p)
+        add_connect_arguments(p)
     elif name == "status":
         from haconsole.export import cli as status_cli
 
@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "lab":
             return _run_lab(args)
         if command == "connect":
-            from haconsole.sources.connect import main_connect
+            from haconsole.console.cli import main_connect
 
             return main_connect(args)
         if command == "status":

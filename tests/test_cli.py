@@ -64,3 +64,18 @@ def test_netns_lab_without_cap_sys_admin_says_what_is_missing() -> None:
     assert p.returncode == 2 and p.stdout == ""
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "needs CAP_SYS_ADMIN" in lines[0], p.stderr
+
+
+def test_connect_takes_an_inventory_or_prometheus_not_both(tmp_path, capsys) -> None:
+    inventory = tmp_path / "inv.toml"
+    inventory.write_text('[[node]]\nname = "n1"\nhost = "192.0.2.11"\n')
+    assert main(["connect"]) == 2
+    assert main(["connect", str(inventory), "--prometheus", "http://127.0.0.1:9/"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["haconsole connect: give an INVENTORY or --prometheus URL (one of them)"] * 2
+
+
+def test_connect_record_and_metrics_flags_are_checked(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["connect", "x.toml", "--metrics", "not-a-port"])
+    assert "metrics" in capsys.readouterr().err

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from haconsole.config import ConfigError
-from haconsole.sources.connect import add_arguments, build_fleet, main_connect
+from haconsole.console.cli import add_connect_arguments as add_arguments
+from haconsole.console.cli import main_connect
+from haconsole.sources.connect import build_fleet
 from haconsole.sources.inventory import DEFAULT_COMMANDS, load_inventory, parse_inventory
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -36,8 +36,9 @@ import pytest
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.cluster.view import ClusterView
+from haconsole.console.cli import main_connect
 from haconsole.sources.agent_ssh import AgentSshNode
-from haconsole.sources.connect import SshFleet, main_connect, parse_since
+from haconsole.sources.connect import SshFleet, parse_since
 from haconsole.sources.inventory import NodeSpec, parse_inventory
 from haconsole.sources.keepalived_ssh import (
     KeepalivedSshNode,

@@ -1,7 +1,7 @@
-"""`haconsole connect inventory.toml`: every node of the inventory, live, over SSH.
+"""Every node of an inventory, live, over SSH: the source behind `haconsole connect`.
 
-Builds one `SshFleet` (a `Source` for the whole inventory: keepalived nodes and
-haconsole agents side by side) and hands it to the console. The fleet routes each
+`SshFleet` is one `Source` for the whole inventory (keepalived nodes and haconsole agents
+side by side); the command line that hands it to the console is `console.cli`. The fleet routes each
 command to the node it names and shares one fold of what its nodes publish (a
 `ClusterView`, `SshFleet.view`), so a keepalived failover on one node can wait for
 another node to become MASTER. With `--since` (default 1h) each keepalived node's log of
@@ -14,29 +14,19 @@ Clients panel and the stopwatch say what clients saw.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import inspect
 import re
-import signal
-import sys
-from collections.abc import Callable, Sequence
-from typing import Any, TextIO
 
 from haconsole.cluster import commands as cmd
-from haconsole.cluster import events as ev
-from haconsole.config import ConfigError
 from haconsole.probe.runner import ProbeTarget
 from haconsole.sources.agent_ssh import AgentSshNode
 from haconsole.sources.base import Publish
-from haconsole.sources.inventory import Inventory, load_inventory
+from haconsole.sources.inventory import Inventory
 from haconsole.sources.keepalived_ssh import KeepalivedSshNode
 from haconsole.sources.probe import ClientProbeSource
 from haconsole.sources.ssh import HistoryMerge, SharedView, SshOptions
 
-__all__ = ["DEFAULT_SINCE", "SshFleet", "add_arguments", "build_fleet", "main_connect",
-           "make_console", "parse_since"]
+__all__ = ["DEFAULT_SINCE", "SshFleet", "build_fleet", "parse_since"]
 
 RemoteNode = KeepalivedSshNode | AgentSshNode
 
@@ -135,136 +125,3 @@ def build_fleet(inventory: Inventory, *, readonly: bool = False,
     opts.accept_new_host_keys = opts.accept_new_host_keys or accept_new_host_keys
     return SshFleet(inventory, opts, readonly=readonly, since=parse_since(since),
                     since_label=since.strip())
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inventory", help="inventory TOML (see configs/inventory.example.toml)")
-    parser.add_argument("--readonly", action="store_true",
-                        help="watch only: no action that changes a node")
-    parser.add_argument("--accept-new-host-keys", action="store_true",
-                        help="trust and record host keys of hosts not yet in known_hosts "
-                             "(a changed key is still refused)")
-    parser.add_argument("--since", default=DEFAULT_SINCE, metavar="DURATION",
-                        help="read each keepalived node's log of this long ago at attach "
-                             "(30m, 2h, 1d; 0: live only; default %(default)s)")
-    parser.add_argument("--text", action="store_true",
-                        help="print the merged logs instead of the console")
-    parser.add_argument("--duration", type=float, default=None,
-                        help="stop after this many seconds (text mode)")
-    parser.add_argument("--theme", default=None, help="colour theme (console)")
-
-
-def console_entry() -> Callable[..., int] | None:
-    """The console's function that runs the app on a list of sources, if it has one."""
-    try:
-        from haconsole.console import app
-    except ImportError:
-        return None
-    for name in ("run_sources", "run_remote"):
-        fn = getattr(app, name, None)
-        if fn is not None:
-            return fn  # type: ignore[no-any-return]
-    return None
-
-
-def make_console(fleet: SshFleet, *, readonly: bool = False, theme: str | None = None) -> Any:
-    """The console app on the fleet (None when the console cannot be imported).
-
-    Uses the console's public `HAConsoleApp(sources, ...)`; remote commands are confirmed.
-    """
-    try:
-        from haconsole.console.app import HAConsoleApp
-    except ImportError:
-        return None
-    return HAConsoleApp([fleet], cluster=fleet.name, kind="ssh", theme=theme,
-                        readonly=readonly, confirm=True)
-
-
-def main_connect(args: argparse.Namespace) -> int:
-    """`haconsole connect`: exit 2 on a bad inventory or --since, else run the console
-    (or text)."""
-    since = getattr(args, "since", DEFAULT_SINCE)
-    try:
-        parse_since(since)
-    except ValueError as err:
-        print(f"haconsole: {err}", file=sys.stderr)
-        return 2
-    try:
-        inventory = load_inventory(args.inventory)
-    except ConfigError as err:
-        print(f"haconsole: {err}", file=sys.stderr)
-        return 2
-    fleet = build_fleet(inventory, readonly=args.readonly,
-                        accept_new_host_keys=args.accept_new_host_keys, since=since)
-    theme = getattr(args, "theme", None)
-    text = getattr(args, "text", False) or not sys.stdout.isatty()
-    entry = None if text else console_entry()
-    if entry is not None:
-        kwargs: dict[str, Any] = {"readonly": args.readonly, "theme": theme,
-                                  "cluster": fleet.name, "kind": "ssh"}
-        params = inspect.signature(entry).parameters
-        return entry([fleet], **{k: v for k, v in kwargs.items() if k in params})
-    app = None if text else make_console(fleet, readonly=args.readonly, theme=theme)
-    if app is None:
-        asyncio.run(run_text(fleet, duration=getattr(args, "duration", None), out=sys.stdout))
-        return 0
-    return int(app.run() or 0)
-
-
-def render(event: ev.Event, width: int) -> str | None:
-    """Text mode: the lab's line format plus connection health."""
-    from haconsole.lab.textmode import render as lab_render
-
-    line = lab_render(event, width)
-    if line is not None:
-        return line
-    if isinstance(event, ev.SourceHealth | ev.Transition | ev.VipAdded | ev.VipRemoved |
-                  ev.HistoryEnd | ev.ClockOffset):
-        from haconsole.keepalived.log import format_console_time
-
-        prefix = f"{event.node:<{width}} | {format_console_time(event.t)}: [haconsole] "
-        if isinstance(event, ev.SourceHealth):
-            return prefix + ("" if event.ok else "STALE ") + event.detail
-        if isinstance(event, ev.HistoryEnd):
-            return prefix + f"history: {event.events} events from {event.source}; live from here"
-        if isinstance(event, ev.ClockOffset):
-            return prefix + (f"clock {event.offset:+.3f} s from this console's "
-                             f"(±{event.error:.3f} s)")
-        if isinstance(event, ev.Transition):
-            return prefix + f"{event.instance} {event.old} -> {event.new} ({event.reason})"
-        verb = "holds" if isinstance(event, ev.VipAdded) else "released"
-        return prefix + f"{verb} VIP {event.vip} ({event.instance})"
-    return None
-
-
-async def run_text(fleet: SshFleet, *, duration: float | None, out: TextIO,
-                   stop: asyncio.Event | None = None) -> None:
-    """Print the fleet's events as lines until interrupted (or `duration` passes)."""
-    width = max((len(n) for n in fleet.nodes), default=4)
-
-    def publish(event: ev.Event) -> None:
-        line = render(event, width)
-        if line is not None:
-            print(line, file=out, flush=True)
-
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    await fleet.start(publish)
-    try:
-        with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
-            await asyncio.wait_for(stop.wait(), duration)
-    finally:
-        await fleet.stop()
-
-
-def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - manual use
-    parser = argparse.ArgumentParser(prog="haconsole connect")
-    add_arguments(parser)
-    return main_connect(parser.parse_args(argv))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

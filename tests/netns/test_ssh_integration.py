@@ -28,11 +28,12 @@ from ssh_lab import PASSWORD, VIP, SshLab  # tests/netns is on sys.path
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.cluster.view import ClusterView
+from haconsole.console.cli import make_console
 from haconsole.console.widgets.instances import InstancesTable
 from haconsole.netns.lab import wait_for
 from haconsole.netns.topology import list_namespaces
 from haconsole.sources.agent_ssh import AgentSshNode
-from haconsole.sources.connect import SshFleet, build_fleet, make_console
+from haconsole.sources.connect import SshFleet, build_fleet
 from haconsole.sources.inventory import load_inventory
 from haconsole.sources.keepalived_ssh import KeepalivedSshNode
 from haconsole.sources.ssh import SshOptions
