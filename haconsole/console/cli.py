@@ -151,6 +151,7 @@ def main_connect(args: argparse.Namespace) -> int:
         return 2
     if url:
         return _run_prometheus(args, url, theme, themes)
+    assert inventory_path is not None
     since = getattr(args, "since", DEFAULT_SINCE)
     try:
         parse_since(since)
