@@ -390,7 +390,7 @@ class Agent:
         then how it is now."""
         now = time.time()
         events: list[ev.Event] = self.history.replay(self.name, now)
-        events.append(ev.NodeSeen(now, self.name, agent="haconsole"))
+        events.append(ev.NodeSeen(now, self.name, agent="haconsole", version=version()))
         if self.node is not None:
             events.extend(self.node.snapshot())
         events.extend(ev.ServiceState(time.time(), self.name, service=name, up=up)

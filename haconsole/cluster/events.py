@@ -48,6 +48,7 @@ class NodeSeen(Event):
     kind: ClassVar[str] = "node_seen"
     address: str = ""
     agent: str = ""  # "haconsole" | "keepalived" | "lab"
+    version: str = ""  # the agent's release ("2.4.3" for keepalived), "" when unknown
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,7 @@ class NodeView:
     last_event: float
     address: str = ""
     agent: str = ""
+    version: str = ""  # the agent's release, as its source said ("" unknown)
     up: bool = True
     lost_reason: str = ""
     lost_at: float = 0.0
@@ -104,6 +105,13 @@ class NodeView:
     clock_offset: float | None = None  # node clock - console clock, measured at attach
     clock_error: float = 0.0
     history_end: float | None = None  # where the node's past (read at attach) ended
+
+    @property
+    def software(self) -> str:
+        """What runs VRRP there, in words: "keepalived 2.4.3", "haconsole 0.4.0"; the
+        agent alone when its release is unknown; "" when nothing said."""
+        return f"{self.agent} {self.version}" if self.agent and self.version else \
+            self.agent or self.version
 
     def failing(self) -> list[str]:
         """The node's services that are down and its checks that fail, in words."""
@@ -518,6 +526,10 @@ class ClusterView:
     def _on_node_seen(self, e: ev.NodeSeen, node: NodeView) -> None:
         node.up, node.lost_reason = True, ""
         node.address = e.address or node.address
+        if e.version:
+            node.version = e.version
+        elif e.agent and e.agent != node.agent:
+            node.version = ""  # another daemon now: the old one's release is not its
         node.agent = e.agent or node.agent
         for inst in self.instances.values():
             if inst.node == e.node:

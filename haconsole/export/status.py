@@ -94,17 +94,22 @@ class StatusReport:
     alarms: list[Alarm] = field(default_factory=list)
     perfdata: dict[str, int] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # node -> source trouble
+    software: dict[str, str] = field(default_factory=dict)  # node -> "keepalived 2.4.3"
 
     @property
     def status(self) -> str:
         return NAMES[self.code]
 
     def text(self) -> str:
-        """The first line, the table, then every alarm in full."""
+        """The first line, the table, what runs on each node, then every alarm in full."""
         lines = [self.summary]
         if self.rows:
             lines.append("")
             lines.extend(_table(self.rows))
+        if any(self.software.values()):
+            lines.append("")
+            lines.append("nodes: " + ", ".join(f"{node} {what or '(unknown)'}"
+                                               for node, what in self.software.items()))
         if self.alarms:
             lines.append("")
             lines.extend(f"{NAMES[alarm_status(a)]}: {a.title}: {a.message}"
@@ -123,6 +128,7 @@ class StatusReport:
                         "since": a.since, "instance": a.instance, "node": a.node}
                        for a in self.alarms],
             "sources": self.sources,
+            "nodes": dict(self.software),
         }
 
     def json(self) -> str:
@@ -149,12 +155,13 @@ def evaluate(view: ClusterView, now: float, *, one_node: bool = False) -> Status
     }
     sources = {n.name: n.health_detail or "unhealthy" for n in view.nodes.values()
                if not n.health_ok}
+    software = {n.name: n.software for n in sorted(view.nodes.values(), key=lambda n: n.name)}
     perfdata = " ".join(f"{k}={v}" for k, v in perf.items())
     if not rows:
         why = "; ".join(f"{node}: {detail}" for node, detail in sorted(sources.items()))
         summary = "VRRP UNKNOWN - no VRRP instance could be read" + \
             (f" ({why})" if why else "") + f" | {perfdata}"
-        return StatusReport(UNKNOWN, summary, rows, alarms, perf, sources)
+        return StatusReport(UNKNOWN, summary, rows, alarms, perf, sources, software)
     code = max((alarm_status(a) for a in alarms), default=OK)
     if code == OK:
         routers = perf["routers"]
@@ -168,7 +175,7 @@ def evaluate(view: ClusterView, now: float, *, one_node: bool = False) -> Status
         if len(alarms) > 2:
             what += f" (+{len(alarms) - min(2, len(worst))} more)"
     summary = f"VRRP {NAMES[code]} - {what} | {perfdata}"
-    return StatusReport(code, summary, rows, alarms, perf, sources)
+    return StatusReport(code, summary, rows, alarms, perf, sources, software)
 
 
 def _ordered(view: ClusterView) -> list[InstanceView]:

@@ -165,6 +165,7 @@ class _Builder:
         self.services_down: dict[str, list[tuple[float, str]]] = {}
         self.vips: dict[GroupId, set[str]] = {}
         self.owners: dict[str, str] = {}  # address -> node (NodeSeen, InstanceState)
+        self.software: dict[str, str] = {}  # node -> "keepalived 2.4.3" (NodeSeen)
 
     # ------------------------------------------------------------------ the pass
     def run(self) -> Report:
@@ -184,7 +185,8 @@ class _Builder:
             self._finish(router)
         instances = sorted((r.report for r in self.routers.values()),
                            key=lambda r: (r.instance, r.vrid or 0, r.family or 0))
-        return Report(self.start, self.end, sorted(self.nodes), instances)
+        return Report(self.start, self.end, sorted(self.nodes), instances,
+                      {node: self.software[node] for node in sorted(self.software)})
 
     def _open_window(self) -> None:
         """The window starts: each router's master then is the first of its sequence."""
@@ -304,6 +306,8 @@ class _Builder:
     def _node_seen(self, e: ev.NodeSeen) -> None:
         if e.address:
             self.owners[e.address] = e.node
+        if e.version:
+            self.software[e.node] = f"{e.agent} {e.version}".strip()
         if self.up.get(e.node, True):
             self.up[e.node] = True
             return

@@ -100,3 +100,6 @@ class Report:
     end: float
     nodes: list[str]
     instances: list[InstanceReport]
+    #: What ran VRRP on each node, as its last start said ("keepalived 2.4.3"); nodes
+    #: whose events never said are left out.
+    software: dict[str, str] = field(default_factory=dict)

@@ -2,6 +2,8 @@
 
 The JSON has a fixed schema (docs in the README): times in UTC ISO 8601 with milliseconds,
 durations in seconds; vrid is null when the events never said it (keepalived logs).
+Text and Markdown also name what ran VRRP on each node ("nginx1 (keepalived 2.4.3)"),
+which the JSON's fixed schema has no field for.
 Text and Markdown give local times (the zone in the header), as the nodes' logs do, plus
 what the JSON leaves out: the sequence of masters, check failures, priority changes.
 """
@@ -85,6 +87,12 @@ def _title(report: Report) -> str:
     return f"{day} → {end} ({_zone(report.start)})"
 
 
+def _node(report: Report, node: str, quote: str = "") -> str:
+    """A node's name, and what ran VRRP there when its events said."""
+    what = report.software.get(node)
+    return f"{quote}{node}{quote}" + (f" ({what})" if what else "")
+
+
 def _seconds(s: float) -> str:
     return f"{s:.3f} s" if s < 10 else f"{s:.1f} s"
 
@@ -115,7 +123,7 @@ def _summary(r: InstanceReport) -> str:
 def to_text(report: Report) -> str:
     clock = _Clock(report)
     out = [f"Incident report {_title(report)}",
-           f"nodes: {', '.join(report.nodes) or 'none'}"]
+           f"nodes: {', '.join(_node(report, n) for n in report.nodes) or 'none'}"]
     if not report.instances:
         out.append("no VRRP instance in these events")
     for r in report.instances:
@@ -155,7 +163,7 @@ def _md(text: str) -> str:
 def to_markdown(report: Report) -> str:
     clock = _Clock(report)
     out = [f"## Incident report: {_title(report)}", "",
-           f"Nodes: {', '.join(f'`{n}`' for n in report.nodes) or 'none'}."]
+           f"Nodes: {', '.join(_node(report, n, '`') for n in report.nodes) or 'none'}."]
     if not report.instances:
         out += ["", "No VRRP instance in these events."]
     for r in report.instances:

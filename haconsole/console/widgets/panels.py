@@ -140,13 +140,16 @@ def render_clients(view: ClusterView, now: float, palette: Palette,
 
 def render_nodes(view: ClusterView, now: float, palette: Palette,
                  node_colour: NodeColour) -> Table:
-    """Per node: reachable or lost, its services, its checks: the causes behind priorities.
+    """Per node: reachable or lost, what runs VRRP there (keepalived or the agent, and its
+    release, once a source said it), its services, its checks: the causes behind
+    priorities.
 
     Facts from a node that is lost or stale are the last ones it sent, not its health now:
     they are greyed, without ✔, and carry their age."""
     table = Table(box=None, expand=True, pad_edge=False, show_edge=False,
                   header_style=f"bold {palette.muted}")
     rows = []
+    versions = any(node.version for node in view.nodes.values())
     for node in view.nodes.values():
         stale = not node.up or not node.health_ok or \
             now - node.last_event > view.config.stale_after
@@ -176,17 +179,24 @@ def render_nodes(view: ClusterView, now: float, palette: Palette,
                           style=palette.muted if ok else f"bold {palette.warning}")
         services.rstrip()
         checks.rstrip()
+        software = Text(node.software or "—", style=palette.muted)
         rows.append((Text(node.name, style=f"bold {node_colour(node.name)}"), agent,
+                     *([software] if versions else []),
                      services or Text("—", style=palette.muted),
                      checks or Text("—", style=palette.muted)))
-    # Names and the up/lost word never shrink; checks give way first, then services.
+    # Names and the up/lost word never shrink; checks give way first, then services, then
+    # the release (a column only once some source said one).
+    titles = ("Node", "", *(["Version"] if versions else []), "Services", "Checks")
     widths = [max([len(title), *(row[i].cell_len for row in rows)])
-              for i, title in enumerate(("Node", "", "Services", "Checks"))]
+              for i, title in enumerate(titles)]
     table.add_column("Node", no_wrap=True, min_width=widths[0])
     table.add_column("", no_wrap=True, overflow="ellipsis", min_width=min(widths[1], 6),
                      max_width=22)
+    if versions:
+        table.add_column("Version", no_wrap=True, overflow="ellipsis",
+                         min_width=widths[2], max_width=widths[2])
     table.add_column("Services", no_wrap=True, overflow="ellipsis",
-                     min_width=min(widths[2], 14))
+                     min_width=min(widths[-2], 14))
     table.add_column("Checks", no_wrap=True, overflow="ellipsis", ratio=1)
     for row in rows:
         table.add_row(*row)

@@ -21,7 +21,8 @@ straight from /var/log/syslog or `journalctl`), and this module turns them into 
 What a log says only between the lines, turned into events (the incident report relies on
 these reasons; see haconsole/report/build.py):
 - a run starts ("Starting Keepalived v2.2.7", "Starting haconsole agent", a respawned VRRP
-  child): `NodeSeen(agent=...)`, with the node's address when it logged one;
+  child): `NodeSeen(agent=..., version=...)` (the release its start line names), with the
+  node's address when it logged one;
 - the VRRP process dies ("pid 123 exited due to signal 9", "VRRP child process(123) died"):
   `NodeLost(reason="crashed: ...")` at that line;
 - a clean end ("Stopped Keepalived ..."): `NodeLost(reason="stopped")`;
@@ -36,8 +37,9 @@ where a line proves what it answers came first (an advert heard from a node mean
 was already MASTER); such lines move after it, by at most `CAUSAL_TOLERANCE` seconds.
 
 `since` / `until` limit the events returned; the state at `since` comes first as one
-`InstanceState` per instance (and `NodeLost` for nodes down then), so a report or a replay
-starting there knows who was master. `max_lines` reads only the last lines of each file.
+`InstanceState` per instance (and `NodeLost` for nodes down then, `NodeSeen` with the
+release for those up), so a report or a replay starting there knows who was master.
+`max_lines` reads only the last lines of each file.
 
 Anything odd becomes one line in `History.problems` ("app.log: 12 lines in no known log
 form (first: line 3)"); a file that cannot be used at all raises `LogHistoryError`, one
@@ -198,17 +200,19 @@ class _NodeReader:
         self.running = False  # a run is under way (or the log began mid-run)
         self.vrrp_dead = False
         self.vrrp_pid: int | None = None
+        self.version = ""  # the running daemon's release, from its start line
         self.last_t: float | None = None
         self.vips: dict[str, list[str]] = {}  # instance -> VIPs its announcements named
 
-    def _new_run(self, t: float, agent: str) -> None:
+    def _new_run(self, t: float, agent: str, version: str) -> None:
         if self.running and not self.vrrp_dead and self.last_t is not None:
             masters = tuple(sorted(name for name, state in self.parser.states.items()
                                    if state == ev.State.MASTER))
             self.silent.append(Silent(self.node, self.last_t, t, masters, len(self.events)))
         self.parser = KeepalivedLogParser(self.node, tz=self.tz)
         self.running, self.vrrp_dead, self.vrrp_pid = True, False, None
-        self.events.append(ev.NodeSeen(t, self.node, agent=agent))
+        self.version = version
+        self.events.append(ev.NodeSeen(t, self.node, agent=agent, version=version))
 
     def _death(self, t: float, reason: str) -> None:
         if self.vrrp_dead:
@@ -229,14 +233,16 @@ class _NodeReader:
             return _STOPPED.match(msg) is not None
         m = _START.match(msg)
         if m:
-            self._new_run(t, "keepalived" if m["ka"] else "haconsole")
+            self._new_run(t, "keepalived" if m["ka"] else "haconsole",
+                          m["ka"] or m["agent"] or "")
             return False
         m = _VRRP_CHILD.match(msg)
         if m:
             if self.vrrp_dead:  # the parent respawned its VRRP child
                 self.parser = KeepalivedLogParser(self.node, tz=self.tz)
                 self.vrrp_dead = False
-                self.events.append(ev.NodeSeen(t, self.node, agent="keepalived"))
+                self.events.append(ev.NodeSeen(t, self.node, agent="keepalived",
+                                               version=self.version))
             self.running = True
             self.vrrp_pid = int(m["pid"])
             return False
@@ -480,6 +486,7 @@ def _window(events: list[ev.Event], since: float | None,
         return events
     out: list[ev.Event] = []
     lost: dict[str, ev.NodeLost] = {}
+    seen: dict[str, ev.NodeSeen] = {}
     states: dict[tuple[str, str], ev.State] = {}
     priorities: dict[tuple[str, str], tuple[int, int]] = {}
     started = since is None
@@ -488,17 +495,18 @@ def _window(events: list[ev.Event], since: float | None,
             break
         if not started:
             if e.t < since:  # type: ignore[operator]
-                _note_state(e, lost, states, priorities)
+                _note_state(e, lost, seen, states, priorities)
                 continue
             started = True
-            out.extend(_snapshot(since, lost, states, priorities))  # type: ignore[arg-type]
+            out.extend(_snapshot(since, lost, seen, states,  # type: ignore[arg-type]
+                                 priorities))
         out.append(e)
     if not started and since is not None:
-        out.extend(_snapshot(since, lost, states, priorities))
+        out.extend(_snapshot(since, lost, seen, states, priorities))
     return out
 
 
-def _note_state(e: ev.Event, lost: dict[str, ev.NodeLost],
+def _note_state(e: ev.Event, lost: dict[str, ev.NodeLost], seen: dict[str, ev.NodeSeen],
                 states: dict[tuple[str, str], ev.State],
                 priorities: dict[tuple[str, str], tuple[int, int]]) -> None:
     if isinstance(e, ev.Transition):
@@ -509,13 +517,18 @@ def _note_state(e: ev.Event, lost: dict[str, ev.NodeLost],
         lost[e.node] = e
     elif isinstance(e, ev.NodeSeen):
         lost.pop(e.node, None)
+        seen[e.node] = e
         for key in [k for k in states if k[0] == e.node]:
             del states[key]  # a new run: its instances start again from INIT
 
 
-def _snapshot(t: float, lost: dict[str, ev.NodeLost],
+def _snapshot(t: float, lost: dict[str, ev.NodeLost], seen: dict[str, ev.NodeSeen],
               states: dict[tuple[str, str], ev.State],
               priorities: dict[tuple[str, str], tuple[int, int]]) -> Iterable[ev.Event]:
+    for node, run in sorted(seen.items()):  # who runs there: its agent and release
+        if node not in lost and run.version:
+            yield ev.NodeSeen(t, node, address=run.address, agent=run.agent,
+                              version=run.version)
     for node, e in sorted(lost.items()):
         yield ev.NodeLost(t, node, reason=e.reason)
     for (node, name), state in sorted(states.items()):
