@@ -578,3 +578,14 @@ def test_two_clusters_reusing_a_vrid_on_two_segments_are_two_routers() -> None:
                                     address="192.0.2.11", segment=segment))
     assert len(view.groups()) == 2
     assert "split-brain" not in kinds(view, 1)
+
+
+def test_a_late_line_into_a_full_log_takes_the_oldest_ones_place() -> None:
+    """The merged log is bounded; a line older than the newest (another node's, a past)
+    arriving when it is full must not break the fold (it did: IndexError from deque)."""
+    view = ClusterView(ViewConfig(log_lines=5))
+    view.apply_all([ev.LogLine(T0 + i, "a", text=f"l{i}") for i in range(5)])
+    view.apply(ev.LogLine(T0 + 2.5, "b", text="late"))
+    assert [e.text for e in view.log] == ["l1", "l2", "late", "l3", "l4"]
+    view.apply(ev.LogLine(T0 - 10, "b", text="ancient"))  # older than all: not kept
+    assert [e.text for e in view.log] == ["l1", "l2", "late", "l3", "l4"]

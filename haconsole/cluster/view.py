@@ -515,8 +515,11 @@ class ClusterView:
             self.log.append(entry)
             return
         index = bisect.bisect_right([e.t for e in self.log], t)
-        if index == 0 and len(self.log) == self.log.maxlen:
-            return  # older than everything kept: it would be dropped at once
+        if len(self.log) == self.log.maxlen:  # full: the oldest line makes room
+            if index == 0:
+                return  # older than everything kept: it would be the one to go
+            self.log.popleft()
+            index -= 1
         self.log.insert(index, entry)
         self.log_reordered_at = self.log_seq
 
