@@ -589,3 +589,14 @@ def test_a_late_line_into_a_full_log_takes_the_oldest_ones_place() -> None:
     assert [e.text for e in view.log] == ["l1", "l2", "late", "l3", "l4"]
     view.apply(ev.LogLine(T0 - 10, "b", text="ancient"))  # older than all: not kept
     assert [e.text for e in view.log] == ["l1", "l2", "late", "l3", "l4"]
+
+
+def test_with_on_error_a_bad_event_is_skipped_and_the_rest_folded() -> None:
+    view = ClusterView()
+    seen: list[str] = []
+    bad = ev.InstanceState(T0, "n1", instance="VI_1", vrid=1)
+    object.__setattr__(bad, "vips", None)  # a value the fold cannot iterate
+    view.apply_all([bad, ev.LogLine(T0 + 1, "n1", text="after")],
+                   on_error=lambda item, err: seen.append(type(err).__name__))
+    assert seen == ["TypeError"]
+    assert view.log[-1].text == "after"

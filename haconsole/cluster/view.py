@@ -437,10 +437,19 @@ class ClusterView:
         return out
 
     # ------------------------------------------------------------------ the fold
-    def apply_all(self, items: Iterable[ev.Event | CommandIssued]) -> Changes:
-        """Fold every item; what changed, all together."""
+    def apply_all(self, items: Iterable[ev.Event | CommandIssued], *,
+                  on_error: Callable[[object, Exception], None] | None = None) -> Changes:
+        """Fold every item; what changed, all together. With `on_error`, an item the fold
+        cannot take is reported there and skipped, and the others are still folded (a
+        console must not stop showing a node because of one bad event)."""
         for item in items:
-            self._fold(item)
+            if on_error is None:
+                self._fold(item)
+                continue
+            try:
+                self._fold(item)
+            except Exception as err:
+                on_error(item, err)
         changes, self._changes = self._changes, Changes()
         return changes
 

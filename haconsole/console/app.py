@@ -263,7 +263,7 @@ class HAConsoleApp(App[int]):
         if items or self._gate.holding:  # nodes' pasts are folded in time order
             items = self._gate.feed(items, now)  # type: ignore[assignment]
         if items:
-            self._changes.update(self.view.apply_all(items))
+            self._changes.update(self.view.apply_all(items, on_error=self._fold_error))
             self.applied += len(items)
             for observe in self.observers:
                 observe(items)
@@ -482,6 +482,15 @@ class HAConsoleApp(App[int]):
                 self._partitioned.discard(command.node)
         self._toast("information" if ok else "error", cmd.outcome(what, ok, detail))
         return ok, detail
+
+    def _fold_error(self, item: object, err: Exception) -> None:
+        """An event the view could not fold: skipped, said once (a bug, not the operator's)."""
+        if not self._fold_errors:
+            self._toast("error", f"internal error, an event was skipped: "
+                                 f"{type(err).__name__}: {err} (on {type(item).__name__})")
+        self._fold_errors += 1
+
+    _fold_errors = 0
 
     def save_svg(self, directory: str | None = None) -> str | None:
         """Save an SVG of the screen in `directory` (default: `screenshot_dir()`) and say
