@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import datetime as _dt
 import json
-import os
 import signal
 import sys
 import time as _time
@@ -34,6 +33,7 @@ from haconsole.capture.frames import VrrpRecord, decode_frame
 from haconsole.capture.pcap import CaptureError, read_pcap
 from haconsole.cluster.events import Event
 from haconsole.cluster.view import ClusterView
+from haconsole.pipes import silence_stdout
 from haconsole.vrrp.packet import AUTH_NAMES, AUTH_PASS, CHK_ERR, Advert, format_interval
 
 __all__ = ["BAD_TIME", "CaptureError", "WatchRecord", "add_arguments", "capture_live",
@@ -249,7 +249,7 @@ def main_watch(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 2
     except BrokenPipeError:
         # `haconsole watch -r x.pcap | head`: the reader left, which is not an error.
-        _silence_stdout()
+        silence_stdout()
     return 0
 
 
@@ -400,13 +400,3 @@ def _columns(table: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in table]
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass  # not a real file (captured in tests): nothing will flush to a closed pipe

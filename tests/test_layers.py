@@ -20,6 +20,7 @@ ROOT = Path(haconsole.__file__).parent
 ALLOWED: dict[str, set[str]] = {
     "config": set(),
     "tomlfile": {"config"},
+    "pipes": set(),
     "vrrp": {"config"},
     "capture": {"config", "vrrp"},
     "net": {"config", "vrrp"},
@@ -36,7 +37,7 @@ ALLOWED: dict[str, set[str]] = {
                 "agent.protocol", "capture"},
     "netns": {"config", "vrrp", "net", "cluster", "probe", "keepalived", "engine", "lab",
               "agent", "sources"},
-    "watch": {"config", "vrrp", "cluster", "capture", "sources", "console"},
+    "watch": {"config", "pipes", "vrrp", "cluster", "capture", "sources", "console"},
     "console": {"cluster", "sources.base"},
 }
 

@@ -37,6 +37,7 @@ from haconsole.keepalived.log.writer import (
     LogOptions,
     build_log_handlers,
 )
+from haconsole.pipes import silence_stdout
 
 if TYPE_CHECKING:
     from haconsole.cluster.view import ClusterView
@@ -234,7 +235,7 @@ def main_agent(args: argparse.Namespace) -> int:
         try:
             return main_ctl(args)
         except BrokenPipeError:  # `ctl events | head`: the reader left, not an error
-            _silence_stdout()
+            silence_stdout()
             return 0
     if args.show_version:
         print(f"haconsole agent v{version()} (keepalived-compatible VRRP daemon)",
@@ -290,14 +291,6 @@ def _config_test(path: str, config_id: str | None, log_file: str) -> int:
         return 1
 
 
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass  # not a real file (captured in tests): nothing will flush to a closed pipe
 
 
 def main(argv: list[str] | None = None) -> int:
