@@ -22,7 +22,7 @@ from haconsole.agent.protocol import supports as agent_supports
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.cluster.history_gate import ReplayFilter
-from haconsole.sources.base import Publish
+from haconsole.sources.base import Publish, end_task
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 Connect = Callable[[], Awaitable[Streams]]
@@ -60,11 +60,8 @@ class AgentSource:
 
     async def stop(self) -> None:
         self._stopped = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await end_task(self._task)
+        self._task = None
         self._close()
 
     def supports(self, command: type[cmd.Command]) -> bool:

@@ -5,8 +5,10 @@ The console holds a list of sources and never looks inside them.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from haconsole.cluster.commands import Command
 from haconsole.cluster.events import Event
@@ -43,3 +45,13 @@ class WarnsBeforeCommands(Protocol):
 
     def warning(self, command: Command) -> str:
         """What the operator should know before confirming `command`, or ""."""
+
+
+async def end_task(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a source's background task and wait until it has ended (None: nothing):
+    every source's `stop` does this before releasing what the task used."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timezone
 
 from haconsole.cluster import events as ev
-from haconsole.sources.base import Publish
+from haconsole.sources.base import Publish, end_task
 from haconsole.sources.keepalived_ssh import Collect, Process
 from haconsole.sources.ssh import Backoff, ClockReading, CommandOutput, wait_within
 
@@ -211,11 +211,8 @@ class LocalLink:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await end_task(self._task)
+        self._task = None
         self.connected.clear()
         await self.transport.aclose()
 

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.probe.runner import DEFAULT_RATE, DEFAULT_TIMEOUT, ClientProbe, ProbeTarget
-from haconsole.sources.base import Publish
+from haconsole.sources.base import Publish, end_task
 from haconsole.sources.keepalived_ssh import Process
 
 __all__ = ["ClientProbeSource", "ProbeProcessSource", "parse_probe_line", "probe_argv"]
@@ -78,11 +78,8 @@ class ProbeProcessSource:
 
     async def stop(self) -> None:
         proc = self._proc
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await end_task(self._task)
+        self._task = None
         self._close()
         if proc is not None:
             with contextlib.suppress(asyncio.TimeoutError, TimeoutError, OSError):

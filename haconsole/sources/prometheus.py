@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
-from haconsole.sources.base import Publish
+from haconsole.sources.base import Publish, end_task
 
 __all__ = ["PrometheusError", "PrometheusSource", "node_name", "selector"]
 
@@ -133,11 +133,8 @@ class PrometheusSource:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await end_task(self._task)
+        self._task = None
 
     def supports(self, command: type[cmd.Command]) -> bool:
         return False  # read-only: Prometheus reports, it cannot act on a node

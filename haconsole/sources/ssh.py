@@ -39,7 +39,7 @@ import asyncssh
 
 from haconsole.cluster import events as ev
 from haconsole.cluster.view import ClusterView
-from haconsole.sources.base import Publish
+from haconsole.sources.base import Publish, end_task
 from haconsole.sources.inventory import NodeSpec
 
 __all__ = [
@@ -348,11 +348,8 @@ class NodeLink:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await end_task(self._task)
+        self._task = None
         self._close()
 
     def _close(self) -> None:

@@ -45,7 +45,7 @@ from haconsole.capture.frames import (
 from haconsole.capture.pcap import CaptureError, Frame, PcapStream, read_frames
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
-from haconsole.sources.base import Publish
+from haconsole.sources.base import Publish, end_task
 from haconsole.vrrp.packet import AUTH_NAMES, AUTH_PASS
 
 if TYPE_CHECKING:  # SSH pulls in asyncssh: only the SSH capture needs it
@@ -372,11 +372,8 @@ class WireSource:
 
     async def stop(self) -> None:
         self._stopped = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await end_task(self._task)
+        self._task = None
         self._close()
 
     def supports(self, command: type[cmd.Command]) -> bool:
