@@ -197,6 +197,15 @@ class GlobalDefs:
     notification_email_from: str | None = None
     smtp_server: str | None = None
     smtp_connect_timeout: int = 30
+    # Where keepalived tells what it does: the SIGUSR1 dump (2.3+) and the notify FIFOs
+    # (with the scripts keepalived starts to read them), as written in the file.
+    state_dump_file: str | None = None
+    json_version: int = 1
+    notify_fifo: str | None = None
+    notify_fifo_script: str | None = None
+    vrrp_notify_fifo: str | None = None
+    vrrp_notify_fifo_script: str | None = None
+    vrrp_notify_priority_changes: bool = False
 
 
 @dataclass

@@ -27,9 +27,11 @@ from haconsole.cluster.events import (
 from haconsole.keepalived.dump import (
     AdvertStats,
     DumpError,
+    DumpPaths,
     InstanceSnapshot,
     TrackedProcess,
     dump_events,
+    dump_paths,
     parse_data_dump,
     parse_json_document,
     parse_json_dump,
@@ -570,3 +572,36 @@ def test_24_data_dump_names_where_the_dumps_were_asked_to_go() -> None:
     assert " state dump file /run/keepalived/nginx1/ka-state.data" in text
     assert " stats dump file /run/keepalived/nginx1/ka-stats.stats" in text
     assert " json_version 2" in text
+
+
+# ---------------------------------------------------------------------------------------
+# Where the dumps are
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kwargs", "paths"), [
+    ({}, DumpPaths()),
+    ({"release": "2.4.3", "state_dump_file": "/run/ka/ka-state.data", "tmp_dir": "/var/tmp/k"},
+     DumpPaths("/var/tmp/k/keepalived.json", "/run/ka/ka-state.data",
+               "/var/tmp/k/keepalived.stats")),
+    ({"release": "2.4.3", "state_dump_file": "/run/ka/"},  # a directory: the default name
+     DumpPaths(data="/run/ka/keepalived.data")),
+    ({"release": "2.4.3", "state_dump_file": "state.data"},  # relative: the tmp directory
+     DumpPaths(data="/tmp/state.data")),
+    ({"release": "2.2.7", "state_dump_file": "/run/ka/ka-state.data"},  # 2.2.7: no keyword
+     DumpPaths()),
+    ({"release": "", "state_dump_file": "/run/ka/s.data"}, DumpPaths(data="/run/ka/s.data")),
+    ({"tmp_dir": "relative/dir"}, DumpPaths()),  # keepalived takes only an absolute TMPDIR
+])
+def test_dump_paths(kwargs: dict[str, str], paths: DumpPaths) -> None:
+    assert dump_paths(**kwargs) == paths
+
+
+def test_dump_paths_agree_with_the_real_2_4_3() -> None:
+    """make_dumps.py's nodes: state_dump_file in their directory, the rest in /tmp."""
+    text = dump_24(1, "nginx1", "data")
+    state = next(line.split(" state dump file ", 1)[1] for line in text.splitlines()
+                 if line.startswith(" state dump file "))
+    assert dump_paths(release="2.4.3", state_dump_file=state) == DumpPaths(
+        "/tmp/keepalived.json", "/run/keepalived/nginx1/ka-state.data",
+        "/tmp/keepalived.stats")

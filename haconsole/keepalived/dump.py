@@ -61,10 +61,12 @@ __all__ = [
     "STATE_NAMES",
     "AdvertStats",
     "DumpError",
+    "DumpPaths",
     "InstanceSnapshot",
     "JsonDump",
     "TrackedProcess",
     "dump_events",
+    "dump_paths",
     "parse_data_dump",
     "parse_json_document",
     "parse_json_dump",
@@ -100,6 +102,46 @@ _EVENT_STATE: dict[str, State] = {
     # keepalived.data prints "unknown" for codes other than 0-3, i.e. deleted or stopping.
     "UNKNOWN": State.STOP,
 }
+
+
+
+@dataclass(frozen=True)
+class DumpPaths:
+    """Where one keepalived writes its dumps (see `dump_paths`)."""
+
+    json: str = DEFAULT_JSON_PATH
+    data: str = DEFAULT_DATA_PATH
+    stats: str = DEFAULT_STATS_PATH
+
+
+def dump_paths(*, tmp_dir: str = "", state_dump_file: str | None = None,
+               release: str = "") -> DumpPaths:
+    """Where a keepalived of `release` ("2.4.3"; "" unknown: taken as 2.3+) writes its
+    dumps, given its tmp directory (its $TMPDIR when absolute, else /tmp) and the
+    configuration's `state_dump_file`.
+
+    From keepalived's sources (2.2.7 and 2.4.3: make_tmp_filename, and 2.3+'s
+    global_data.c open_dump_file): the JSON and the stats always go to the tmp directory
+    as keepalived.json and keepalived.stats (2.3+ parses `json_dump_file` and
+    `stats_dump_file` but does not use them); SIGUSR1's data goes to `state_dump_file`
+    from 2.3: its directory when absolute (else the tmp directory) and its file name (a
+    path ending in "/" keeps keepalived.data). 2.2.7 knows no such keyword.
+    """
+    tmp = tmp_dir.rstrip("/") if tmp_dir.startswith("/") else "/tmp"
+    tmp = tmp or "/"
+    data = f"{tmp}/keepalived.data"
+    numbers = tuple(int(n) for n in re.findall(r"\d+", release)[:2])
+    if state_dump_file and (not numbers or numbers >= (2, 3)):
+        if state_dump_file.startswith("/"):
+            directory = state_dump_file if state_dump_file.endswith("/") else \
+                state_dump_file.rsplit("/", 1)[0] + "/"
+        else:
+            directory = tmp + "/"
+        name = "keepalived.data" if state_dump_file.endswith("/") else \
+            state_dump_file.rsplit("/", 1)[-1]
+        data = directory.rstrip("/") + "/" + name
+    return DumpPaths(json=f"{tmp}/keepalived.json", data=data, stats=f"{tmp}/keepalived.stats")
+
 
 # Lives only in this process: fingerprints compare passwords without revealing them.
 _FINGERPRINT_KEY = os.urandom(32)

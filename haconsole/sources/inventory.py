@@ -21,6 +21,11 @@ be added, never renamed):
     sudo = false                    # prefix remote commands with `sudo -n`
     pidfile = "/run/keepalived.pid" # optional, else pgrep
     log_file = ""                   # optional: tail -F this instead of journalctl
+    config = ""                     # optional: the keepalived.conf to read (dump paths,
+                                    # notify FIFOs); else the running keepalived's -f, else
+                                    # /etc/keepalived/keepalived.conf
+    notify_fifo = false             # optional: read the conf's vrrp_notify_fifo/notify_fifo
+                                    # (one no notify_fifo_script reads) as the event stream
     history_lines = 20000           # optional: at most this many log lines read at attach
     jump = ""                       # optional ProxyJump host
     identity_file = ""              # optional: private key (else agent / ~/.ssh/id_*)
@@ -80,6 +85,8 @@ _NODE_KEYS: dict[str, type | tuple[type, ...]] = {
     "sudo": bool,
     "pidfile": str,
     "log_file": str,
+    "config": str,
+    "notify_fifo": bool,
     "history_lines": int,
     "jump": str,
     "identity_file": str,
@@ -104,6 +111,8 @@ class NodeSpec:
     sudo: bool = False
     pidfile: str = ""
     log_file: str = ""
+    config: str = ""  # keepalived.conf on the node ("": the running one's -f, else default)
+    notify_fifo: bool = False  # read keepalived's notify FIFO as the event stream
     history_lines: int = 20000  # the cap on log lines read at attach (connect --since)
     jump: str = ""
     identity_file: str = ""
@@ -256,6 +265,8 @@ def _node(path: str, lines: TomlLines, index: int, raw: dict[str, Any], interval
         sudo=bool(raw.get("sudo", False)),
         pidfile=raw.get("pidfile", ""),
         log_file=raw.get("log_file", ""),
+        config=raw.get("config", ""),
+        notify_fifo=bool(raw.get("notify_fifo", False)),
         history_lines=history_lines,
         jump=raw.get("jump", ""),
         identity_file=_expand(raw.get("identity_file", "")),

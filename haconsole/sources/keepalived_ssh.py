@@ -33,6 +33,19 @@ What it reads, and why this way:
   the next dump shows it; VIP events come once per change; a fact older than the one
   held (the dump read before the past) does not overwrite it.
 
+- the node itself, once per connection (and again when keepalived's PID changes): the
+  running keepalived's release (`keepalived --version` of /proc/PID/exe: `NodeSeen.version`),
+  and where it writes its dumps: its configuration (the inventory's `config`, else the
+  `-f`/`--use-file` of /proc/PID/cmdline, else keepalived's default), read with
+  haconsole's keepalived.conf parser as that release reads it (`state_dump_file`, 2.3+)
+  and its $TMPDIR (/proc/PID/environ): `keepalived.dump.dump_paths`.
+- notify FIFO (`notify_fifo = true` in the inventory): the FIFO keepalived writes each
+  state change to (`vrrp_notify_fifo` / `notify_fifo` in its global_defs) is read as the
+  first word on every transition, the moment it happens; the dumps stay for counters and
+  VIPs, the log for the reasons. A FIFO gives each line to one reader: only a FIFO no
+  `*_notify_fifo_script` reads is taken (see `fifo_choice`), and the backlog keepalived
+  wrote while nobody read is drained unread at attach (the first dump says the state).
+
 Actions: stop/start the service, restart keepalived, and fail over (stop keepalived on the
 master so it sends priority 0, wait until another node is MASTER, start it again; with
 preemption on, `warning()` says first that the VIP will come straight back).
@@ -56,6 +69,7 @@ import ipaddress
 import json
 import re
 import secrets
+import shlex
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
@@ -64,18 +78,35 @@ import asyncssh
 
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
+from haconsole.config import GlobalDefs
 from haconsole.keepalived.dump import (
     DumpError,
+    DumpPaths,
     InstanceSnapshot,
+    TrackedProcess,
     dump_events,
+    dump_paths,
     parse_data_dump,
-    parse_json_dump,
+    parse_json_document,
     parse_stats_dump,
+    track_process_events,
     with_stats,
 )
+from haconsole.keepalived.fifo import fifo_events, parse_fifo_line
 from haconsole.keepalived.log import KeepalivedLogParser
 from haconsole.sources.base import Publish
 from haconsole.sources.inventory import NodeSpec
+from haconsole.sources.keepalived_facts import (
+    NodeFacts,
+    config_path,
+    config_script,
+    facts_script,
+    fifo_choice,
+    fifo_script,
+    parse_facts,
+    pid_command,
+    read_global_defs,
+)
 from haconsole.sources.ssh import (
     ClockReading,
     CommandOutput,
@@ -216,23 +247,30 @@ class SshTransport:
         return await measure_clock(self.conn, timeout=self.timeout)
 
 
-def poll_script(spec: NodeSpec, boundary: str) -> str:
+def poll_script(spec: NodeSpec, boundary: str, paths: DumpPaths | None = None) -> str:
     """The remote loop: one block of sections per line read on stdin (`scripts`: with
-    the vrrp_script results of the data dump too).
+    the vrrp_script results of the data dump too). `paths`: where this keepalived writes
+    its dumps (`keepalived.dump.dump_paths`; default /tmp's).
 
-    Every node value is quoted by `render_template`; `boundary` is ours (hex).
+    Every node value is quoted by `render_template` or shlex; `boundary` is ours (hex).
     """
     assert boundary.isalnum()
+    paths = paths or DumpPaths()
+    json_path, data_path, stats_path = (
+        shlex.quote(paths.json), shlex.quote(paths.data), shlex.quote(paths.stats))
     values = template_values(spec)
-    pid = (render_template("cat {pidfile} 2>/dev/null", values) if spec.pidfile
-           else "pgrep -o -x keepalived")
+    pid = pid_command(spec)
     status = render_template(spec.command("service_status"), values)
     return f"""PATH="$PATH:/usr/sbin:/sbin"; export PATH
 B={boundary}
 num() {{ case "$1" in ''|*[!0-9]*) echo ;; *) echo "$1" ;; esac; }}
-sig=$(num "$(keepalived --signum=JSON 2>/dev/null)")
-dsig=$(num "$(keepalived --signum=DATA 2>/dev/null)")
-ssig=$(num "$(keepalived --signum=STATS 2>/dev/null)")
+# the running binary's signal numbers (another keepalived may be first on PATH)
+signums() {{ k=/proc/$p/exe
+  sig=$(num "$("$k" --signum=JSON 2>/dev/null || keepalived --signum=JSON 2>/dev/null)")
+  dsig=$(num "$("$k" --signum=DATA 2>/dev/null || keepalived --signum=DATA 2>/dev/null)")
+  ssig=$(num "$("$k" --signum=STATS 2>/dev/null || keepalived --signum=STATS 2>/dev/null)")
+}}
+lastp=
 w() {{ i=0; while [ ! -s "$1" ] && [ $i -lt 100 ]; do sleep 0.01; i=$((i+1)); done; }}
 whole() {{ w "$1"; a=; b=$(wc -c < "$1"); i=0
   while [ "$a" != "$b" ] && [ $i -lt 50 ]; do
@@ -242,20 +280,21 @@ while IFS= read -r req; do
   p=$(num "$({pid} | head -n 1)")
   if [ -n "$p" ] && ! kill -0 "$p" 2>/dev/null; then p=; fi
   echo "$B pid $p"
+  if [ -n "$p" ] && [ "$p" != "$lastp" ]; then signums; lastp=$p; fi
   if [ -n "$p" ]; then
     if [ -n "$sig" ]; then
-      rm -f {JSON_PATH}; kill -s "$sig" "$p"; w {JSON_PATH}
-      echo "$B json"; cat {JSON_PATH} 2>/dev/null; echo
+      rm -f {json_path}; kill -s "$sig" "$p"; w {json_path}
+      echo "$B json"; cat {json_path} 2>/dev/null; echo
       if [ "$req" = scripts ] && [ -n "$dsig" ]; then
-        rm -f {DATA_PATH}; kill -s "$dsig" "$p"; whole {DATA_PATH}
+        rm -f {data_path}; kill -s "$dsig" "$p"; whole {data_path}
         echo "$B scripts"
-        sed -n '/^------< VRRP Scripts >------/,/^------< /p' {DATA_PATH} 2>/dev/null
+        sed -n '/^------< VRRP Scripts >------/,/^------< /p' {data_path} 2>/dev/null
       fi
     elif [ -n "$dsig" ]; then
-      rm -f {DATA_PATH} {STATS_PATH}; kill -s "$dsig" "$p"; kill -s "$ssig" "$p"
-      w {DATA_PATH}; w {STATS_PATH}
-      echo "$B data"; cat {DATA_PATH} 2>/dev/null; echo
-      echo "$B stats"; cat {STATS_PATH} 2>/dev/null; echo
+      rm -f {data_path} {stats_path}; kill -s "$dsig" "$p"; kill -s "$ssig" "$p"
+      w {data_path}; w {stats_path}
+      echo "$B data"; cat {data_path} 2>/dev/null; echo
+      echo "$B stats"; cat {stats_path} 2>/dev/null; echo
     fi
   fi
   echo "$B addr"; ip -j addr show 2>/dev/null; echo
@@ -343,6 +382,7 @@ class PollResult:
     addresses: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # if -> addrs
     service_up: bool | None = None
     scripts: dict[str, bool] | None = None  # vrrp_script name -> GOOD (data dump)
+    processes: tuple[TrackedProcess, ...] = ()  # vrrp_track_process quorums (json_version 2)
 
     @property
     def running(self) -> bool:
@@ -434,7 +474,9 @@ def parse_poll_block(block: str, boundary: str) -> PollResult:
             current.append(line)
     try:
         if "json" in sections:
-            result.snapshots = parse_json_dump("\n".join(sections["json"]))
+            doc = parse_json_document("\n".join(sections["json"]))
+            result.snapshots = doc.instances
+            result.processes = doc.track_processes
         elif "data" in sections:
             snaps = parse_data_dump("\n".join(sections["data"]))
             stats_text = "\n".join(sections.get("stats", []))
@@ -502,6 +544,11 @@ class KeepalivedSshNode:
         self.snapshots: dict[str, InstanceSnapshot] = {}
         self.polls = 0
         self.clock: ClockReading | None = None
+        self.facts: NodeFacts | None = None  # the keepalived read (release, PID...)
+        self.paths = DumpPaths()  # where it writes its dumps
+        self.fifo = ""  # the notify FIFO read ("": none)
+        self.fifo_lines = 0  # FIFO lines that said something (tests, benchmarks)
+        self._said: set[str] = set()  # one-off warnings already logged
         self._publish: Publish = lambda e: None
         self._poll_now = asyncio.Event()
         self._polled = asyncio.Event()
@@ -516,6 +563,8 @@ class KeepalivedSshNode:
         self._vip_t: dict[tuple[str, str], float] = {}
         self._tracks: dict[str, bool] = {}
         self._track_t: dict[str, float] = {}
+        self._effective: dict[str, int] = {}  # each instance's effective priority now
+        self._priority_said: dict[str, tuple[int, str]] = {}  # last PriorityChange (new, cause)
         self._reset_session()
 
     def _reset_session(self) -> None:
@@ -527,6 +576,7 @@ class KeepalivedSshNode:
         self._have_counters = False
         self._want_scripts = True
         self._first_poll = True
+        self._facts_stale = False  # keepalived's PID changed: read the node's facts again
         self._parser = self._new_parser()
 
     def _new_parser(self, node_t: float | None = None) -> KeepalivedLogParser:
@@ -612,6 +662,12 @@ class KeepalivedSshNode:
             else:
                 self._holding.discard(key)
             self._vip_t[key] = event.t
+        elif isinstance(event, ev.PriorityChange):
+            said = (event.new, event.cause)
+            if self._priority_said.get(event.instance) == said:
+                return  # the FIFO said it; the log's line adds its cause, else nothing
+            self._priority_said[event.instance] = said
+            self._effective[event.instance] = event.new
         elif isinstance(event, ev.TrackResult):
             self._tracks[event.track] = event.ok
             self._track_t[event.track] = max(event.t, self._track_t.get(event.track, 0.0))
@@ -626,11 +682,14 @@ class KeepalivedSshNode:
         self._reset_session()
         self._submitted = False
         await self._measure_clock(transport)
+        await self._read_facts(transport)
         self._parser = self._new_parser()
         boundary = secrets.token_hex(8)
-        proc = await transport.create_process(poll_script(self.spec, boundary))
+        proc = await transport.create_process(poll_script(self.spec, boundary, self.paths))
         poller = _Poller(proc, boundary, max(5.0, 3 * self.spec.interval + 2))
         log_task: asyncio.Task[None] | None = None
+        fifo_task: asyncio.Task[None] | None = None
+        fifo = await self._open_fifo(transport) if self.fifo else None
         try:
             first, first_t = await poller.poll(scripts=True)
             self._want_scripts = False
@@ -646,17 +705,101 @@ class KeepalivedSshNode:
             self._polled.set()
             log_task = asyncio.get_running_loop().create_task(
                 self._log_loop(transport, log[0] if log else None))
+            if fifo is not None:
+                fifo_task = asyncio.get_running_loop().create_task(self._fifo_loop(*fifo))
             if plan.since_node is not None:
                 await self._publish_history(history, source)
             self._release()
-            await self._poll_loop(poller)
+            await self._poll_loop(poller, transport)
         finally:
             self._release()
-            if log_task is not None:
-                log_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await log_task
+            for task in (log_task, fifo_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            if fifo is not None:
+                fifo[0].close()
             proc.close()
+
+    def _note(self, text: str, level: str = "warning") -> None:
+        """A line about the collector itself, once per wording."""
+        if text not in self._said:
+            self._said.add(text)
+            self._send(ev.LogLine(time.time(), self.name, f"[haconsole] {text}", level))
+
+    async def _read_facts(self, transport: Transport) -> bool:
+        """The keepalived this connection reads (`facts_script`): its release (NodeSeen),
+        where it writes its dumps, and the notify FIFO to follow. True when the dumps
+        moved since the last reading (the poll loop reads them from the old places)."""
+        boundary = secrets.token_hex(8)
+        timeout = self.options.command_timeout
+        facts = parse_facts(await _output(transport, facts_script(self.spec, boundary),
+                                          timeout), boundary)
+        if facts.release and (self.facts is None or facts.release != self.facts.release):
+            self._send(ev.NodeSeen(time.time(), self.name, agent="keepalived",
+                                   version=facts.release))
+        self.facts = facts
+        path = config_path(self.spec, facts)
+        text = await _output(transport, config_script(path, boundary), timeout)
+        defs = GlobalDefs()
+        head, _, body = text.partition("\n")
+        if head == f"{boundary} ok":
+            defs = read_global_defs(body, path, facts.release)
+        elif facts.pid or self.spec.config:  # no keepalived, no conf named: nothing to say
+            why = head.removeprefix(f"{boundary} error ").strip() or "no answer"
+            self._note(f"cannot read keepalived's configuration {path} ({why}): its dumps "
+                       "are read from the default places")
+        paths = dump_paths(tmp_dir=facts.tmp_dir, state_dump_file=defs.state_dump_file,
+                           release=facts.release)
+        moved, self.paths = paths != self.paths, paths
+        if self.spec.notify_fifo:
+            self.fifo, why = fifo_choice(defs)
+            if not self.fifo:
+                self._note(f"notify_fifo: {why}; transitions come from the log and the "
+                           "dumps")
+        return moved
+
+    async def _open_fifo(self, transport: Transport) -> tuple[Process, str] | None:
+        """Start following the notify FIFO: once its backlog is drained (or it is found
+        missing), the process and its marks' prefix; None when it cannot start."""
+        boundary = secrets.token_hex(8)
+        proc = await transport.create_process(fifo_script(self.fifo, boundary))
+        try:
+            first = await wait_within(proc.stdout.readline(), self.options.command_timeout)
+        except (asyncio.TimeoutError, TimeoutError, asyncssh.Error, OSError):
+            first = ""
+        if first.strip() == f"{boundary} missing":
+            self._note(f"notify FIFO {self.fifo} does not exist (yet): read once keepalived "
+                       "makes it")
+        elif first.strip() != f"{boundary} open":
+            proc.close()
+            self._note(f"cannot read the notify FIFO {self.fifo}: "
+                       + (await _drain(proc.stderr) or "no answer"))
+            return None
+        return proc, f"{boundary} "
+
+    async def _fifo_loop(self, proc: Process, mark: str) -> None:
+        """Each FIFO line as it comes: the transition (or priority change) it says,
+        stamped on arrival, then a poll for the rest (VIPs, counters)."""
+        async for line in proc.stdout:
+            text = line.rstrip("\n")
+            parsed = parse_fifo_line(text) if not text.startswith(mark) else None
+            if parsed is None:
+                continue
+            snap = self.snapshots.get(parsed.name)
+            priority = self._effective.get(parsed.name,
+                                           snap.effective_priority if snap else None)
+            events = fifo_events(parsed, node=self.name, t=time.time(),
+                                 state=self._states.get(parsed.name), priority=priority,
+                                 base=snap.base_priority if snap is not None else 0)
+            for event in events:
+                self._emit(event)
+            if events:
+                self.fifo_lines += 1
+                self.poll_now()
+        self._note(f"notify FIFO {self.fifo}: the reader ended: "
+                   + (await _drain(proc.stderr) or "?"))
 
     async def _measure_clock(self, transport: Transport) -> None:
         try:
@@ -800,7 +943,7 @@ class KeepalivedSshNode:
             self._send(event)
         self._send(end)
 
-    async def _poll_loop(self, poller: _Poller) -> None:
+    async def _poll_loop(self, poller: _Poller, transport: Transport) -> None:
         while True:
             with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
                 await wait_within(self._poll_now.wait(), self.spec.interval)
@@ -810,6 +953,11 @@ class KeepalivedSshNode:
             self.polls += 1
             self._handle_poll(result, t)
             self._polled.set()
+            if self._facts_stale:  # a new keepalived: its release, its dumps' places
+                self._facts_stale = False
+                if await self._read_facts(transport):
+                    raise ConnectionError("keepalived restarted with its dumps elsewhere: "
+                                          "reading them there")
 
     def _since(self, snap: InstanceSnapshot) -> float | None:
         """When the instance entered its state, as the node says, on our clock."""
@@ -819,6 +967,7 @@ class KeepalivedSshNode:
         node = self.spec.name
         if result.pid != self._pid:
             self._want_scripts = self._want_scripts or not self._first_poll
+            self._facts_stale = bool(result.pid) and not self._first_poll
             self._pid = result.pid  # keepalived (re)started: its checks start over
         if result.service_up is not None and result.service_up != self._service:
             self._service = result.service_up
@@ -846,6 +995,10 @@ class KeepalivedSshNode:
                                                   f"{result.dump_error}"))
         self._vips(result, t)
         self._scripts(result, t)
+        for event in track_process_events(result.processes, node=node, t=t):
+            assert isinstance(event, ev.TrackResult)
+            if self._tracks.get(event.track) != event.ok:
+                self._emit(event)
         self._first_poll = False
         if self._want_scripts:
             self._poll_now.set()
@@ -873,6 +1026,7 @@ class KeepalivedSshNode:
         for snap in snapshots:
             self._parser.set_vips(snap.name, snap.vips, snap.excluded_vips)
             self._parser.set_base_priority(snap.name, snap.base_priority)
+            self._effective[snap.name] = snap.effective_priority
             known = self._states.get(snap.name)
             if known is not None and known != snap.event_state:
                 self._emit(ev.Transition(t, node, snap.name, known, snap.event_state,
@@ -1082,6 +1236,20 @@ class KeepalivedSshNode:
             parts.append("preemption will pull the VIP back")
         moved = all("is MASTER" in p for p in parts[1:1 + len(vrids)])
         return ok2 and moved, "; ".join(parts)
+
+
+async def _output(transport: Transport, script: str, timeout: float) -> str:
+    """Everything a short script prints ("" when it cannot run or is too slow)."""
+    try:
+        proc = await transport.create_process(script)
+    except (asyncssh.Error, OSError):
+        return ""
+    try:
+        return str(await wait_within(proc.stdout.read(), timeout))
+    except (asyncio.TimeoutError, TimeoutError, asyncssh.Error, OSError):
+        return ""
+    finally:
+        proc.close()
 
 
 async def _drain(stream: TextOut, timeout: float = 1.0) -> str:

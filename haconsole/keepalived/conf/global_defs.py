@@ -99,10 +99,12 @@ def json_version(b: Builder, words: list[str]) -> None:
     if len(words) < 2:
         b.report(GENERAL_ERROR, f"{words[0]} requires version")
         return
-    ok, _, msg = read_unsigned(words[1], 1, 2)
+    ok, value, msg = read_unsigned(words[1], 1, 2)
     if not ok:
         b.report_number(msg)
         b.report(GENERAL_ERROR, "Invalid JSON version")
+        return
+    b.g.defs.json_version = value
 
 
 def iproute_dir(b: Builder, words: list[str]) -> None:
@@ -112,9 +114,31 @@ def iproute_dir(b: Builder, words: list[str]) -> None:
 
 
 def dump_file(b: Builder, words: list[str]) -> None:
-    """state_dump_file, stats_dump_file, json_dump_file: where SIGUSR1/2 and SIGJSON write."""
+    """state_dump_file, stats_dump_file, json_dump_file: where SIGUSR1/2 and SIGJSON write
+    (keepalived 2.4.3 only uses state_dump_file, for SIGUSR1's: the one modelled)."""
     if len(words) != 2 or not words[1]:
         b.report(GENERAL_ERROR, f"{words[0]} requires a non-empty path")
+        return
+    if words[0] == "state_dump_file":
+        b.g.defs.state_dump_file = words[1]
+
+
+def notify_fifo(b: Builder, words: list[str]) -> None:
+    """notify_fifo, vrrp_notify_fifo (a path, then optional user and group) and their
+    *_script (the command keepalived starts to read the FIFO): as written."""
+    if len(words) < 2:
+        b.report(GENERAL_ERROR, NEED_VALUE[words[0]])
+        return
+    setattr(b.g.defs, words[0], words[1])
+
+
+def notify_priority_changes(b: Builder, words: list[str]) -> None:
+    """vrrp_notify_priority_changes [true|false]: priority changes on the notify FIFOs."""
+    if len(words) >= 2 and true_false(words[1]) is None:
+        b.report(GENERAL_ERROR, f"Invalid value '{words[1]}' for global "
+                 f"{words[0]} specified")
+        return
+    b.g.defs.vrrp_notify_priority_changes = len(words) < 2 or bool(true_false(words[1]))
 
 
 def delay_after_boot(b: Builder, words: list[str]) -> None:
@@ -239,8 +263,7 @@ vrrp_garp_interval vrrp_gna_interval vrrp_garp_extra_if vrrp_vmac_garp_intvl
 nftables_priority nftables_ifindex nftables_ipvs nftables_ipvs_priority
 nftables_ipvs_start_fwmark nftables_counters vrrp_check_unicast_src
 vrrp_priority vrrp_no_swap vrrp_rt_priority vrrp_cpu_affinity vrrp_rlimit_rttime
-vrrp_rlimit_rtime notify_fifo notify_fifo_script vrrp_notify_fifo vrrp_notify_fifo_script
-vrrp_notify_priority_changes fifo_write_vrrp_states_on_reload lvs_notify_fifo
+vrrp_rlimit_rtime fifo_write_vrrp_states_on_reload lvs_notify_fifo
 lvs_notify_fifo_script checker_priority checker_no_swap checker_rt_priority
 checker_cpu_affinity checker_rlimit_rttime checker_rlimit_rtime bfd_priority bfd_no_swap
 bfd_rt_priority bfd_cpu_affinity bfd_rlimit_rttime bfd_rlimit_rtime snmp_socket enable_traps
@@ -376,6 +399,11 @@ KEYWORDS: dict[str, Handler] = {
     "state_dump_file": dump_file,
     "stats_dump_file": dump_file,
     "json_dump_file": dump_file,
+    "notify_fifo": notify_fifo,
+    "notify_fifo_script": notify_fifo,
+    "vrrp_notify_fifo": notify_fifo,
+    "vrrp_notify_fifo_script": notify_fifo,
+    "vrrp_notify_priority_changes": notify_priority_changes,
     "vrrp_delay_after_boot": delay_after_boot,
     "dbus_no_interface_name": dbus_no_interface_name,
     "snmp_vs_stats_update_interval": Builder.accept,
