@@ -362,7 +362,7 @@ async def test_the_collector_takes_the_fifo_first_and_the_log_adds_only_news() -
     changes = [e for e in seen if isinstance(e, ev.Transition | ev.PriorityChange)]
     assert [(type(e).__name__, getattr(e, "new", None)) for e in changes] == [
         ("Transition", ev.State.MASTER), ("PriorityChange", 80)]
-    assert node.fifo_lines == 2 and node._poll_now.is_set()  # a poll for VIPs, counters
+    assert len(node.fifo_read) == 4 and node._poll_now.is_set()  # a poll: VIPs, counters
     # the log says the same a moment later: the transition is not repeated; the priority
     # change comes again with its cause, which the FIFO could not say
     for line in ("Mon Nov 30 18:56:00 2026: (VI_1) Receive advertisement timeout",

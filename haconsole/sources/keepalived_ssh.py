@@ -63,6 +63,7 @@ inventory's template through the link, or the lab's own).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import ipaddress
@@ -547,7 +548,8 @@ class KeepalivedSshNode:
         self.facts: NodeFacts | None = None  # the keepalived read (release, PID...)
         self.paths = DumpPaths()  # where it writes its dumps
         self.fifo = ""  # the notify FIFO read ("": none)
-        self.fifo_lines = 0  # FIFO lines that said something (tests, benchmarks)
+        # The last FIFO lines read, with when they arrived (tests, benchmarks).
+        self.fifo_read: collections.deque[tuple[float, str]] = collections.deque(maxlen=64)
         self._said: set[str] = set()  # one-off warnings already logged
         self._publish: Publish = lambda e: None
         self._poll_now = asyncio.Event()
@@ -787,6 +789,7 @@ class KeepalivedSshNode:
             parsed = parse_fifo_line(text) if not text.startswith(mark) else None
             if parsed is None:
                 continue
+            self.fifo_read.append((time.time(), text))
             snap = self.snapshots.get(parsed.name)
             priority = self._effective.get(parsed.name,
                                            snap.effective_priority if snap else None)
@@ -796,7 +799,6 @@ class KeepalivedSshNode:
             for event in events:
                 self._emit(event)
             if events:
-                self.fifo_lines += 1
                 self.poll_now()
         self._note(f"notify FIFO {self.fifo}: the reader ended: "
                    + (await _drain(proc.stderr) or "?"))

@@ -1,4 +1,4 @@
-"""A namespace lab for `haconsole connect`: real sshd, keepalived 2.2.7 and nginx per node.
+"""A namespace lab for `haconsole connect`: real sshd, keepalived and nginx per node.
 
 Why its own fixture (on top of `haconsole.netns`: its topology, and nginx and the agent
 set up and launched as the netns lab does): each node needs a private
@@ -18,6 +18,11 @@ A node runs keepalived, or (`SshLab(agents=...)`) the haconsole agent on the sam
 keepalived.conf, launched as `haconsole.netns.lab` launches it; its inventory entry is
 `kind = "haconsole"` and its `agent_stream` runs `agent ctl --stream` on a control socket
 whose path has a space and a quote.
+
+`SshLab(keepalived_binary=...)` runs another keepalived (2.4.3 from `make
+keepalived-upstream`: without LVS, so without `-P`); `notify_fifo=True` gives each
+keepalived a `vrrp_notify_fifo` of its own (with priority changes) and the inventory
+`notify_fifo = true`; `interval` and `log_file` override the inventory's.
 
 Addresses: 192.0.2.0/24 only. Keys: generated at setup, removed at teardown. Paths with
 spaces and quotes (pidfile, log file) exercise the quoting of every remote command.
@@ -43,6 +48,7 @@ from haconsole.netns.lab import (
     agent_ctl_argv,
     agent_env,
     agent_status,
+    keepalived_has_lvs,
     nginx_argv,
     start_nginx,
     wait_for,
@@ -102,7 +108,7 @@ KEEPALIVED_CONF = """\
 global_defs {{
     router_id {node}
     script_user root
-}}
+{fifo}}}
 vrrp_script chk_nginx {{
     script "{check}"
     interval 1
@@ -152,6 +158,11 @@ class SshNode:
     def log_file(self) -> Path:
         return self.odd / "keepalived's log.txt"
 
+    @property
+    def fifo(self) -> Path:
+        """keepalived's vrrp_notify_fifo (`SshLab(notify_fifo=True)`)."""
+        return self.dir / "haconsole.fifo"
+
     def enter(self) -> list[str]:
         assert self.holder is not None
         return ["nsenter", "-t", str(self.holder.pid), "-m", "-n", "--"]
@@ -166,11 +177,17 @@ class SshLab:
     named in `agents` run the haconsole agent instead of keepalived."""
 
     def __init__(self, nodes: tuple[str, ...] = ("n1", "n2"),
-                 agents: tuple[str, ...] = ()) -> None:
+                 agents: tuple[str, ...] = (), *, keepalived_binary: str = "keepalived",
+                 notify_fifo: bool = False, interval: float = 0.5,
+                 log_file: str | None = None) -> None:
         unknown = set(agents) - set(nodes)
         if unknown:
             raise ValueError(f"agents {sorted(unknown)} are not nodes of the lab")
         self.agents = agents
+        self.keepalived_binary = keepalived_binary
+        self.notify_fifo = notify_fifo
+        self.interval = interval
+        self.log_override = log_file
         base = Path("/var/tmp")
         self.work = Path(tempfile.mkdtemp(prefix="haconsole-ssh-", dir=base))
         self.topology = Topology(list(nodes), client=True)
@@ -238,9 +255,11 @@ class SshLab:
         pid = shlex.quote(str(node.dir / "nginx.pid"))
         check.write_text(f"#!/bin/sh\n[ -s {pid} ] && kill -0 \"$(cat {pid})\"\n")
         check.chmod(0o755)
+        fifo = (f"    vrrp_notify_fifo {node.fifo}\n    vrrp_notify_priority_changes\n"
+                if self.notify_fifo else "")
         (node.dir / "keepalived.conf").write_text(KEEPALIVED_CONF.format(
             node=node.name, check=check, priority=PRIORITIES.get(node.name, 100),
-            password=PASSWORD, vip=VIP))
+            password=PASSWORD, vip=VIP, fifo=fifo))
         write_nginx_conf(node.dir, node.name)
 
     def _start_holder(self, node: SshNode) -> None:
@@ -264,7 +283,7 @@ class SshLab:
                  what=f"the private /tmp of {node.name}")
 
     def inventory_text(self, **overrides: str) -> str:
-        lines = ['name = "ssh-lab"', "interval = 0.5",
+        lines = ['name = "ssh-lab"', f"interval = {self.interval:g}",
                  f"known_hosts = {_toml(str(overrides.get('known_hosts', self.known_hosts)))}",
                  f"ssh_config = {_toml(str(self.ssh_config))}"]
         for node in self.nodes.values():
@@ -279,9 +298,12 @@ class SshLab:
             stop = node.nginx_command("stop")
             start = node.nginx_command("start")
             status = f"[ -s {shlex.quote(str(node.dir / 'nginx.pid'))} ]"
+            log_file = self.log_override if self.log_override is not None else \
+                str(node.log_file)
             lines += ["", "[[node]]", f'name = "{node.name}"',
                       f"pidfile = {_toml(str(node.pidfile))}",
-                      f"log_file = {_toml(str(node.log_file))}",
+                      f"log_file = {_toml(log_file)}",
+                      *(["notify_fifo = true"] if self.notify_fifo else []),
                       "[node.commands]",
                       f"stop_service = {_toml(stop)}",
                       f"start_service = {_toml(start)}",
@@ -332,10 +354,16 @@ class SshLab:
 
     def start_keepalived(self, name: str) -> None:
         node = self.nodes[name]
-        self._popen(node, ["keepalived", "-n", "-l", "-D", "-G", "-P",
+        lvs = keepalived_has_lvs(self.keepalived_binary)  # a build without LVS has no -P
+        self._popen(node, [self.keepalived_binary, "-n", "-l", "-D", "-G",
+                           *(["-P"] if lvs else []),
                            "-f", str(node.dir / "keepalived.conf"), "-p", str(node.pidfile),
                            "-r", str(node.dir / "vrrp.pid")], node.log_file)
         wait_for(lambda: node.pidfile.exists(), 5, what=f"keepalived on {name}")
+
+    def keepalived_pid(self, name: str) -> int:
+        """The node's keepalived (parent) process."""
+        return int(self.nodes[name].pidfile.read_text())
 
     def start_agent(self, name: str) -> None:
         """The haconsole agent on the node's keepalived.conf, with nginx as its service;

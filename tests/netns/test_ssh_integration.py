@@ -1,4 +1,4 @@
-"""`haconsole connect` on real nodes: OpenSSH sshd + keepalived 2.2.7 + nginx in namespaces.
+"""`haconsole connect` on real nodes: OpenSSH sshd + keepalived + nginx in namespaces.
 
 Through the console (Textual Pilot) on the inventory `haconsole connect` reads: the pair
 shows MASTER/BACKUP and the VIP owner; `s` (stop nginx, confirmed) on the master makes
@@ -10,19 +10,25 @@ VIP, a failover the agent confirms, stale when its sshd dies. The past (`connect
 an incident that happened before the console started (nginx stopped and started on the
 master, twice) is in the Failovers panel and trips the flapping alarm after attach, and
 lines logged all through the attach appear once each; with `--since 0` nothing of the
-past is read, yet a check failing before we came and the VIP's takeover time show. Root
-and namespaces only (see ssh_lab.py).
+past is read, yet a check failing before we came and the VIP's takeover time show. Once
+with each keepalived release (2.2.7, 2.4.3 when built), with its notify FIFO read: the
+release shown, state, VIP owner, a failover and the log tail agree with the node, the
+transition reaching the console faster than the next dump could say it. Root and
+namespaces only (see ssh_lab.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from conftest import KEEPALIVED_VERSIONS, need_keepalived
 from ssh_lab import PASSWORD, VIP, SshLab  # tests/netns is on sys.path
 
 from haconsole.cluster import commands as cmd
@@ -31,7 +37,7 @@ from haconsole.cluster.view import ClusterView
 from haconsole.console.cli import make_console
 from haconsole.console.widgets.instances import InstancesTable
 from haconsole.netns.lab import wait_for
-from haconsole.netns.topology import list_namespaces
+from haconsole.netns.topology import list_namespaces, ns_processes
 from haconsole.sources.agent_ssh import AgentSshNode
 from haconsole.sources.connect import SshFleet, build_fleet
 from haconsole.sources.inventory import load_inventory
@@ -330,5 +336,103 @@ async def test_since_zero_reads_no_past_but_shows_facts_as_they_are(ssh_lab: Ssh
         assert not [e for e in events if isinstance(e, ev.HistoryEnd)]
         assert not [e for e in events if isinstance(e, ev.LogLine) and e.t < attached]
         assert not [e for e in events if isinstance(e, ev.Transition)]
+    finally:
+        await asyncio.wait_for(fleet.stop(), 5)
+
+
+#: The dumps are read this rarely in the release test: what reaches the console sooner
+#: came from the notify FIFO (or the log).
+SLOW_DUMPS = 10.0
+
+
+@pytest.fixture(params=KEEPALIVED_VERSIONS, ids=lambda v: f"ka{v}")
+def release_lab(request: pytest.FixtureRequest, root: Callable[[str], None]
+                ) -> Iterator[tuple[str, SshLab]]:
+    """The pair on keepalived `version`, each with a notify FIFO the inventory reads."""
+    binary = need_keepalived(request.param)
+    for lab in _lab(root, keepalived_binary=binary, notify_fifo=True, interval=SLOW_DUMPS):
+        yield request.param, lab
+
+
+async def test_each_keepalived_release_over_ssh(release_lab: tuple[str, SshLab]) -> None:
+    version, lab = release_lab
+    wait_for(lambda: lab.holders() == ["n1"], 15, what="n1 to hold the VIP")
+    fleet, view, events = await attach(lab, "0")
+    try:
+        # 1. the release each node runs, as keepalived --version of the running binary
+        await until(None, lambda: all(view.nodes.get(n) and view.nodes[n].version
+                                      for n in ("n1", "n2")), 15, "both releases")
+        assert {view.nodes[n].software for n in ("n1", "n2")} == {f"keepalived {version}"}
+        for name in ("n1", "n2"):  # its notify FIFO, named in the keepalived.conf it runs
+            node = fleet.nodes[name]
+            assert isinstance(node, KeepalivedSshNode)
+            await until(None, lambda node=node: node.polls, 15, f"{name}'s first dump")
+            notes = [e.text for e in events if isinstance(e, ev.LogLine) and
+                     e.text.startswith("[haconsole]")]
+            assert node.fifo == str(lab.nodes[name].fifo), notes
+        # 2. state and VIP owner agree with the nodes (their logs, the kernel)
+        await until(None, lambda: view.master_of("VI_1") == "n1" and
+                    ("n2", "VI_1") in view.instances and
+                    view.instances[("n2", "VI_1")].state == "BACKUP", 15, "n1 MASTER")
+        await until(None, lambda: view.vips.get(VIP) and view.vips[VIP].owner == "n1", 15,
+                    "the VIP on n1")
+        for name, state in (("n1", "MASTER"), ("n2", "BACKUP")):
+            said = [line for line in lab.nodes[name].log_file.read_text().splitlines()
+                    if "(VI_1) Entering" in line]
+            assert said and f"Entering {state} STATE" in said[-1]
+
+        # 3. a failover: keepalived stopped on n1 (priority 0): n2 takes over one
+        #    Skew_Time later; its FIFO line reaches the console at once, the dumps only
+        #    every SLOW_DUMPS seconds.
+        arrived: dict[str, float] = {}
+        before = len(events)
+
+        def taken_over() -> ev.Transition | None:
+            return next((e for e in events[before:] if isinstance(e, ev.Transition) and
+                         e.node == "n2" and e.new == "MASTER"), None)
+
+        t0 = time.time()
+        os.kill(lab.keepalived_pid("n1"), signal.SIGTERM)
+        first = await until(None, taken_over, SLOW_DUMPS, "n2 MASTER on the console")
+        arrived["n2 MASTER"] = first.t - t0
+        await until(None, lambda: view.vips.get(VIP) and view.vips[VIP].owner == "n2",
+                    SLOW_DUMPS, "the VIP on n2")
+        arrived["VIP on n2"] = time.time() - t0
+        wait_for(lambda: lab.holders() == ["n2"], 5, what="the VIP on n2 (ip addr)")
+        n2 = fleet.nodes["n2"]
+        assert isinstance(n2, KeepalivedSshNode)
+        line = 'INSTANCE "VI_1" MASTER 100'
+        fifo_t = await until(None, lambda: next((t for t, text in n2.fifo_read
+                                                 if text == line and t > t0), None), 5,
+                             "n2's FIFO line")
+        arrived["FIFO line"] = fifo_t - t0
+        print(f"\nkeepalived {version}: SIGTERM on n1, then on the console: n2 MASTER "
+              f"after {arrived['n2 MASTER']:.3f} s (first said by: {first.reason}), n2's "
+              f"FIFO line after {arrived['FIFO line']:.3f} s, the VIP on n2 after "
+              f"{arrived['VIP on n2']:.3f} s (Skew_Time 0.609 s; dumps every "
+              f"{SLOW_DUMPS:g} s)")
+        # sooner than the next dump could say it, whichever of the FIFO or the log won
+        assert max(arrived.values()) < SLOW_DUMPS / 2, arrived
+        # ... and the log tail says it too, as keepalived wrote it
+        await until(None, lambda: any(entry.node == "n2" and
+                                      entry.text == "(VI_1) Entering MASTER STATE"
+                                      for entry in view.log), 10, "n2's log line")
+
+        # 4. keepalived starts again on n1 (a new FIFO, a new PID): it preempts back,
+        #    and the console follows through the new FIFO
+        n1 = fleet.nodes["n1"]
+        assert isinstance(n1, KeepalivedSshNode)
+        wait_for(lambda: not ns_processes(lab.nodes["n1"].ns, "keepalived"), 10,
+                 what="n1's keepalived to exit")
+        t1 = time.time()
+        lab.start_keepalived("n1")
+        await until(None, lambda: view.master_of("VI_1") == "n1" and
+                    view.vips[VIP].owner == "n1", 20, "n1 MASTER again")
+        wait_for(lambda: lab.holders() == ["n1"], 5, what="the VIP back on n1")
+        await until(None, lambda: any(t > t1 and text == 'INSTANCE "VI_1" MASTER 150'
+                                      for t, text in n1.fifo_read), 5,
+                    "n1's MASTER line from its new FIFO")
+        assert view.nodes["n1"].software == f"keepalived {version}"
+        assert events and not any(PASSWORD in str(e.to_dict()) for e in events)
     finally:
         await asyncio.wait_for(fleet.stop(), 5)
