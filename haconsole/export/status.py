@@ -213,15 +213,19 @@ def _table(rows: list[Row]) -> list[str]:
 
 
 # ------------------------------------------------------------------------ snapshot rules
-def reported(view: ClusterView, node: str) -> bool:
-    """Whether `node` has answered: its instances are known, or its source said it cannot
-    read it (a one-shot check reports that as a source down; it does not wait for
-    retries)."""
+#: How long a source may fail to read a node before a one-shot check gives up on it: a
+#: connection refused or lost once (a loaded sshd, a restart) is retried, not reported.
+UNREACHABLE_AFTER = 5.0
+
+
+def reported(view: ClusterView, node: str, now: float | None = None) -> bool:
+    """Whether `node` has answered: its instances are known, or its source has said for
+    `UNREACHABLE_AFTER` seconds that it cannot read it (reported as a source down)."""
     seen = view.nodes.get(node)
     if seen is None:
         return False
     if not seen.up or not seen.health_ok:
-        return True
+        return now is None or now - seen.first_seen >= UNREACHABLE_AFTER
     return any(i.node == node for i in view.instances.values())
 
 
@@ -231,7 +235,7 @@ def settled(view: ClusterView, now: float, expected: Collection[str], *,
     starting (INIT), and every router has a MASTER or has been without one for longer
     than its Master_Down_Interval (the no-master alarm is up): an election in progress
     is waited for, not reported."""
-    if not all(reported(view, node) for node in expected):
+    if not all(reported(view, node, now) for node in expected):
         return False
     live = [i for i in view.instances.values() if not i.lost]
     if any(str(i.state) == "INIT" for i in live):
