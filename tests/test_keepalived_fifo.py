@@ -255,8 +255,9 @@ class _Fifo:
 
 
 def _reader(script: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE, text=True,
-                            bufsize=1, start_new_session=True)
+    return subprocess.Popen(["sh", "-c", script], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, bufsize=1,
+                            start_new_session=True)
 
 
 def _line(proc: subprocess.Popen[str], timeout: float = 5.0) -> str:
@@ -280,6 +281,27 @@ def reading(script: str) -> Iterator[subprocess.Popen[str]]:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, 9)
         proc.wait()
+
+
+def test_the_fifo_reader_ends_with_its_session(tmp_path: Path) -> None:
+    """Its stdin closed (the SSH channel), no reader is left on the FIFO to take the
+    lines of the next session's."""
+    fifo = _Fifo(tmp_path / "notify.fifo")
+    try:
+        proc = _reader(fifo_script(str(fifo.path), "abc123"))
+        try:
+            assert _line(proc) == "abc123 open"
+            assert proc.stdin is not None
+            proc.stdin.close()
+            assert proc.wait(5) is not None
+            fifo.write('INSTANCE "VI_1" MASTER 90')  # still there: nobody took it
+            assert os.read(fifo.fd, 100) == b'INSTANCE "VI_1" MASTER 90\n'
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 9)
+            proc.wait()
+    finally:
+        fifo.close()
 
 
 def test_the_fifo_reader_drains_the_backlog_then_follows(tmp_path: Path) -> None:

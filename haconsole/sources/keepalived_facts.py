@@ -196,23 +196,30 @@ def fifo_choice(defs: GlobalDefs) -> tuple[str, str]:
 def fifo_script(path: str, boundary: str) -> str:
     """Follow a notify FIFO: drain what waited in it unread (old news: the dump says the
     state), say `BOUNDARY open`, print each line as keepalived writes it; when
-    keepalived closes it (a restart: keepalived makes the FIFO anew), open it again."""
+    keepalived closes it (a restart: keepalived makes the FIFO anew), open it again.
+    When its stdin ends (the session closed) it ends, readers included: a `cat` left
+    blocked on the FIFO would take lines from the next session's."""
     assert boundary.isalnum()
     return f"""B={boundary}
 F={shlex.quote(path)}
-first=1
-while :; do
-  if [ -p "$F" ]; then
-    if [ "$first" = 1 ]; then
-      dd if="$F" of=/dev/null iflag=nonblock 2>/dev/null
+follow() {{
+  first=1
+  while :; do
+    if [ -p "$F" ]; then
+      if [ "$first" = 1 ]; then
+        dd if="$F" of=/dev/null iflag=nonblock 2>/dev/null
+        first=0
+      fi
+      echo "$B open"
+      cat "$F"
+    elif [ "$first" = 1 ]; then
+      echo "$B missing"
       first=0
     fi
-    echo "$B open"
-    cat "$F"
-  elif [ "$first" = 1 ]; then
-    echo "$B missing"
-    first=0
-  fi
-  sleep 0.2
-done
+    sleep 0.2
+  done
+}}
+follow &
+cat >/dev/null
+kill 0
 """
