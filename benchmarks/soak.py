@@ -31,7 +31,7 @@ What is checked (a failed check is a violation, listed with its time):
   takeover window of a fault is an outage;
 - settled: exactly one holder per VIP, the top-priority node, MASTER per its agent, every
   other agent BACKUP, no VIP on a non-MASTER (orphan), effective == base priority, the
-  console's ClusterView (fed by AgentSource over the control sockets) names the same
+  console's ClusterView (fed by AgentSocketSource over the control sockets) names the same
   MASTER and VIP owner, and curl from the client through each VIP reaches that node;
 - at the end: no namespace of the lab, no process of the lab, no work directory left.
 """
@@ -77,7 +77,7 @@ WEIGHT = -20
 LOSS_PERCENT = 30
 MAX_VIEW_ERRORS = 10  # console fold exceptions listed one by one (then counted)
 RESUME_WINDOW = 1.5  # after SIGCONT, how long a resumed backup's claim is looked for
-RECONNECT = 0.25  # AgentSource retry period: how late the view can learn of a restart
+RECONNECT = 0.25  # AgentSocketSource retry period: how late the view can learn of a restart
 NEIGH_REPROBE = 15.0  # a stale client ARP entry: 5 s delay + 3 unicast probes + resolution
 MARGIN = 3.0  # settle margin on top of the RFC bound (agent start-up, a loaded machine)
 
@@ -352,7 +352,7 @@ class ViewSnapshot:
 
 
 class ViewFeed:
-    """The console's fold, fed as the console feeds it: one AgentSource per agent over its
+    """The console's fold, fed as the console feeds it: one AgentSocketSource per agent over its
     control socket, on an asyncio loop in a thread; `snapshot` reads it on that loop."""
 
     def __init__(self, sources: list[Any]) -> None:

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from haconsole.cluster import events as ev  # noqa: E402
 from haconsole.cluster.view import ClusterView  # noqa: E402
-from haconsole.sources.connect import SshFleet  # noqa: E402
+from haconsole.sources.connect import FleetSource  # noqa: E402
 from haconsole.sources.inventory import parse_inventory  # noqa: E402
 from haconsole.sources.ssh import SshOptions  # noqa: E402
 
@@ -166,7 +166,7 @@ async def measure(count: int, seconds: float, interval: float, samples: int) -> 
         for i, p in enumerate(ports))
     options = SshOptions(known_hosts=str(known),
                          extra={"config": [], "agent_path": None, "client_keys": []})
-    fleet = SshFleet(parse_inventory(text, "bench.toml"), options)
+    fleet = FleetSource(parse_inventory(text, "bench.toml"), options)
     view = ClusterView()
     changed: dict[str, float] = {}
     seen: set[str] = set()

@@ -1,4 +1,4 @@
-"""The agent's control socket, ctl client and AgentSource, without root.
+"""The agent's control socket, ctl client and AgentSocketSource, without root.
 
 The agent runs in-process on the in-memory segment (no raw sockets, no netlink), so
 these tests check the protocol and the commands everywhere; tests/netns runs the same
@@ -24,7 +24,7 @@ from haconsole.agent.daemon import Agent, AgentError, AgentOptions, load_config
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.net.memory import MemorySegment, MemoryVips
-from haconsole.sources.agent import AgentSource
+from haconsole.sources.agent import AgentSocketSource
 
 CONF = """
 global_defs {
@@ -68,7 +68,7 @@ async def test_control_socket_source_and_commands(tmp_path):
     mode = stat.S_IMODE(os.stat(tmp_path / "agent.sock").st_mode)
     assert mode == 0o600
     events: list[ev.Event] = []
-    source = AgentSource("a", str(tmp_path / "agent.sock"))
+    source = AgentSocketSource("a", str(tmp_path / "agent.sock"))
     await source.start(events.append)
     assert source.connected.is_set() and source.node == "node-a"
     assert agent.node is not None and agent.node.advert_events  # a subscriber wants them

@@ -115,15 +115,15 @@ def test_connect_prints_file_line_and_exits_2(tmp_path: Path,
 
 
 def test_build_fleet_makes_one_source_per_kind() -> None:
-    from haconsole.sources.agent_ssh import AgentSshNode
-    from haconsole.sources.keepalived_ssh import KeepalivedSshNode
+    from haconsole.sources.agent_ssh import AgentSshSource
+    from haconsole.sources.keepalived_ssh import KeepalivedSource
 
     inv = load_inventory(ROOT / "configs" / "inventory.example.toml")
     fleet = build_fleet(inv, readonly=True, accept_new_host_keys=True)
     assert fleet.name == "prod-edge" and fleet.readonly
     assert fleet.options.accept_new_host_keys
-    assert isinstance(fleet.nodes["edge1"], KeepalivedSshNode)
-    assert isinstance(fleet.nodes["edge3"], AgentSshNode)
+    assert isinstance(fleet.nodes["edge1"], KeepalivedSource)
+    assert isinstance(fleet.nodes["edge3"], AgentSshSource)
 
 
 @pytest.mark.parametrize(("text", "line", "words"), [

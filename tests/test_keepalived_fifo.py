@@ -37,7 +37,7 @@ from haconsole.sources.keepalived_facts import (
     parse_facts,
     read_global_defs,
 )
-from haconsole.sources.keepalived_ssh import KeepalivedSshNode, poll_script
+from haconsole.sources.keepalived_ssh import KeepalivedSource, poll_script
 
 T = 1_800_000_000.0
 
@@ -372,7 +372,7 @@ def snap(state: str, effective: int = 100) -> InstanceSnapshot:
 
 
 async def test_the_collector_takes_the_fifo_first_and_the_log_adds_only_news() -> None:
-    node = KeepalivedSshNode(NodeSpec("n1", "n1", notify_fifo=True))
+    node = KeepalivedSource(NodeSpec("n1", "n1", notify_fifo=True))
     seen: list[ev.Event] = []
     node._publish = seen.append
     node._states["VI_1"] = ev.State.BACKUP

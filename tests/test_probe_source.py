@@ -211,7 +211,7 @@ def test_the_inventory_names_the_vips_to_probe_and_refuses_a_bad_one() -> None:
 async def test_connect_probes_from_the_console_host() -> None:
     """`connect` with `probe = [...]`: the fleet publishes the console's own requests
     (here to a local HTTP server) next to its nodes', as client `console`."""
-    from haconsole.sources.connect import SshFleet
+    from haconsole.sources.connect import FleetSource
     from haconsole.sources.inventory import parse_inventory
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -225,7 +225,7 @@ async def test_connect_probes_from_the_console_host() -> None:
     inventory = parse_inventory(INVENTORY.format(
         probe=f'"http://127.0.0.1:{port}/=192.0.2.170"').replace(
         'name = "n1"', 'name = "n1"\nhost = "192.0.2.1"'))
-    fleet = SshFleet(inventory)
+    fleet = FleetSource(inventory)
     fleet.nodes.clear()  # no SSH here: the probe alone
     got: list[ev.Event] = []
     await fleet.start(got.append)

@@ -37,11 +37,11 @@ from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.cluster.view import ClusterView
 from haconsole.console.cli import main_connect
-from haconsole.sources.agent_ssh import AgentSshNode
-from haconsole.sources.connect import SshFleet, parse_since
+from haconsole.sources.agent_ssh import AgentSshSource
+from haconsole.sources.connect import FleetSource, parse_since
 from haconsole.sources.inventory import NodeSpec, parse_inventory
 from haconsole.sources.keepalived_ssh import (
-    KeepalivedSshNode,
+    KeepalivedSource,
     LogPlan,
     log_script,
     parse_poll_block,
@@ -505,7 +505,7 @@ async def test_keepalived_node_collects_state_counters_vips_service(fake: Any,
                                                                     tmp_path: Path) -> None:
     n = await fake("edge1", addresses=["192.0.2.11", "192.0.2.100"])
     n.set_state(2)
-    source = KeepalivedSshNode(spec(n), options(known_hosts_for(tmp_path, n)))
+    source = KeepalivedSource(spec(n), options(known_hosts_for(tmp_path, n)))
     rec = Recorder()
     await source.start(rec)
     try:
@@ -541,7 +541,7 @@ async def test_keepalived_node_collects_state_counters_vips_service(fake: Any,
 async def test_data_and_stats_dumps_when_json_is_not_compiled_in(fake: Any,
                                                                  tmp_path: Path) -> None:
     n = await fake("old-ka", json_supported=False, addresses=["192.0.2.11", "192.0.2.170"])
-    source = KeepalivedSshNode(spec(n), options(known_hosts_for(tmp_path, n)))
+    source = KeepalivedSource(spec(n), options(known_hosts_for(tmp_path, n)))
     rec = Recorder()
     await source.start(rec)
     try:
@@ -559,7 +559,7 @@ async def test_data_and_stats_dumps_when_json_is_not_compiled_in(fake: Any,
 async def test_state_change_seen_in_dump_makes_one_transition(fake: Any,
                                                               tmp_path: Path) -> None:
     n = await fake("edge2")
-    source = KeepalivedSshNode(spec(n), options(known_hosts_for(tmp_path, n)))
+    source = KeepalivedSource(spec(n), options(known_hosts_for(tmp_path, n)))
     rec = Recorder()
     await source.start(rec)
     try:
@@ -607,7 +607,7 @@ async def test_history_from_journald_then_live_without_gap_or_duplicate(
         return i
 
     writer = asyncio.get_running_loop().create_task(markers())
-    source = KeepalivedSshNode(spec(n), options(known_hosts_for(tmp_path, n)),
+    source = KeepalivedSource(spec(n), options(known_hosts_for(tmp_path, n)),
                                since=3600, since_label="1h")
     rec = Recorder()
     await source.start(rec)
@@ -671,7 +671,7 @@ async def test_the_window_opens_with_each_instance_as_it_was(fake: Any, tmp_path
                         "(VI_1) Receive advertisement timeout", "(VI_1) Entering MASTER STATE",
                         "(VI_1) setting VIPs."):
             n.add_journal(ka(took_over, message), took_over)
-    source = KeepalivedSshNode(spec(n), options(known_hosts_for(tmp_path, n)), since=3600)
+    source = KeepalivedSource(spec(n), options(known_hosts_for(tmp_path, n)), since=3600)
     rec = Recorder()
     await source.start(rec)
     try:
@@ -718,7 +718,7 @@ async def test_history_from_a_log_file_follows_from_its_byte_offset(fake: Any,
         return i
 
     writer = asyncio.get_running_loop().run_in_executor(None, append)
-    source = KeepalivedSshNode(spec(n, log_file=str(log)),
+    source = KeepalivedSource(spec(n, log_file=str(log)),
                                options(known_hosts_for(tmp_path, n)), since=120,
                                since_label="2m")
     rec = Recorder()
@@ -754,7 +754,7 @@ async def test_clock_offset_corrects_the_past_and_syslog_stamps_use_the_node_zon
     node_local = time.gmtime(when + 3600.5 + 5.5 * 3600)
     log.write_text(time.strftime("%b %e %H:%M:%S", node_local)
                    + " skewed Keepalived_vrrp[7]: (VI_1) Entering MASTER STATE\n")
-    source = KeepalivedSshNode(spec(n, log_file=str(log)),
+    source = KeepalivedSource(spec(n, log_file=str(log)),
                                options(known_hosts_for(tmp_path, n)), since=3600)
     rec = Recorder()
     await source.start(rec)
@@ -777,7 +777,7 @@ async def test_since_zero_reads_no_history_and_the_vip_since_is_the_takeover(
     took_over = time.time() - 100
     n.set_state(2, last_transition=took_over)
     n.add_journal(ka(time.time() - 10, "(VI_1) Entering MASTER STATE"))
-    source = KeepalivedSshNode(spec(n), options(known_hosts_for(tmp_path, n)), since=0)
+    source = KeepalivedSource(spec(n), options(known_hosts_for(tmp_path, n)), since=0)
     rec = Recorder()
     await source.start(rec)
     try:
@@ -799,7 +799,7 @@ async def test_a_failing_check_shows_from_the_data_dump(fake: Any, tmp_path: Pat
     asks for the data dump's `VRRP Scripts`, so a check failing before we came shows."""
     n = await fake("checks", script_status="BAD")
     n.instances[0]["data"]["effective_priority"] = 40
-    source = KeepalivedSshNode(spec(n), options(known_hosts_for(tmp_path, n)), since=0)
+    source = KeepalivedSource(spec(n), options(known_hosts_for(tmp_path, n)), since=0)
     rec = Recorder()
     await source.start(rec)
     try:
@@ -834,7 +834,7 @@ def test_log_scripts_are_valid_sh(journal: bool, plan: LogPlan) -> None:
 
 async def test_journalctl_is_the_default_log_follower(fake: Any, tmp_path: Path) -> None:
     n = await fake("edge4")
-    source = KeepalivedSshNode(spec(n, sudo=True), options(known_hosts_for(tmp_path, n)))
+    source = KeepalivedSource(spec(n, sudo=True), options(known_hosts_for(tmp_path, n)))
     rec = Recorder()
     await source.start(rec)
     try:
@@ -856,7 +856,7 @@ async def test_history_resumes_after_the_last_line_seen_when_the_connection_come
     n = await fake("flaky")
     n.set_state(2)
     n.add_journal(ka(time.time() - 60, "before we came"), time.time() - 60)
-    source = KeepalivedSshNode(spec(n), options(known_hosts_for(tmp_path, n)), since=3600)
+    source = KeepalivedSource(spec(n), options(known_hosts_for(tmp_path, n)), since=3600)
     rec = Recorder()
     await source.start(rec)
     try:
@@ -918,7 +918,7 @@ async def test_a_fleet_attaching_after_an_incident_shows_its_failovers_and_flapp
     inv = parse_inventory(
         f'[[node]]\nname = "a"\nhost = "127.0.0.1"\nport = {a.port}\ninterval = 0.1\n'
         f'[[node]]\nname = "b"\nhost = "127.0.0.1"\nport = {b.port}\ninterval = 0.1\n')
-    fleet = SshFleet(inv, options(known_hosts_for(tmp_path, a, b)), since=600,
+    fleet = FleetSource(inv, options(known_hosts_for(tmp_path, a, b)), since=600,
                      since_label="10m")
     rec = Recorder()
     await fleet.start(rec)
@@ -1021,7 +1021,7 @@ async def test_unknown_host_key_is_refused_with_a_clear_message(fake: Any,
     n = await fake("edge-unknown")
     empty = tmp_path / "known_hosts"
     empty.write_text("")
-    source = KeepalivedSshNode(spec(n), options(empty))
+    source = KeepalivedSource(spec(n), options(empty))
     rec = Recorder()
     await source.start(rec)
     try:
@@ -1039,7 +1039,7 @@ async def test_changed_host_key_is_refused_even_with_accept_new(fake: Any,
                                                                 tmp_path: Path) -> None:
     n = await fake("edge-changed")
     kh = known_hosts_for(tmp_path, n, key=OTHER_KEY)
-    source = KeepalivedSshNode(spec(n), options(kh, accept_new_host_keys=True))
+    source = KeepalivedSource(spec(n), options(kh, accept_new_host_keys=True))
     rec = Recorder()
     await source.start(rec)
     try:
@@ -1055,7 +1055,7 @@ async def test_changed_host_key_is_refused_even_with_accept_new(fake: Any,
 async def test_accept_new_host_keys_records_the_key(fake: Any, tmp_path: Path) -> None:
     n = await fake("edge-new")
     kh = tmp_path / "sub" / "known_hosts"
-    source = KeepalivedSshNode(spec(n), options(kh, accept_new_host_keys=True))
+    source = KeepalivedSource(spec(n), options(kh, accept_new_host_keys=True))
     rec = Recorder()
     await source.start(rec)
     try:
@@ -1072,7 +1072,7 @@ async def test_lost_connection_goes_stale_and_reconnects_with_backoff(fake: Any,
                                                                       tmp_path: Path) -> None:
     n = await fake("edge-flaky")
     kh = known_hosts_for(tmp_path, n)
-    source = KeepalivedSshNode(spec(n), options(kh))
+    source = KeepalivedSource(spec(n), options(kh))
     rec = Recorder()
     await source.start(rec)
     try:
@@ -1107,7 +1107,7 @@ async def test_one_hanging_node_does_not_block_the_others(fake: Any, tmp_path: P
         f'[[node]]\nname = "tarpit"\nhost = "127.0.0.1"\nport = {tar_port}\ninterval = 0.1\n'
         f'[[node]]\nname = "good"\nhost = "127.0.0.1"\nport = {good.port}\ninterval = 0.1\n')
     # The good node's past waits for the tarpit's at most history_wait s, then goes alone.
-    fleet = SshFleet(inv, options(known_hosts_for(tmp_path, good), connect_timeout=30.0),
+    fleet = FleetSource(inv, options(known_hosts_for(tmp_path, good), connect_timeout=30.0),
                      history_wait=0.5)
     rec = Recorder()
     began = time.monotonic()
@@ -1133,7 +1133,7 @@ async def test_service_actions_run_the_quoted_templates(fake: Any, tmp_path: Pat
     s = spec(n, service="ng'inx", pidfile="/run/a b.pid",
              commands={"stop_service": "printf '%s|' {node} {service} {pidfile}",
                        "start_service": "false {service}"})
-    source = KeepalivedSshNode(s, options(known_hosts_for(tmp_path, n)))
+    source = KeepalivedSource(s, options(known_hosts_for(tmp_path, n)))
     rec = Recorder()
     await source.start(rec)
     try:
@@ -1176,7 +1176,7 @@ async def test_failover_stops_waits_for_new_master_and_starts_again(fake: Any,
     inv = parse_inventory(
         f'[[node]]\nname = "a"\nhost = "127.0.0.1"\nport = {a.port}\ninterval = 0.1\n'
         f'[[node]]\nname = "b"\nhost = "127.0.0.1"\nport = {b.port}\ninterval = 0.1\n')
-    fleet = SshFleet(inv, options(kh))
+    fleet = FleetSource(inv, options(kh))
     rec = Recorder()
     await fleet.start(rec)
     try:
@@ -1209,7 +1209,7 @@ async def test_console_confirmation_shows_the_preemption_warning_without_asking_
     inv = parse_inventory(
         f'[[node]]\nname = "a"\nhost = "127.0.0.1"\nport = {a.port}\ninterval = 0.1\n'
         f'[[node]]\nname = "b"\nhost = "127.0.0.1"\nport = {b.port}\ninterval = 0.1\n')
-    fleet = SshFleet(inv, options(known_hosts_for(tmp_path, a, b)))
+    fleet = FleetSource(inv, options(known_hosts_for(tmp_path, a, b)))
     app = HAConsoleApp([fleet], cluster="unit", kind="ssh", confirm=True)
 
     def warning_shown() -> str:
@@ -1237,7 +1237,7 @@ async def test_console_confirmation_shows_the_preemption_warning_without_asking_
 
 async def test_no_preemption_warning_with_nopreempt(fake: Any, tmp_path: Path) -> None:
     a = await fake("np", instances=[ka_instance(state=2, nopreempt=True)])
-    source = KeepalivedSshNode(spec(a), options(known_hosts_for(tmp_path, a)))
+    source = KeepalivedSource(spec(a), options(known_hosts_for(tmp_path, a)))
     rec = Recorder()
     await source.start(rec)
     try:
@@ -1249,7 +1249,7 @@ async def test_no_preemption_warning_with_nopreempt(fake: Any, tmp_path: Path) -
 
 async def test_readonly_fleet_refuses_destructive_commands(tmp_path: Path) -> None:
     inv = parse_inventory('[[node]]\nname = "x"\nhost = "127.0.0.1"\nport = 9\n')
-    fleet = SshFleet(inv, options(tmp_path / "kh"), readonly=True)
+    fleet = FleetSource(inv, options(tmp_path / "kh"), readonly=True)
     ok, detail = await fleet.execute(cmd.StopService("x"))
     assert not ok and "read-only" in detail
     assert not fleet.supports(cmd.Failover)
@@ -1268,7 +1268,7 @@ async def test_agent_node_relays_events_and_commands(fake: Any, tmp_path: Path) 
         ev.Transition(2.0, "agent-host", instance="VI_1", old="BACKUP", new="MASTER",
                       reason="advert timeout").to_dict(),
     ]
-    source = AgentSshNode(spec(n, kind="haconsole"), options(known_hosts_for(tmp_path, n)))
+    source = AgentSshSource(spec(n, kind="haconsole"), options(known_hosts_for(tmp_path, n)))
     rec = Recorder()
     await source.start(rec)
     try:

@@ -34,7 +34,7 @@ from haconsole.export.status import (
     settled,
 )
 from haconsole.net.memory import MemorySegment, MemoryVips
-from haconsole.sources.agent import AgentSource
+from haconsole.sources.agent import AgentSocketSource
 
 FIRST_LINE = re.compile(r"^VRRP (OK|WARNING|CRITICAL|UNKNOWN) - .+ \| "
                         r"(?:[a-z_]+=\d+ ?)+$")
@@ -252,7 +252,7 @@ async def test_agent_over_its_control_socket(tmp_path):
         while agent.node is None or agent.node.instances["VI_1"].state != "MASTER":
             assert asyncio.get_running_loop().time() < deadline
             await asyncio.sleep(0.05)
-        source = AgentSource("agent", control)
+        source = AgentSocketSource("agent", control)
         report = await check([source], lambda: [source.node], 10, one_node=True)
     finally:
         agent.request_stop()

@@ -94,9 +94,9 @@ def _sources(args: argparse.Namespace) -> tuple[list[Any], Expected,
     if args.lab:
         return _lab(args)
     if args.agent:
-        from haconsole.sources.agent import AgentSource
+        from haconsole.sources.agent import AgentSocketSource
 
-        agent = AgentSource("agent", args.agent)
+        agent = AgentSocketSource("agent", args.agent)
         return [agent], lambda: [agent.node], None  # one node: see export.status
     from haconsole.config import ConfigError
     from haconsole.sources.connect import build_fleet, parse_since

@@ -468,9 +468,9 @@ class NetnsLab:
 
     def sources(self) -> list[Any]:
         """Console sources for the haconsole nodes (their control sockets)."""
-        from haconsole.sources.agent import AgentSource
+        from haconsole.sources.agent import AgentSocketSource
 
-        return [AgentSource(n.name, n.control) for n in self.nodes.values()
+        return [AgentSocketSource(n.name, n.control) for n in self.nodes.values()
                 if n.engine == "haconsole"]
 
     # ----------------------------------------------------------------- observation

@@ -2,9 +2,9 @@
 
 What the console sees of `lab --netns` is read the way `connect` reads production:
 
-- a haconsole agent through its control socket (`sources.agent.AgentSource`);
+- a haconsole agent through its control socket (`sources.agent.AgentSocketSource`);
 - a stock keepalived through the very collector `connect` uses over SSH
-  (`sources.keepalived_ssh.KeepalivedSshNode`), on a local transport: its poll loop and
+  (`sources.keepalived_ssh.KeepalivedSource`), on a local transport: its poll loop and
   log follower run in the node's namespaces (`sources.local`), reading its JSON dump in
   its private /tmp and its log file;
 - the clients through `python -m haconsole.probe` in the client namespace, a real
@@ -34,10 +34,10 @@ from typing import Any
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.netns.lab import HTTP_CHECK, NetnsLab, agent_env
-from haconsole.sources.agent import AgentSource
+from haconsole.sources.agent import AgentSocketSource
 from haconsole.sources.base import Publish, Source, WarnsBeforeCommands
 from haconsole.sources.inventory import NodeSpec
-from haconsole.sources.keepalived_ssh import Collect, KeepalivedSshNode, Link
+from haconsole.sources.keepalived_ssh import Collect, KeepalivedSource, Link
 from haconsole.sources.local import LocalLink, LocalTransport, netns_enter
 from haconsole.sources.probe import ProbeProcessSource, probe_argv
 from haconsole.sources.ssh import SharedView
@@ -90,7 +90,7 @@ class LabRunner:
         return await asyncio.to_thread(self._execute, command)
 
 
-class LabKeepalivedNode(KeepalivedSshNode):
+class LabKeepalivedNode(KeepalivedSource):
     """A keepalived node of the lab: `connect`'s collector on a local transport (its
     namespaces, its private /tmp), its actions done by the lab that started it."""
 
@@ -147,7 +147,7 @@ def lab_sources(lab: NetnsLab, runner: LabRunner, view: SharedView, *,
     sources: dict[str, Source] = {}
     for name, node in lab.nodes.items():
         if node.engine == "haconsole":
-            sources[name] = AgentSource(name, node.control)
+            sources[name] = AgentSocketSource(name, node.control)
         else:
             sources[name] = LabKeepalivedNode(lab, name, runner, view=view)
     if probe and lab.topology.client and lab_vips(lab):
@@ -171,7 +171,7 @@ class NetnsConsoleSource:
         self._publish: Publish = lambda e: None
 
     def _publisher(self, child: Source) -> Publish:
-        if isinstance(child, KeepalivedSshNode):
+        if isinstance(child, KeepalivedSource):
             return self._publish  # it folds its own events into the shared view
 
         def publish(event: ev.Event) -> None:

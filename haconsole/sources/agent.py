@@ -27,14 +27,14 @@ from haconsole.sources.base import Publish, end_task
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 Connect = Callable[[], Awaitable[Streams]]
 
-class AgentSource:
+class AgentSocketSource:
     """Implements sources.base.Source for one haconsole agent."""
 
     def __init__(self, name: str, socket_path: str | None = None, *,
                  connect: Connect | None = None, retry: float = 1.0,
                  timeout: float = 35.0) -> None:
         if socket_path is None and connect is None:
-            raise ValueError("AgentSource needs a socket_path or a connect function")
+            raise ValueError("AgentSocketSource needs a socket_path or a connect function")
         self.name = name
         self.socket_path = socket_path
         self._connect_fn = connect

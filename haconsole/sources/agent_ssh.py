@@ -44,14 +44,14 @@ from haconsole.sources.ssh import (
     wait_within,
 )
 
-__all__ = ["AgentSshNode", "agent_request"]
+__all__ = ["AgentSshSource", "agent_request"]
 
 def agent_request(command: cmd.Command, rid: int) -> dict[str, Any]:
     """The control-socket request for a console command, with its id."""
     return {"id": rid, **control_request(command)}
 
 
-class AgentSshNode:
+class AgentSshSource:
     """One node running `haconsole agent`, reached over SSH, as a `Source`."""
 
     def __init__(self, spec: NodeSpec, options: SshOptions | None = None, *,

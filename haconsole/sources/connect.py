@@ -1,9 +1,9 @@
 """Every node of an inventory, live, over SSH: the source behind `haconsole connect`.
 
-`SshFleet` is one `Source` for the whole inventory (keepalived nodes and haconsole agents
+`FleetSource` is one `Source` for the whole inventory (keepalived nodes and haconsole agents
 side by side); the command line that hands it to the console is `console.cli`. The fleet routes each
 command to the node it names and shares one fold of what its nodes publish (a
-`ClusterView`, `SshFleet.view`), so a keepalived failover on one node can wait for
+`ClusterView`, `FleetSource.view`), so a keepalived failover on one node can wait for
 another node to become MASTER. With `--since` (default 1h) each keepalived node's log of
 that long ago is read at attach, and the fleet publishes the nodes' pasts merged in time
 order (`HistoryMerge`) before going live: an incident that happened before the console
@@ -19,16 +19,16 @@ import re
 
 from haconsole.cluster import commands as cmd
 from haconsole.probe.runner import ProbeTarget
-from haconsole.sources.agent_ssh import AgentSshNode
+from haconsole.sources.agent_ssh import AgentSshSource
 from haconsole.sources.base import Publish
 from haconsole.sources.inventory import Inventory
-from haconsole.sources.keepalived_ssh import KeepalivedSshNode
+from haconsole.sources.keepalived_ssh import KeepalivedSource
 from haconsole.sources.probe import ClientProbeSource
 from haconsole.sources.ssh import HistoryMerge, SharedView, SshOptions
 
-__all__ = ["DEFAULT_SINCE", "SshFleet", "build_fleet", "parse_since"]
+__all__ = ["DEFAULT_SINCE", "FleetSource", "build_fleet", "parse_since"]
 
-RemoteNode = KeepalivedSshNode | AgentSshNode
+RemoteNode = KeepalivedSource | AgentSshSource
 
 DEFAULT_SINCE = "1h"
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -46,7 +46,7 @@ def parse_since(text: str) -> float:
     return seconds
 
 
-class SshFleet:
+class FleetSource:
     """All nodes of an inventory as one `Source`; each node connects on its own.
 
     `since`: seconds of each keepalived node's log read at attach (0: live only), said as
@@ -69,9 +69,9 @@ class SshFleet:
         self.nodes: dict[str, RemoteNode] = {}
         for spec in inventory.nodes:
             if spec.kind == "haconsole":
-                self.nodes[spec.name] = AgentSshNode(spec, self.options, view=self.view)
+                self.nodes[spec.name] = AgentSshSource(spec, self.options, view=self.view)
             else:
-                self.nodes[spec.name] = KeepalivedSshNode(
+                self.nodes[spec.name] = KeepalivedSource(
                     spec, self.options, view=self.view, merge=self.merge, since=since,
                     since_label=since_label, failover_timeout=failover_timeout)
         self.probe = ClientProbeSource(
@@ -117,11 +117,11 @@ class SshFleet:
 
 def build_fleet(inventory: Inventory, *, readonly: bool = False,
                 accept_new_host_keys: bool = False,
-                options: SshOptions | None = None, since: str = DEFAULT_SINCE) -> SshFleet:
+                options: SshOptions | None = None, since: str = DEFAULT_SINCE) -> FleetSource:
     """The fleet `haconsole connect` runs, with the command line's choices applied
     (`since` as typed: ValueError if it is not a duration)."""
     opts = options or SshOptions(known_hosts=inventory.known_hosts,
                                  ssh_config=inventory.ssh_config)
     opts.accept_new_host_keys = opts.accept_new_host_keys or accept_new_host_keys
-    return SshFleet(inventory, opts, readonly=readonly, since=parse_since(since),
+    return FleetSource(inventory, opts, readonly=readonly, since=parse_since(since),
                     since_label=since.strip())

@@ -126,7 +126,7 @@ from haconsole.sources.ssh import (
 
 __all__ = [
     "Collect",
-    "KeepalivedSshNode",
+    "KeepalivedSource",
     "Link",
     "LinkFactory",
     "LogPlan",
@@ -519,7 +519,7 @@ class _Poller:
 # ----------------------------------------------------------------------------- the node
 
 
-class KeepalivedSshNode:
+class KeepalivedSource:
     """One stock keepalived node over SSH, as a `Source`.
 
     `since`: seconds of the node's log read at attach (0: live only); `since_label` says

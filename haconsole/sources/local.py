@@ -1,7 +1,7 @@
 """The local transport: a node's shell reached by entering its namespaces on this machine.
 
 Why: the namespace lab runs a stock keepalived in a network namespace, and the console
-should read it with the very collector `connect` uses over SSH (`KeepalivedSshNode`):
+should read it with the very collector `connect` uses over SSH (`KeepalivedSource`):
 its poll loop, its log follower, its parsers. Only the way to the node's shell differs,
 so this module gives that collector the same `Transport` (`run`, `create_process`,
 `clock`) over `ENTER... sh -c SCRIPT`, where ENTER is `ip netns exec NS` or, for a node

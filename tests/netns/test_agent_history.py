@@ -17,7 +17,7 @@ from haconsole.cluster import events as ev
 from haconsole.cluster.history_gate import HistoryGate
 from haconsole.cluster.view import ClusterView
 from haconsole.netns.lab import VIP4, pair_configs, wait_for
-from haconsole.sources.agent import AgentSource
+from haconsole.sources.agent import AgentSocketSource
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
@@ -36,7 +36,7 @@ def test_a_late_console_sees_the_failover_and_failback_from_the_agents_memory(ma
         view = ClusterView()
         gate = HistoryGate(time.time())
         arrived: list[ev.Event] = []
-        sources = [AgentSource(n.name, n.control) for n in lab.nodes.values()]
+        sources = [AgentSocketSource(n.name, n.control) for n in lab.nodes.values()]
         for source in sources:
             await source.start(arrived.append)
         loop = asyncio.get_running_loop()

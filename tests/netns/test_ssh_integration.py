@@ -38,10 +38,10 @@ from haconsole.console.cli import make_console
 from haconsole.console.widgets.instances import InstancesTable
 from haconsole.netns.lab import wait_for
 from haconsole.netns.topology import list_namespaces, ns_processes
-from haconsole.sources.agent_ssh import AgentSshNode
-from haconsole.sources.connect import SshFleet, build_fleet
+from haconsole.sources.agent_ssh import AgentSshSource
+from haconsole.sources.connect import FleetSource, build_fleet
 from haconsole.sources.inventory import load_inventory
-from haconsole.sources.keepalived_ssh import KeepalivedSshNode
+from haconsole.sources.keepalived_ssh import KeepalivedSource
 from haconsole.sources.ssh import SshOptions
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(150)]
@@ -145,7 +145,7 @@ async def test_wrong_host_key_is_refused_with_a_clear_message(ssh_lab: SshLab) -
     other = (lab.nodes["n2"].dir / "host_key.pub").read_text().split()
     wrong.write_text(f"n1,{lab.nodes['n1'].address} {other[0]} {other[1]}\n")
     inventory = load_inventory(lab.inventory)
-    source = KeepalivedSshNode(inventory.node("n1"), SshOptions(
+    source = KeepalivedSource(inventory.node("n1"), SshOptions(
         known_hosts=str(wrong), ssh_config=str(lab.ssh_config), accept_new_host_keys=True,
         backoff_initial=0.2, backoff_max=1.0))
     seen: list[ev.Event] = []
@@ -169,7 +169,7 @@ async def test_agent_node_over_real_sshd(agent_lab: SshLab) -> None:
     wait_for(lambda: lab.holders() == ["n1"], 15, what="the agent on n1 to hold the VIP")
     fleet = build_fleet(load_inventory(lab.inventory))
     agent = fleet.nodes["n1"]
-    assert isinstance(agent, AgentSshNode) and isinstance(fleet.nodes["n2"], KeepalivedSshNode)
+    assert isinstance(agent, AgentSshSource) and isinstance(fleet.nodes["n2"], KeepalivedSource)
     view = ClusterView()
     events: list[ev.Event] = []
 
@@ -231,7 +231,7 @@ async def test_agent_node_over_real_sshd(agent_lab: SshLab) -> None:
         await asyncio.wait_for(fleet.stop(), 5)
 
 
-async def attach(lab: SshLab, since: str) -> tuple[SshFleet, ClusterView, list[ev.Event]]:
+async def attach(lab: SshLab, since: str) -> tuple[FleetSource, ClusterView, list[ev.Event]]:
     """`haconsole connect --since SINCE` on the lab's inventory, folded into a view."""
     fleet = build_fleet(load_inventory(lab.inventory), since=since)
     view = ClusterView()
@@ -365,7 +365,7 @@ async def test_each_keepalived_release_over_ssh(release_lab: tuple[str, SshLab])
         assert {view.nodes[n].software for n in ("n1", "n2")} == {f"keepalived {version}"}
         for name in ("n1", "n2"):  # its notify FIFO, named in the keepalived.conf it runs
             node = fleet.nodes[name]
-            assert isinstance(node, KeepalivedSshNode)
+            assert isinstance(node, KeepalivedSource)
             await until(None, lambda node=node: node.polls, 15, f"{name}'s first dump")
             notes = [e.text for e in events if isinstance(e, ev.LogLine) and
                      e.text.startswith("[haconsole]")]
@@ -400,7 +400,7 @@ async def test_each_keepalived_release_over_ssh(release_lab: tuple[str, SshLab])
         arrived["VIP on n2"] = time.time() - t0
         wait_for(lambda: lab.holders() == ["n2"], 5, what="the VIP on n2 (ip addr)")
         n2 = fleet.nodes["n2"]
-        assert isinstance(n2, KeepalivedSshNode)
+        assert isinstance(n2, KeepalivedSource)
         line = 'INSTANCE "VI_1" MASTER 100'
         fifo_t = await until(None, lambda: next((t for t, text in n2.fifo_read
                                                  if text == line and t > t0), None), 5,
@@ -421,7 +421,7 @@ async def test_each_keepalived_release_over_ssh(release_lab: tuple[str, SshLab])
         # 4. keepalived starts again on n1 (a new FIFO, a new PID): it preempts back,
         #    and the console follows through the new FIFO
         n1 = fleet.nodes["n1"]
-        assert isinstance(n1, KeepalivedSshNode)
+        assert isinstance(n1, KeepalivedSource)
         wait_for(lambda: not ns_processes(lab.nodes["n1"].ns, "keepalived"), 10,
                  what="n1's keepalived to exit")
         t1 = time.time()
