@@ -268,9 +268,9 @@ def test_ssh_lab_keepalived_pair(capsys):
     for program in ("sshd", "keepalived", "nginx", "nsenter", "unshare", "ssh-keygen", "ss"):
         need_program(program)
     sys.path.insert(0, str(Path(__file__).parent / "netns"))
-    from ssh_lab import PASSWORD, SshLab
+    from ssh_testbed import PASSWORD, SshTestbed
 
-    lab = SshLab()
+    lab = SshTestbed()
     try:
         lab.start()
         need(lab.inventory.exists(), "the SSH lab wrote no inventory")

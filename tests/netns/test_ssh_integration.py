@@ -14,7 +14,7 @@ past is read, yet a check failing before we came and the VIP's takeover time sho
 with each keepalived release (2.2.7, 2.4.3 when built), with its notify FIFO read: the
 release shown, state, VIP owner, a failover and the log tail agree with the node, the
 transition reaching the console faster than the next dump could say it. Root and
-namespaces only (see ssh_lab.py).
+namespaces only (see ssh_testbed.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 from conftest import KEEPALIVED_VERSIONS, need_keepalived
-from ssh_lab import PASSWORD, VIP, SshLab  # tests/netns is on sys.path
+from ssh_testbed import PASSWORD, VIP, SshTestbed  # tests/netns is on sys.path
 
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
@@ -48,10 +48,10 @@ pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(150)]
 SIZE = (160, 48)
 
 
-def _lab(need_program: Callable[[str], None], **kwargs: Any) -> Iterator[SshLab]:
+def _lab(need_program: Callable[[str], None], **kwargs: Any) -> Iterator[SshTestbed]:
     for program in ("sshd", "keepalived", "nginx", "nsenter", "unshare", "ssh-keygen", "ss"):
         need_program(program)
-    lab = SshLab(**kwargs)
+    lab = SshTestbed(**kwargs)
     try:
         lab.start()
         yield lab
@@ -65,14 +65,14 @@ def _lab(need_program: Callable[[str], None], **kwargs: Any) -> Iterator[SshLab]
 
 
 @pytest.fixture
-def ssh_lab(root: Callable[[str], None]) -> Iterator[SshLab]:
+def ssh_testbed(root: Callable[[str], None]) -> Iterator[SshTestbed]:
     """The lab, torn down whatever happens; `root` skips (or fails under
     HACONSOLE_REQUIRE_NETNS=1) without root and namespaces."""
     yield from _lab(root)
 
 
 @pytest.fixture
-def agent_lab(root: Callable[[str], None]) -> Iterator[SshLab]:
+def agent_lab(root: Callable[[str], None]) -> Iterator[SshTestbed]:
     """n1 runs the haconsole agent (priority 150), n2 keepalived (100)."""
     yield from _lab(root, agents=("n1",))
 
@@ -90,8 +90,8 @@ async def until(pilot: Any, predicate: Callable[[], Any], timeout: float, what: 
         await (pilot.pause(0.1) if pilot is not None else asyncio.sleep(0.05))
 
 
-async def test_connect_console_on_real_sshd_keepalived_nginx(ssh_lab: SshLab) -> None:
-    lab = ssh_lab
+async def test_connect_console_on_real_sshd_keepalived_nginx(ssh_testbed: SshTestbed) -> None:
+    lab = ssh_testbed
     wait_for(lambda: lab.holders() == ["n1"], 15, what="n1 to hold the VIP")
     fleet = build_fleet(load_inventory(lab.inventory))
     app = make_console(fleet)
@@ -139,8 +139,8 @@ async def test_connect_console_on_real_sshd_keepalived_nginx(ssh_lab: SshLab) ->
     await asyncio.wait_for(fleet.stop(), 5)
 
 
-async def test_wrong_host_key_is_refused_with_a_clear_message(ssh_lab: SshLab) -> None:
-    lab = ssh_lab
+async def test_wrong_host_key_is_refused_with_a_clear_message(ssh_testbed: SshTestbed) -> None:
+    lab = ssh_testbed
     wrong = lab.work / "wrong_known_hosts"
     other = (lab.nodes["n2"].dir / "host_key.pub").read_text().split()
     wrong.write_text(f"n1,{lab.nodes['n1'].address} {other[0]} {other[1]}\n")
@@ -164,7 +164,7 @@ async def test_wrong_host_key_is_refused_with_a_clear_message(ssh_lab: SshLab) -
 
 
 
-async def test_agent_node_over_real_sshd(agent_lab: SshLab) -> None:
+async def test_agent_node_over_real_sshd(agent_lab: SshTestbed) -> None:
     lab = agent_lab
     wait_for(lambda: lab.holders() == ["n1"], 15, what="the agent on n1 to hold the VIP")
     fleet = build_fleet(load_inventory(lab.inventory))
@@ -231,7 +231,7 @@ async def test_agent_node_over_real_sshd(agent_lab: SshLab) -> None:
         await asyncio.wait_for(fleet.stop(), 5)
 
 
-async def attach(lab: SshLab, since: str) -> tuple[FleetSource, ClusterView, list[ev.Event]]:
+async def attach(lab: SshTestbed, since: str) -> tuple[FleetSource, ClusterView, list[ev.Event]]:
     """`haconsole connect --since SINCE` on the lab's inventory, folded into a view."""
     fleet = build_fleet(load_inventory(lab.inventory), since=since)
     view = ClusterView()
@@ -246,8 +246,8 @@ async def attach(lab: SshLab, since: str) -> tuple[FleetSource, ClusterView, lis
 
 
 async def test_an_incident_before_the_console_started_shows_after_attach(
-        ssh_lab: SshLab) -> None:
-    lab = ssh_lab
+        ssh_testbed: SshTestbed) -> None:
+    lab = ssh_testbed
     wait_for(lambda: lab.holders() == ["n1"], 15, what="n1 to hold the VIP")
     for _ in range(2):  # nginx dies on the master and comes back: failover, failback
         lab.stop_nginx("n1")
@@ -308,10 +308,10 @@ async def test_an_incident_before_the_console_started_shows_after_attach(
         await asyncio.wait_for(fleet.stop(), 5)
 
 
-async def test_since_zero_reads_no_past_but_shows_facts_as_they_are(ssh_lab: SshLab) -> None:
+async def test_since_zero_reads_no_past_but_shows_facts_as_they_are(ssh_testbed: SshTestbed) -> None:
     """`--since 0`: no history at all; still, n2's check failing before we came shows (the
     data dump), and the VIP's "Since" is n1's takeover, not our attach."""
-    lab = ssh_lab
+    lab = ssh_testbed
     wait_for(lambda: lab.holders() == ["n1"], 15, what="n1 to hold the VIP")
     took_over = time.time()
     lab.stop_nginx("n2")  # the backup's check fails: priority 100 - 60, no failover
@@ -347,14 +347,14 @@ SLOW_DUMPS = 10.0
 
 @pytest.fixture(params=KEEPALIVED_VERSIONS, ids=lambda v: f"ka{v}")
 def release_lab(request: pytest.FixtureRequest, root: Callable[[str], None]
-                ) -> Iterator[tuple[str, SshLab]]:
+                ) -> Iterator[tuple[str, SshTestbed]]:
     """The pair on keepalived `version`, each with a notify FIFO the inventory reads."""
     binary = need_keepalived(request.param)
     for lab in _lab(root, keepalived_binary=binary, notify_fifo=True, interval=SLOW_DUMPS):
         yield request.param, lab
 
 
-async def test_each_keepalived_release_over_ssh(release_lab: tuple[str, SshLab]) -> None:
+async def test_each_keepalived_release_over_ssh(release_lab: tuple[str, SshTestbed]) -> None:
     version, lab = release_lab
     wait_for(lambda: lab.holders() == ["n1"], 15, what="n1 to hold the VIP")
     fleet, view, events = await attach(lab, "0")

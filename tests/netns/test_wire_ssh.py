@@ -1,7 +1,7 @@
 """`connect` with `capture = "eth0"`: the wire of each node, over the real sshd lab.
 
 Each node of the SSH lab (OpenSSH sshd, keepalived 2.2.7, nginx in namespaces; see
-ssh_lab.py) declares `capture = "eth0"`: the console runs the fleet and one
+ssh_testbed.py) declares `capture = "eth0"`: the console runs the fleet and one
 `SshWireSource` per node (`tcpdump -w -` on the node, streamed over SSH and decoded here).
 The Wire screen then shows both capture points, n1's adverts named with n1, the VIP
 answered by n1's MAC, and the cross-check column agrees for both nodes; the password
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ssh_lab import PASSWORD, VIP, SshLab  # tests/netns is on sys.path
+from ssh_testbed import PASSWORD, VIP, SshTestbed  # tests/netns is on sys.path
 
 from haconsole.cluster import events as ev
 from haconsole.console.app import HAConsoleApp
@@ -38,12 +38,12 @@ SIZE = (180, 50)
 
 
 @pytest.fixture
-def wire_lab(root: Callable[[str], None]) -> Iterator[SshLab]:
+def wire_lab(root: Callable[[str], None]) -> Iterator[SshTestbed]:
     """The SSH lab (keepalived on n1 and n2), its inventory giving both `capture`."""
     for program in ("sshd", "keepalived", "nginx", "nsenter", "unshare", "ssh-keygen", "ss",
                     "tcpdump"):
         root(program)
-    lab = SshLab()
+    lab = SshTestbed()
     try:
         lab.start()
         text = re.sub(r'^(name = "n\d")$', r'\1\ncapture = "eth0"', lab.inventory_text(),
@@ -93,7 +93,7 @@ async def until(pilot: Any, predicate: Callable[[], Any], timeout: float, what: 
         await (pilot.pause(0.2) if pilot is not None else asyncio.sleep(0.1))
 
 
-async def test_connect_shows_the_wire_of_each_node(wire_lab: SshLab) -> None:
+async def test_connect_shows_the_wire_of_each_node(wire_lab: SshTestbed) -> None:
     lab = wire_lab
     wait_for(lambda: lab.holders() == ["n1"], 15, what="n1 to hold the VIP")
     inventory = load_inventory(lab.inventory)
@@ -141,7 +141,7 @@ async def test_connect_shows_the_wire_of_each_node(wire_lab: SshLab) -> None:
     await asyncio.wait_for(fleet.stop(), 5)
 
 
-async def test_a_capture_that_cannot_start_says_why(wire_lab: SshLab) -> None:
+async def test_a_capture_that_cannot_start_says_why(wire_lab: SshTestbed) -> None:
     inventory = load_inventory(wire_lab.inventory)
     source = SshWireSource(inventory.node("n1"), SshOptions(
         known_hosts=inventory.known_hosts, ssh_config=inventory.ssh_config,

@@ -14,12 +14,12 @@ to the lab (nothing is added outside our namespaces). SSH reaches the nodes the 
 jump host does: the generated ssh_config gives each node a ProxyCommand that relays
 stdin/stdout to port 22 from inside the client namespace.
 
-A node runs keepalived, or (`SshLab(agents=...)`) the haconsole agent on the same
+A node runs keepalived, or (`SshTestbed(agents=...)`) the haconsole agent on the same
 keepalived.conf, launched as `haconsole.netns.lab` launches it; its inventory entry is
 `kind = "haconsole"` and its `agent_stream` runs `agent ctl --stream` on a control socket
 whose path has a space and a quote.
 
-`SshLab(keepalived_binary=...)` runs another keepalived (2.4.3 from `make
+`SshTestbed(keepalived_binary=...)` runs another keepalived (2.4.3 from `make
 keepalived-upstream`: without LVS, so without `-P`); `notify_fifo=True` gives each
 keepalived a `vrrp_notify_fifo` of its own (with priority changes) and the inventory
 `notify_fifo = true`; `interval` and `log_file` override the inventory's.
@@ -160,7 +160,7 @@ class SshNode:
 
     @property
     def fifo(self) -> Path:
-        """keepalived's vrrp_notify_fifo (`SshLab(notify_fifo=True)`)."""
+        """keepalived's vrrp_notify_fifo (`SshTestbed(notify_fifo=True)`)."""
         return self.dir / "haconsole.fifo"
 
     def enter(self) -> list[str]:
@@ -172,7 +172,7 @@ class SshNode:
         return shlex.join(nginx_argv(self.dir, action))
 
 
-class SshLab:
+class SshTestbed:
     """Two nodes (n1 priority 150, n2 priority 100) and a client namespace; the nodes
     named in `agents` run the haconsole agent instead of keepalived."""
 
@@ -199,7 +199,7 @@ class SshLab:
         self._made_run_sshd = False
 
     # ------------------------------------------------------------------ build
-    def start(self) -> SshLab:
+    def start(self) -> SshTestbed:
         try:
             self._start()
         except BaseException:
