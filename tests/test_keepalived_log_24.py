@@ -8,8 +8,10 @@ were made); keepalived 2.4's wording and rate limiting are described in compat.p
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import ipaddress
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -335,3 +337,105 @@ def test_log_wording_choices() -> None:
     assert isinstance(log_wording("2.4", detail=False), Wording24)
     with pytest.raises(ValueError, match=r"expected 2\.2 or 2\.4"):
         log_wording("2.3")
+
+
+# ---------------------------------------------------------------------------------------
+# The agent: `haconsole agent --log-compat 2.4`
+# ---------------------------------------------------------------------------------------
+
+PAIR_CONF = """
+vrrp_instance VI_1 {{
+    interface eth0
+    virtual_router_id 51
+    version 3
+    priority {priority}
+    advert_int 0.1
+    virtual_ipaddress {{
+        {vip}/24
+    }}
+}}
+"""
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: dict[str, list[str]] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        node = record.name.removeprefix("haconsole.node.")
+        self.lines.setdefault(node, []).append(record.getMessage())
+
+
+async def test_the_agent_logs_like_2_4_when_asked(tmp_path: Path) -> None:
+    """Two agents whose VIPs disagree refuse each other's adverts. The one logging like
+    2.4 names the sender and says it once per state; the other (2.2) at every advert."""
+    from haconsole.agent.daemon import Agent, AgentOptions
+    from haconsole.net.memory import MemorySegment, MemoryVips
+
+    segment = MemorySegment()
+    agents = []
+    # b first: a starts as a backup hearing b, whose adverts it refuses
+    for name, address, priority, vip, compat in (("b", NGINX2, 90, "192.0.2.171", "2.2"),
+                                                  ("a", NGINX1, 100, "192.0.2.170", "2.4")):
+        conf = tmp_path / f"{name}.conf"
+        conf.write_text(PAIR_CONF.format(priority=priority, vip=vip))
+        options = AgentOptions(config_file=str(conf), control=str(tmp_path / f"{name}.sock"),
+                               node_name=name, check_permissions=False, track_primary=False,
+                               log_compat=compat, log_detail=True)
+        agents.append(Agent(options, vips=MemoryVips(), transport_for=lambda iface, fam,
+                            name=name, address=address: segment.attach(name, iface,
+                                                                      str(address))))
+    capture = _Lines()
+    logger = logging.getLogger("haconsole")
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(capture)
+    tasks = []
+    try:
+        loop = asyncio.get_running_loop()
+        for agent in agents:
+            ready = asyncio.Event()
+            tasks.append(loop.create_task(agent.run(on_ready=ready.set)))
+            await asyncio.wait_for(ready.wait(), 10)
+            end = loop.time() + 10
+            while agent is agents[0] and \
+                    "(VI_1) Entering MASTER STATE" not in capture.lines.get("b", []):
+                assert loop.time() < end, "b did not become MASTER"
+                await asyncio.sleep(0.02)
+        end = loop.time() + 10
+        while len([x for x in capture.lines.get("b", []) if "not in the advert" in x]) < 10:
+            assert loop.time() < end, capture.lines
+            await asyncio.sleep(0.05)
+    finally:
+        for agent in agents:
+            agent.request_stop()
+        for task in tasks:
+            await asyncio.wait_for(task, 10)
+        logger.removeHandler(capture)
+        logger.setLevel(level)
+    a, b = capture.lines["a"], capture.lines["b"]
+    refused = [x for x in a if "not present in advert" in x]
+    entered = [x for x in a if "Entering" in x]
+    assert refused and all(x == "(VI_1) ip address associated with VRID 51 not present in "
+                                "advert from 192.0.2.12: 192.0.2.170" for x in refused)
+    assert len(refused) <= len(entered)  # once per state at most, not per advert
+    assert all(classify(x) is not None for x in refused)
+    # as a backup, a names the address of each packet it refuses (no master accepted)
+    said = [x for x in a if "master " in x]
+    assert said and set(said) == {"(VI_1) master set to 192.0.2.12"}
+    assert len(refused) == 2  # once as a backup, once more as the master it became
+    assert len([x for x in b if "VIP 192.0.2.171 not in the advert" in x]) >= 10  # 2.2: each
+
+
+def test_the_agent_command_line_takes_the_wording() -> None:
+    import argparse
+
+    from haconsole.agent.cli import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args([]).log_compat == "2.2"
+    assert parser.parse_args(["--log-compat", "2.4"]).log_compat == "2.4"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--log-compat", "2.3"])

@@ -29,6 +29,7 @@ from haconsole.agent.daemon import (
     config_test,
     version,
 )
+from haconsole.keepalived.log.compat import LOG_COMPAT
 from haconsole.keepalived.log.writer import (
     DEFAULT_LOG_FILE,
     LOG_DAEMON,
@@ -79,6 +80,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "follows advertises a priority below ours, instead of waiting "
                              "Master_Down_Interval (nopreempt, preempt_delay and a failover "
                              "hold still apply; keepalived masters step down as usual)")
+    parser.add_argument("--log-compat", choices=LOG_COMPAT, default="2.2",
+                        help="log in keepalived 2.2's wording (default) or 2.4's: a refused "
+                             "advert names its sender and is logged once until the next "
+                             "transition, and -D adds 'master set to' lines")
     parser.add_argument("--failover-hold", type=float, default=60.0,
                         help="seconds a released master holds back from preempting "
                              "(default 60; it still takes over at once if the new master "
@@ -248,7 +253,8 @@ def main_agent(args: argparse.Namespace) -> int:
                            node_name=args.name, services=services,
                            failover_hold=args.failover_hold, config_id=args.config_id,
                            fast_preempt=args.fast_preempt,
-                           metrics=args.metrics)
+                           metrics=args.metrics, log_compat=args.log_compat,
+                           log_detail=bool(args.log_detail))
     agent = Agent(options, serve_metrics=_serve_metrics if args.metrics else None)
     try:
         agent.load()  # config errors are reported before forking, on the terminal

@@ -37,6 +37,7 @@ from haconsole.engine.history import HistoryRing
 from haconsole.engine.node import Node, Tracker
 from haconsole.engine.notify import Notifier
 from haconsole.engine.scripts import ScriptError, run_script, script_argv
+from haconsole.keepalived.log.compat import log_wording
 
 if TYPE_CHECKING:
     from haconsole.keepalived.conf import Environment
@@ -165,6 +166,8 @@ class AgentOptions:
     check_permissions: bool = True
     track_primary: bool = True  # keepalived's implicit tracking of each instance's NIC
     metrics: tuple[str, int] | None = None  # `--metrics [ADDR:]PORT`: Prometheus /metrics
+    log_compat: str = "2.2"  # `--log-compat`: keepalived 2.2's wording, or 2.4's
+    log_detail: bool = False  # `-D`: 2.4's detail lines ("master set to") too
 
 
 # (view provider, addr, port) -> a running server with `async close()`
@@ -285,6 +288,8 @@ class Agent:
                     publish=self.publish, trackers=list(self._trackers.values()),
                     failover_hold=self.options.failover_hold,
                     fast_preempt=self.options.fast_preempt)
+        wording = log_wording(self.options.log_compat, detail=self.options.log_detail)
+        node.reword = wording.rewrite if wording is not None else None
         try:
             await node.start()
         except RawSocketError as err:

@@ -103,6 +103,9 @@ class Node:
         self._counters_timer: asyncio.TimerHandle | None = None
         # During a takeover, log lines and events queued until the wire work is done.
         self._held: list[ev.Event] | None = None
+        # The core's log lines reworded on their way out (the agent's --log-compat 2.4:
+        # keepalived.log.compat); None: as the core words them.
+        self.reword: Callable[[Instance, list[act.Action]], list[act.Action]] | None = None
         # The trackers' last results, handed to instances created by a reload.
         self._checks: dict[str, bool] = {}
         self._values: dict[str, int] = {}
@@ -401,6 +404,8 @@ class Node:
         timers.set(inst, inst.next_deadline() if self.running else None)
 
     def _run(self, inst: Instance, actions: list[act.Action]) -> None:
+        if self.reword is not None:
+            actions = self.reword(inst, actions)
         for a in actions:
             self._execute(inst, a)
         self._schedule(inst)
