@@ -308,7 +308,8 @@ async def test_an_incident_before_the_console_started_shows_after_attach(
         await asyncio.wait_for(fleet.stop(), 5)
 
 
-async def test_since_zero_reads_no_past_but_shows_facts_as_they_are(ssh_testbed: SshTestbed) -> None:
+async def test_since_zero_reads_no_past_but_shows_facts_as_they_are(
+        ssh_testbed: SshTestbed) -> None:
     """`--since 0`: no history at all; still, n2's check failing before we came shows (the
     data dump), and the VIP's "Since" is n1's takeover, not our attach."""
     lab = ssh_testbed
