@@ -28,7 +28,7 @@ from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.config import Secret, VirtualAddress, VrrpInstance
 from haconsole.lab.definition import load_lab
-from haconsole.lab.lab import Lab
+from haconsole.lab.lab import InProcessLab
 from haconsole.vrrp.packet import MCAST_V4, MCAST_V6, Advert, decode, encode
 from haconsole.vrrp.sim import Simulation
 from haconsole.vrrp.timing import master_down_us, skew_time_us
@@ -77,7 +77,7 @@ def bench_steps() -> None:
 async def one_takeover(kind: str) -> tuple[float, float]:
     """(measured, bound) seconds for one failure of `kind` on a fresh 2-node lab."""
     marks: dict[str, float] = {}
-    lab = Lab(load_lab())
+    lab = InProcessLab(load_lab())
 
     def publish(e: ev.Event) -> None:
         if isinstance(e, ev.AdvertSent):

@@ -31,7 +31,7 @@ from haconsole.console.screens import ConfirmScreen, HelpScreen
 from haconsole.console.themes import THEMES_DIR, ThemeError, load_theme_file, load_themes
 from haconsole.console.widgets.log import LogPanel
 from haconsole.lab.definition import LabDefinition, load_lab, parse_lab
-from haconsole.lab.lab import Lab
+from haconsole.lab.lab import InProcessLab
 from haconsole.lab.scenario import parse_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +91,7 @@ def master_row(app: HAConsoleApp, node: str) -> bool:
 
 
 def make_app(definition: LabDefinition | None = None, **kwargs: Any) -> HAConsoleApp:
-    lab = Lab(definition or fast_lab(), failover_hold=kwargs.pop("failover_hold", 60.0))
+    lab = InProcessLab(definition or fast_lab(), failover_hold=kwargs.pop("failover_hold", 60.0))
     kwargs.setdefault("confirm", False)
     return HAConsoleApp([lab], cluster="test", kind="lab", **kwargs)
 
@@ -268,7 +268,7 @@ async def test_ctrl_p_palette_runs_any_action_on_any_node() -> None:
 async def test_q_quits_and_stops_the_lab() -> None:
     app = make_app(fast_lab(checks=False))
     lab = app.sources[0]
-    assert isinstance(lab, Lab)
+    assert isinstance(lab, InProcessLab)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
         await pilot.press("q")
@@ -335,7 +335,7 @@ async def test_events_are_applied_in_batches_not_one_repaint_per_event() -> None
     async with app.run_test(size=SIZE) as pilot:
         original = app.render_view
         app.render_view = lambda now, full: (renders.append(now), original(now, full=full))  # type: ignore[method-assign]
-        publish = app._publisher(Lab(fast_lab()))  # type: ignore[arg-type]
+        publish = app._publisher(InProcessLab(fast_lab()))  # type: ignore[arg-type]
         version = app.view.version
         t0 = app.clock()
         for i in range(2000):

@@ -34,7 +34,7 @@ from haconsole.lab.definition import (
     LabDefinition,
     parse_lab_text,
 )
-from haconsole.lab.lab import Lab
+from haconsole.lab.lab import InProcessLab
 from haconsole.sources.inventory import Inventory, parse_inventory
 from haconsole.vrrp.instance import Instance
 
@@ -191,7 +191,7 @@ def check_lab(text: str) -> None:
     for check in lab.checks.values():
         assert type(check.weight) is int and type(check.rise) is int
         assert math.isfinite(check.interval) and check.interval > 0
-    Lab(lab)
+    InProcessLab(lab)
 
 
 @FUZZ

@@ -11,7 +11,7 @@ from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.config import ConfigError
 from haconsole.lab.definition import DEFAULT_LAB, load_lab, parse_lab, parse_lab_text, resize
-from haconsole.lab.lab import Lab
+from haconsole.lab.lab import InProcessLab
 from haconsole.lab.scenario import ScenarioError, parse_scenario
 
 MDI_90 = 3.648437
@@ -21,7 +21,7 @@ CHECK_INTERVAL = 1.0
 @pytest.fixture
 async def lab():
     events: list[ev.Event] = []
-    lab = Lab(load_lab())
+    lab = InProcessLab(load_lab())
     await lab.start(events.append)
     lab.events = events  # type: ignore[attr-defined]
     assert await lab.wait_for(lambda: lab.masters("VI_1") == ["nginx1"], timeout=10)
@@ -29,7 +29,7 @@ async def lab():
     await lab.stop()
 
 
-async def test_lab_elects_nginx1_and_fails_over_when_nginx_stops(lab: Lab) -> None:
+async def test_lab_elects_nginx1_and_fails_over_when_nginx_stops(lab: InProcessLab) -> None:
     loop = __import__("asyncio").get_running_loop()
     t0 = loop.time()
     ok, detail = await lab.execute(cmd.StopService("nginx1"))
@@ -49,7 +49,7 @@ async def test_lab_elects_nginx1_and_fails_over_when_nginx_stops(lab: Lab) -> No
     assert ("nginx1", "MASTER", "BACKUP") in transitions
 
 
-async def test_lab_failover_command_moves_vip_within_skew_time(lab: Lab) -> None:
+async def test_lab_failover_command_moves_vip_within_skew_time(lab: InProcessLab) -> None:
     ok, detail = await lab.execute(cmd.Failover("nginx1", "VI_1"))
     assert ok, detail
     assert await lab.wait_for(lambda: lab.masters("VI_1") == ["nginx2"], timeout=3)
@@ -57,7 +57,7 @@ async def test_lab_failover_command_moves_vip_within_skew_time(lab: Lab) -> None
     assert not ok and "not MASTER" in detail
 
 
-async def test_lab_halt_sends_priority_zero_and_boot_restarts(lab: Lab) -> None:
+async def test_lab_halt_sends_priority_zero_and_boot_restarts(lab: InProcessLab) -> None:
     ok, detail = await lab.execute(cmd.StopAgent("nginx1"))
     assert ok and "priority 0" in detail
     assert await lab.wait_for(lambda: lab.masters("VI_1") == ["nginx2"], timeout=3)
@@ -69,7 +69,7 @@ async def test_lab_halt_sends_priority_zero_and_boot_restarts(lab: Lab) -> None:
     assert await lab.wait_for(lambda: lab.masters("VI_1") == ["nginx1"], timeout=10)
 
 
-async def test_lab_kill_partition_and_errors(lab: Lab) -> None:
+async def test_lab_kill_partition_and_errors(lab: InProcessLab) -> None:
     ok, _ = await lab.execute(cmd.PartitionNode("nginx2", True))
     assert ok
     ok, _ = await lab.execute(cmd.KillNode("nginx1"))
@@ -103,7 +103,8 @@ def test_lab_definition_errors_name_the_key() -> None:
 
 
 @pytest.mark.parametrize("fault", [cmd.KillNode, cmd.StopAgent, cmd.PartitionNode])
-async def test_failover_hold_never_blocks_a_takeover(lab: Lab, fault: type[cmd.Command]) -> None:
+async def test_failover_hold_never_blocks_a_takeover(lab: InProcessLab,
+                                                    fault: type[cmd.Command]) -> None:
     """`5:failover nginx1 VI_1; 8:kill|halt|partition nginx2`: nginx1 holds back for 60 s,
     but when nginx2 dies, stops or is cut off during the hold, nginx1 takes over."""
     ok, detail = await lab.execute(cmd.Failover("nginx1", "VI_1"))
@@ -252,7 +253,7 @@ def test_scenario_is_checked_against_the_lab() -> None:
     assert step.command.describe() == "fail over VI_1 away from nginx2"
 
 
-async def test_halt_says_priority_zero_only_for_a_master(lab: Lab) -> None:
+async def test_halt_says_priority_zero_only_for_a_master(lab: InProcessLab) -> None:
     ok, detail = await lab.execute(cmd.StopAgent("nginx2"))
     assert ok and "priority 0" in detail and "no priority 0 sent" in detail, detail
     ok, detail = await lab.execute(cmd.StopAgent("nginx1"))

@@ -10,7 +10,7 @@ from haconsole.cluster import events as ev
 from haconsole.cluster.view import ClusterView
 from haconsole.lab.clients import SimulatedClients
 from haconsole.lab.definition import load_lab
-from haconsole.lab.lab import Lab
+from haconsole.lab.lab import InProcessLab
 
 
 class Node:
@@ -42,7 +42,7 @@ def test_the_rules_a_client_lives_by() -> None:
 
 async def test_stopping_nginx_on_the_master_is_an_outage_the_clients_see() -> None:
     view = ClusterView()
-    lab = Lab(load_lab())
+    lab = InProcessLab(load_lab())
     await lab.start(view.apply)
     try:
         assert await lab.wait_for(lambda: lab.masters("VI_1") == ["nginx1"], timeout=10)

@@ -8,7 +8,7 @@ import pytest
 from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.lab.definition import load_lab
-from haconsole.lab.lab import Lab
+from haconsole.lab.lab import InProcessLab
 from haconsole.lab.scenario import Step, parse_scenario
 from haconsole.lab.scripted import T0, ScriptedRun
 
@@ -63,7 +63,7 @@ def test_a_scripted_run_answers_every_command() -> None:
 
 
 async def test_the_lab_answers_in_the_same_words() -> None:
-    lab = Lab(load_lab())
+    lab = InProcessLab(load_lab())
     await lab.start(lambda e: None)
     try:
         assert await lab.wait_for(lambda: lab.masters("VI_1") == ["nginx1"], timeout=10)

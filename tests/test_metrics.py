@@ -32,7 +32,7 @@ from haconsole.export.metrics import (
     serve,
 )
 from haconsole.lab.definition import load_lab
-from haconsole.lab.lab import Lab
+from haconsole.lab.lab import InProcessLab
 from haconsole.net.memory import MemorySegment, MemoryVips
 from haconsole.vrrp.instance import STAT_NAMES
 
@@ -60,10 +60,10 @@ def samples(fams: dict[str, Any], name: str) -> list[Any]:
     return [] if family is None else list(family.samples)
 
 
-async def lab_view(**wait: Any) -> tuple[ClusterView, Lab]:
+async def lab_view(**wait: Any) -> tuple[ClusterView, InProcessLab]:
     """The in-process nginx pair, running, folded into a view until VI_1 has a master."""
     view = ClusterView()
-    lab = Lab(load_lab(), client_rate=0)
+    lab = InProcessLab(load_lab(), client_rate=0)
     await lab.start(view.apply)
     assert await lab.wait_for(lambda: view.master_of("VI_1") is not None, 10)
     return view, lab

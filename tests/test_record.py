@@ -26,7 +26,7 @@ from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.cluster.view import ClusterView, CommandIssued
 from haconsole.lab.definition import DEFAULT_LAB, LabDefinition, load_lab, parse_lab_text
-from haconsole.lab.lab import Lab
+from haconsole.lab.lab import InProcessLab
 from haconsole.record import Recorder, Recording, RecordingError, Timeline, codec
 from haconsole.record.condense import Condenser
 from haconsole.record.layout import FORMAT_VERSION
@@ -123,7 +123,7 @@ def test_replay_of_the_scripted_lab_equals_the_live_view(tmp_path: Path, name: s
 
 
 async def test_replay_of_the_in_process_lab_equals_the_live_view(tmp_path: Path) -> None:
-    lab = Lab(load_lab())
+    lab = InProcessLab(load_lab())
     path = tmp_path / "lab.hcr"
     recorder = Recorder(path)
     items: list[Any] = []

@@ -352,10 +352,10 @@ async def test_report_of_the_in_process_lab_after_a_scripted_incident() -> None:
     """Faults made directly (a dead nginx, a crash, a partition) and by commands (a
     failover, cancelling its hold): the report names each as such."""
     from haconsole.lab.definition import load_lab
-    from haconsole.lab.lab import Lab
+    from haconsole.lab.lab import InProcessLab
 
     events: list[Any] = []
-    lab = Lab(load_lab(), failover_hold=60.0)
+    lab = InProcessLab(load_lab(), failover_hold=60.0)
     await lab.start(events.append)
 
     async def masters(*expected: str) -> None:

@@ -21,7 +21,7 @@ def run_console(definition: LabDefinition, steps: Sequence[Step], *, theme: str 
                 readonly: bool = False, args: argparse.Namespace | None = None) -> int:
     """`haconsole` / `haconsole lab`: the console on the in-process lab (no confirmation:
     it is a lab), with `--record` / `--metrics` from `args`. Returns the exit status."""
-    from haconsole.lab.lab import Lab
+    from haconsole.lab.lab import InProcessLab
 
     try:
         themes, theme = console_themes(theme)
@@ -29,7 +29,7 @@ def run_console(definition: LabDefinition, steps: Sequence[Step], *, theme: str 
     except ValueError as err:
         print(f"haconsole: {err}", file=sys.stderr)
         return 2
-    app = HAConsoleApp([Lab(definition)], cluster=definition.name, kind="lab", theme=theme,
+    app = HAConsoleApp([InProcessLab(definition)], cluster=definition.name, kind="lab", theme=theme,
                        readonly=readonly, confirm=False, steps=steps, themes=themes,
                        observers=extras.observers, services=extras.services)
     try:

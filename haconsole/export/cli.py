@@ -117,7 +117,7 @@ def _lab(args: argparse.Namespace) -> tuple[list[Any], Expected,
                                             Callable[[], Awaitable[None]] | None]:
     from haconsole.config import ConfigError
     from haconsole.lab.definition import load_lab
-    from haconsole.lab.lab import Lab
+    from haconsole.lab.lab import InProcessLab
     from haconsole.lab.scenario import ScenarioError, parse_scenario, play
 
     try:
@@ -127,7 +127,7 @@ def _lab(args: argparse.Namespace) -> tuple[list[Any], Expected,
         raise UsageError(str(err)) from None
     except ScenarioError as err:
         raise UsageError(f"--scenario: {err}") from None
-    lab = Lab(definition, client_rate=0)
+    lab = InProcessLab(definition, client_rate=0)
     names = [n.name for n in definition.nodes]
 
     async def scenario() -> None:

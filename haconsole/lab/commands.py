@@ -1,6 +1,6 @@
 """The lab's commands, once: what each one needs, what it does and how its result reads.
 
-Why: the in-process lab (`lab.Lab`, real time) and a scripted run
+Why: the in-process lab (`lab.InProcessLab`, real time) and a scripted run
 (`lab.scripted.ScriptedRun`, virtual clock) take the same commands. With one dispatcher
 they check the same preconditions and answer in the same words; each lab only says how
 to do the thing on its nodes (`LabControl`).

@@ -56,7 +56,7 @@ SECRET_KEYS = frozenset({"auth_pass"})  # never echoed in an error
 
 
 @dataclass
-class LabNode:
+class LabNodeSpec:
     name: str
     address: str
     priority: int
@@ -96,12 +96,12 @@ class LabInstance:
 class LabDefinition:
     name: str
     interface: str
-    nodes: list[LabNode]
+    nodes: list[LabNodeSpec]
     instances: list[LabInstance]
     checks: dict[str, LabCheck]
     source: str = "<memory>"
 
-    def node(self, name: str) -> LabNode:
+    def node(self, name: str) -> LabNodeSpec:
         for n in self.nodes:
             if n.name == name:
                 return n
@@ -113,7 +113,7 @@ class LabDefinition:
                 return inst
         raise KeyError(name)
 
-    def config_for(self, node: LabNode) -> Config:
+    def config_for(self, node: LabNodeSpec) -> Config:
         """The keepalived configuration this node would run."""
         cfg = Config(source=f"{self.source}#{node.name}",
                      global_defs=GlobalDefs(router_id=node.name))
@@ -352,7 +352,7 @@ def _instance(r: _Reader, raw: Any, path: KeyPath) -> LabInstance:
     )
 
 
-def _node(r: _Reader, raw: Any, path: KeyPath) -> LabNode:
+def _node(r: _Reader, raw: Any, path: KeyPath) -> LabNodeSpec:
     spec = r.table(raw, path, NODE_KEYS, "a table ([[node]])")
     name = r.string(spec, path, "name", pattern=_NAME, shape=NAME_SHAPE)
     if name in RESERVED_NODE_NAMES:
@@ -369,7 +369,7 @@ def _node(r: _Reader, raw: Any, path: KeyPath) -> LabNode:
     priorities = {inst: r.integer(raw_priorities, (*path, "priorities"), inst, 1, 255)
                   for inst in raw_priorities}
     state = r.choice(spec, path, "state", ("MASTER", "BACKUP"), "BACKUP")
-    return LabNode(name, str(ip), r.integer(spec, path, "priority", 1, 255, 100), priorities,
+    return LabNodeSpec(name, str(ip), r.integer(spec, path, "priority", 1, 255, 100), priorities,
                    "MASTER" if state == "MASTER" else "BACKUP")
 
 
@@ -382,7 +382,7 @@ def parse_lab(data: Mapping[str, Any], source: str = "<memory>",
     raw_nodes = r.tables(data.get("node", []), ("node",), "[[node]]")
     if not 1 <= len(raw_nodes) <= MAX_NODES:
         r.fail(("node",), f"a lab has 1..{MAX_NODES} [[node]] tables, not {len(raw_nodes)}")
-    nodes: list[LabNode] = []
+    nodes: list[LabNodeSpec] = []
     for i, raw in enumerate(raw_nodes):
         node = _node(r, raw, ("node", i))
         for other in nodes:
@@ -472,6 +472,6 @@ def resize(lab: LabDefinition, n: int) -> LabDefinition:
             continue
         names.add(name)
         addresses.add(address)
-        nodes.append(LabNode(name, address, max(1, 100 - 10 * i)))
+        nodes.append(LabNodeSpec(name, address, max(1, 100 - 10 * i)))
     lab.nodes = nodes
     return lab

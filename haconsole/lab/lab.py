@@ -20,7 +20,7 @@ from haconsole.engine.node import Node, Tracker
 from haconsole.engine.trackers import Probe
 from haconsole.lab import commands
 from haconsole.lab.clients import SimulatedClients
-from haconsole.lab.definition import LabDefinition, LabNode
+from haconsole.lab.definition import LabDefinition, LabNodeSpec
 from haconsole.net.memory import MemorySegment, MemoryVips
 from haconsole.probe.runner import DEFAULT_RATE
 from haconsole.vrrp.state import State
@@ -39,7 +39,7 @@ class SimService:
 class LabHost:
     """One lab node: its services, its VIPs and (while running) its engine Node."""
 
-    def __init__(self, lab: Lab, spec: LabNode) -> None:
+    def __init__(self, lab: InProcessLab, spec: LabNodeSpec) -> None:
         self.lab = lab
         self.spec = spec
         self.name = spec.name
@@ -100,7 +100,7 @@ class LabHost:
         self.lab.publish(ev.ServiceState(self.lab.now(), self.name, service=name, up=up))
 
 
-class Lab:
+class InProcessLab:
     """The lab as a Source. Build from a LabDefinition; `await start(publish)`."""
 
     name = "lab"

@@ -12,7 +12,7 @@ from haconsole.cluster import events as ev
 from haconsole.cluster.commands import outcome
 from haconsole.keepalived.log import format_console_time
 from haconsole.lab.definition import LabDefinition
-from haconsole.lab.lab import Lab
+from haconsole.lab.lab import InProcessLab
 from haconsole.lab.scenario import Step, play
 
 
@@ -39,7 +39,7 @@ async def run_lab_text(definition: LabDefinition, steps: list[Step], *,
         if line is not None:
             print(line, file=out, flush=True)
 
-    lab = Lab(definition)
+    lab = InProcessLab(definition)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

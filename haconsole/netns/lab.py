@@ -217,7 +217,7 @@ exec sleep infinity
 
 
 @dataclass
-class LabNode:
+class NetnsNode:
     name: str
     config: Config
     engine: Engine
@@ -251,10 +251,10 @@ class NetnsLab:
         self.agent_args = list(agent_args)
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=self.topology.prefix))
-        self.nodes: dict[str, LabNode] = {}
+        self.nodes: dict[str, NetnsNode] = {}
         for name, config in configs.items():
             engine: Engine = (engines or {}).get(name, "haconsole")
-            self.nodes[name] = LabNode(name, config, engine, self.workdir / name)
+            self.nodes[name] = NetnsNode(name, config, engine, self.workdir / name)
         self.started = False
 
     # ----------------------------------------------------------------- addresses
@@ -300,7 +300,7 @@ class NetnsLab:
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def _start_holder(self, node: LabNode) -> None:
+    def _start_holder(self, node: NetnsNode) -> None:
         """The process whose mount namespace holds the node's private /tmp."""
         node.holder = spawn(self.ns(node.name), [
             "unshare", "--mount", "--propagation", "private", "sh", "-c", PRIVATE_TMP,
@@ -346,7 +346,7 @@ class NetnsLab:
         return t
 
     # ----------------------------------------------------------------- engines
-    def engine_argv(self, node: LabNode) -> list[str]:
+    def engine_argv(self, node: NetnsNode) -> list[str]:
         conf = node.dir / "keepalived.conf"
         if node.engine == "keepalived":
             # A keepalived built without LVS has neither the checker process nor its flags.
@@ -360,7 +360,7 @@ class NetnsLab:
         return agent_argv(conf, node.control, name=node.name, pidfile=node.dir / "agent.pid",
                           services=services, extra=self.agent_args)
 
-    def config_text(self, node: LabNode) -> str:
+    def config_text(self, node: NetnsNode) -> str:
         config = node.config
         config = process_tracked(config) if node.engine == "haconsole" \
             else http_checked(config)
@@ -582,6 +582,20 @@ def pair_configs(*, version: int = 2, family: int = 4, auth_pass: str | None = "
     return configs
 
 
-__all__ = ["VIP4", "VIP6", "LabNode", "NetnsLab", "agent_argv", "agent_ctl_argv", "agent_env",
-           "agent_status", "lab_configs", "nginx_argv", "pair_configs", "process_tracked",
-           "start_nginx", "wait_for", "write_nginx_conf"]
+__all__ = [
+    "VIP4",
+    "VIP6",
+    "NetnsLab",
+    "NetnsNode",
+    "agent_argv",
+    "agent_ctl_argv",
+    "agent_env",
+    "agent_status",
+    "lab_configs",
+    "nginx_argv",
+    "pair_configs",
+    "process_tracked",
+    "start_nginx",
+    "wait_for",
+    "write_nginx_conf",
+]

@@ -103,7 +103,7 @@ def _build_source(args: argparse.Namespace) -> tuple[_Source, list[Any], dict[st
 
     if args.lab:
         from haconsole.lab.definition import load_lab
-        from haconsole.lab.lab import Lab
+        from haconsole.lab.lab import InProcessLab
         from haconsole.lab.scenario import ScenarioError, parse_scenario
 
         try:
@@ -116,7 +116,7 @@ def _build_source(args: argparse.Namespace) -> tuple[_Source, list[Any], dict[st
             raise ValueError(f"--scenario: {err}") from None
         meta = {"sources": [{"kind": "lab", "lab": definition.name,
                              "nodes": [n.name for n in definition.nodes]}]}
-        return Lab(definition), steps, meta
+        return InProcessLab(definition), steps, meta
     from haconsole.sources.connect import build_fleet
     from haconsole.sources.inventory import load_inventory
 

@@ -95,10 +95,10 @@ def test_the_help_says_what_this_console_cannot_do_and_where_it_can() -> None:
 
 def test_the_in_process_lab_refuses_a_link_down_and_the_netns_lab_runs_it() -> None:
     from haconsole.lab.definition import load_lab
-    from haconsole.lab.lab import Lab
+    from haconsole.lab.lab import InProcessLab
     from haconsole.netns.source import LAB_COMMANDS
 
-    assert not Lab(load_lab()).supports(cmd.LinkDown)
+    assert not InProcessLab(load_lab()).supports(cmd.LinkDown)
     assert cmd.LinkDown in LAB_COMMANDS
 
 

@@ -39,7 +39,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent.parent))
 
-from haconsole.netns.lab import VIP4, VIP6, LabNode, NetnsLab, pair_configs, wait_for  # noqa: E402
+from haconsole.netns.lab import VIP4, VIP6, NetnsLab, NetnsNode, pair_configs, wait_for  # noqa: E402
 from haconsole.netns.topology import ns_processes, run  # noqa: E402
 from haconsole.vrrp.packet import AUTH_PASS, Advert, encode  # noqa: E402
 
@@ -52,11 +52,11 @@ class CorpusLab(NetnsLab):
         super().__init__(*args, **kwargs)
         self.detail = detail
 
-    def engine_argv(self, node: LabNode) -> list[str]:
+    def engine_argv(self, node: NetnsNode) -> list[str]:
         argv = super().engine_argv(node)
         return argv if self.detail else [a for a in argv if a != "-D"]
 
-    def config_text(self, node: LabNode) -> str:
+    def config_text(self, node: NetnsNode) -> str:
         dumps = (f"global_defs {{\n    json_version 2\n"
                  f"    state_dump_file {node.dir}/keepalived.data\n"
                  f"    stats_dump_file {node.dir}/keepalived.stats\n"

@@ -40,13 +40,13 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent.parent))
 
-from haconsole.netns.lab import LabNode, NetnsLab, pair_configs, wait_for  # noqa: E402
+from haconsole.netns.lab import NetnsLab, NetnsNode, pair_configs, wait_for  # noqa: E402
 
 NODES = ("nginx1", "nginx2")
 KEYS = ("0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210")
 
 
-def config_text(node: LabNode, index: int, json_version: int) -> str:
+def config_text(node: NetnsNode, index: int, json_version: int) -> str:
     """The node's keepalived.conf (see the module docstring)."""
     d = node.dir
     state = "MASTER" if index == 0 else "BACKUP"
@@ -115,7 +115,7 @@ class DumpLab(NetnsLab):
         super().__init__(*args, **kwargs)
         self.json_version = json_version
 
-    def config_text(self, node: LabNode) -> str:
+    def config_text(self, node: NetnsNode) -> str:
         return config_text(node, list(self.nodes).index(node.name), self.json_version)
 
 
