@@ -14,9 +14,17 @@ the master and reads the capture:
            -> first advert of the new master (bound: detection + Master_Down_Interval)
 and fault -> first gratuitous ARP of the new master for the VIP.
 
-`--cpu` also measures the CPU of one engine running 1 000 instances at advert_int 1
+Engines (`--engines`, comma-separated): `keepalived` and `haconsole` pairs, and with the
+agent's opt-in fast preemption `haconsole-fast` (both agents `--fast-preempt`) and
+`keepalived+fast` (a keepalived master, an agent backup with `--fast-preempt`): there
+`nginx: lowered-priority advert -> new master advert` is what fast preemption removes.
+
+`--cpu` also measures the CPU of an engine running 1 000 instances at advert_int 1
 (VRRPv3 IPv6, 4 interfaces x 250 VRIDs, alone so it is master of all): haconsole's
-agent and keepalived's VRRP process on the same config.
+agent and keepalived's VRRP process on the same config, both at once (each in its own
+namespace) and measured in turns, each while the other is stopped, so the two neither
+slow each other down nor see a different machine; with their RSS, the time to start and
+to stop (SIGTERM: 1 000 priority-0 adverts, 1 000 VIPs).
 """
 
 from __future__ import annotations
@@ -141,8 +149,12 @@ def restore(lab: NetnsLab) -> None:
     time.sleep(1.2)  # let one more advert pass so the next fault is mid-interval
 
 
-def trial(lab: NetnsLab, capture: Capture, kind: str, results: Results) -> None:
+def trial(lab: NetnsLab, capture: Capture, kind: str, results: Results,
+          clients: ClientLog | None = None) -> None:
     restore(lab)
+    if clients is not None:  # the clients reach nginx1 before the fault, and then...
+        t = time.time()
+        wait_for(lambda: clients.healthy(t, "nginx1", 1.0), 20, what="clients on nginx1")
     if kind == "nginx":
         t0 = lab.kill_nginx("nginx1")
     else:
@@ -183,24 +195,52 @@ def trial(lab: NetnsLab, capture: Capture, kind: str, results: Results) -> None:
     if kind == "nginx":
         low = first(frames, t0, kind="vrrp", src=NODE1, priority=80)
         results.add("nginx: death -> lowered-priority advert", low.t - t0 if low else None)
+        if low is not None and new is not None:
+            results.add("nginx: lowered-priority advert -> new master advert", new.t - low.t)
+    if clients is not None:  # ... what they saw of it, once nginx2 serves them all
+        wait_for(lambda: clients.healthy(t0, "nginx2", 1.5), 20, what="clients on nginx2")
+        outage, failed, _ = client_outage(clients.since(t0))
+        results.add(f"{kind}: client outage", outage)
+        results.add(f"{kind}: failed requests", float(failed))
     if kind in ("sigterm", "sigkill"):
         with contextlib.suppress(TimeoutError):
             lab.wait_engine_exit("nginx1")
 
 
-def run_engine(engine: str, kinds: list[str], trials: int, workdir: Path) -> Results:
+ENGINES = {  # --engines: what runs on (nginx1, nginx2), and which agents --fast-preempt
+    "keepalived": (("keepalived", "keepalived"), ()),
+    "haconsole": (("haconsole", "haconsole"), ()),
+    "haconsole-fast": (("haconsole", "haconsole"), ("nginx1", "nginx2")),
+    "keepalived+fast": (("keepalived", "haconsole"), ("nginx2",)),
+}
+
+
+def pair_lab(engine: str, configs: dict[str, Any], workdir: Path) -> NetnsLab:
+    """The pair lab of one `--engines` name (see ENGINES)."""
+    if engine not in ENGINES:
+        raise SystemExit(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+    kinds, fast = ENGINES[engine]
+    return NetnsLab(configs, engines=dict(zip(configs, kinds, strict=True)),  # type: ignore[arg-type]
+                    workdir=workdir, fast_preempt=fast)
+
+
+def run_engine(engine: str, kinds: list[str], trials: int, workdir: Path,
+               clients: bool = False) -> Results:
+    """Every fault `kind`, `trials` times, on a pair lab of `engine` (ENGINES); with
+    `clients`, the probe (`--with-clients`) also gives each fault's client outage."""
     results = Results()
-    configs = pair_configs()
-    lab = NetnsLab(configs, engines=dict.fromkeys(configs, engine),  # type: ignore[arg-type]
-                   workdir=workdir / engine)
+    lab = pair_lab(engine, pair_configs(), workdir / engine)
     with lab:
         capture = Capture(lab, workdir / f"{engine}.pcap")
+        probe = ClientLog(lab) if clients else None
         try:
             for kind in kinds:
                 for i in range(trials):
-                    trial(lab, capture, kind, results)
+                    trial(lab, capture, kind, results, probe)
                     print(f"  {engine} {kind} {i + 1}/{trials}", file=sys.stderr, flush=True)
         finally:
+            if probe is not None:
+                probe.stop()
             capture.stop()
     return results
 
@@ -224,26 +264,31 @@ BOUNDS = {
     "nginx: fault -> GARP": 1.0 + MDI,
     "nginx: new master advert -> GARP": 0.0,
     "nginx: death -> lowered-priority advert": 1.0,
+    "nginx: lowered-priority advert -> new master advert": MDI,
+    "nginx: client outage": 1.0 + MDI,
+    "nginx: failed requests": 0.0,
 }
 
 
 def report(all_results: dict[str, Results]) -> None:
     names = sorted({n for r in all_results.values() for n in r.samples},
                    key=lambda n: list(BOUNDS).index(n) if n in BOUNDS else 99)
-    print(f"\n{'measure (seconds)':<48}{'RFC bound':>10}", end="")
+    widths = {engine: max(19, len(engine) + 9) for engine in all_results}
+    print(f"\n{'measure (seconds)':<52}{'RFC bound':>10}", end="")
     for engine in all_results:
-        print(f"{engine + ' median':>19}{'p95':>9}{'n':>4}", end="")
+        print(f"{engine + ' median':>{widths[engine]}}{'p95':>9}{'n':>4}", end="")
     print()
     for name in names:
         bound = BOUNDS.get(name)
-        print(f"{name:<48}{(f'{bound:.4f}' if bound else '-'):>10}", end="")
-        for results in all_results.values():
+        print(f"{name:<52}{(f'{bound:.4f}' if bound else '-'):>10}", end="")
+        for engine, results in all_results.items():
             values = results.samples.get(name, [])
+            w = widths[engine]
             if values:  # 0.1 ms: engines differ by less than a millisecond
-                print(f"{statistics.median(values):>19.4f}{p95(values):>9.4f}{len(values):>4}",
+                print(f"{statistics.median(values):>{w}.4f}{p95(values):>9.4f}{len(values):>4}",
                       end="")
             else:
-                print(f"{'-':>19}{'-':>9}{0:>4}", end="")
+                print(f"{'-':>{w}}{'-':>9}{0:>4}", end="")
         print()
 
 
@@ -261,65 +306,177 @@ def cpu_config(interfaces: int, per_interface: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    total = 0
+def _cpu_time(pids: list[int]) -> float:
+    """CPU seconds of `pids` and all their threads, from the scheduler's own account
+    (schedstat, nanoseconds); /proc/PID/stat's clock ticks where it is missing."""
+    total = 0.0
+    for pid in pids:
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                total += int(Path(f"/proc/{pid}/task/{task}/schedstat").read_text()
+                             .split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _rss_mib(pids: list[int]) -> float:
+    kib = 0
     for pid in pids:
         with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    kib += int(line.split()[1])
+    return kib / 1024
 
 
-def measure_cpu(engine: str, workdir: Path, interfaces: int = 4, per_interface: int = 250,
-                window: float = 20.0) -> tuple[float, int]:
-    """(CPU % of one core over `window`, adverts/s seen) once all instances are master."""
-    ns = f"hac-{os.getpid()}-cpu{engine[:2]}"
-    d = workdir / f"cpu-{engine}"
-    d.mkdir(parents=True, exist_ok=True)
-    conf = d / "keepalived.conf"
+@dataclass
+class CpuRun:
+    """One engine of the CPU test: its namespace, process and figures."""
+
+    engine: str
+    ns: str
+    dir: Path
+    total: int
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    ready: float | None = None  # spawn -> control socket answers (the agent)
+    masters: float | None = None  # spawn -> every VIP on the interfaces
+    stop: float | None = None  # SIGTERM -> exit
+    cpu: list[float] = field(default_factory=list)  # % of one core, per window
+    rss: float = 0.0
+
+    def pids(self) -> list[int]:
+        return [int(p) for p in run(["ip", "netns", "pids", self.ns], check=False).stdout.split()]
+
+    def vips(self) -> int:
+        out = run(["ip", "-n", self.ns, "-6", "-o", "addr", "show", "scope", "global"],
+                  check=False).stdout
+        return out.count("2001:db8:")
+
+
+def _cpu_start(engine: str, workdir: Path, interfaces: int, per_interface: int) -> CpuRun:
+    """The engine alone in a namespace with `interfaces` veths (peers silent), started."""
+    tag = "ka" if engine == "keepalived" else "ha"
+    job = CpuRun(engine, f"hac-{os.getpid()}-cpu{tag}", workdir / f"cpu-{engine}",
+                 interfaces * per_interface)
+    job.dir.mkdir(parents=True, exist_ok=True)
+    conf = job.dir / "keepalived.conf"
     conf.write_text(cpu_config(interfaces, per_interface))
-    run(["ip", "netns", "add", ns])
-    proc = None
+    run(["ip", "netns", "add", job.ns])
+    run(["sysctl", "-q", "-w", "net.ipv6.conf.all.accept_dad=0",
+         "net.ipv6.conf.default.accept_dad=0"], ns=job.ns)
+    run(["ip", "-n", job.ns, "link", "set", "lo", "up"])
+    for i in range(interfaces):
+        # veth pairs (this kernel may have no dummy driver); the peer stays silent.
+        run(["ip", "-n", job.ns, "link", "add", f"d{i}", "type", "veth", "peer", "name",
+             f"d{i}p"])
+        run(["ip", "-n", job.ns, "link", "set", f"d{i}p", "up"])
+        run(["ip", "-n", job.ns, "addr", "add", f"192.0.2.{1 + 64 * i}/26", "dev", f"d{i}"])
+        run(["ip", "-n", job.ns, "link", "set", f"d{i}", "up"])
+    if engine == "keepalived":
+        argv = ["keepalived", "-n", "-G", "-P", "-f", str(conf), "-p", str(job.dir / "k.pid"),
+                "-r", str(job.dir / "v.pid"), "-c", str(job.dir / "c.pid")]
+    else:
+        argv = [sys.executable, "-m", "haconsole.agent", "-f", str(conf), "-n", "-G",
+                "--control", str(job.dir / "agent.sock")]
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    job.started = time.monotonic()
+    job.proc = spawn(job.ns, argv, log=job.dir / "engine.log", env=env)
+    return job
+
+
+def _cpu_cleanup(job: CpuRun) -> None:
+    if job.proc is not None and job.proc.poll() is None:
+        stop_process(job.proc, timeout=30)
+    for pid in job.pids():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    run(["ip", "netns", "delete", job.ns], check=False)
+
+
+def _signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def measure_cpu(engines: list[str], workdir: Path, interfaces: int = 4,
+                per_interface: int = 250, windows: int = 5, window: float = 10.0,
+                settle: float = 2.0) -> list[CpuRun]:
+    """Every engine started at once, each master of all its instances; then, in turns,
+    each engine's CPU over a window while the others are stopped (SIGSTOP): on a
+    machine of two CPUs two engines running together slow each other down, and taking
+    turns spreads whatever else the machine does over all of them alike. After each
+    turn the stopped engines resume and `settle` seconds pass (their late adverts)."""
+    from haconsole.netns.lab import agent_status
+
+    jobs: list[CpuRun] = []
     try:
-        run(["sysctl", "-q", "-w", "net.ipv6.conf.all.accept_dad=0",
-             "net.ipv6.conf.default.accept_dad=0"], ns=ns)
-        run(["ip", "-n", ns, "link", "set", "lo", "up"])
-        for i in range(interfaces):
-            # veth pairs (this kernel may have no dummy driver); the peer stays silent.
-            run(["ip", "-n", ns, "link", "add", f"d{i}", "type", "veth", "peer", "name",
-                 f"d{i}p"])
-            run(["ip", "-n", ns, "link", "set", f"d{i}p", "up"])
-            run(["ip", "-n", ns, "addr", "add", f"192.0.2.{1 + 64 * i}/26", "dev", f"d{i}"])
-            run(["ip", "-n", ns, "link", "set", f"d{i}", "up"])
-        if engine == "keepalived":
-            argv = ["keepalived", "-n", "-G", "-P", "-f", str(conf), "-p", str(d / "k.pid"),
-                    "-r", str(d / "v.pid"), "-c", str(d / "c.pid")]
-        else:
-            argv = [sys.executable, "-m", "haconsole.agent", "-f", str(conf), "-n", "-G",
-                    "--control", str(d / "agent.sock")]
-        env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
-        proc = spawn(ns, argv, log=d / "engine.log", env=env)
-        total = interfaces * per_interface
+        for engine in engines:
+            jobs.append(_cpu_start(engine, workdir, interfaces, per_interface))
 
-        def masters() -> bool:
-            out = run(["ip", "-n", ns, "-6", "-o", "addr", "show", "scope", "global"],
-                      check=False).stdout
-            return out.count("2001:db8:") >= total
+        def settled() -> bool:
+            now = time.monotonic()
+            for job in jobs:
+                if job.proc is not None and job.proc.poll() is not None:
+                    raise RuntimeError(f"{job.engine} exited: see {job.dir / 'engine.log'}")
+                if job.ready is None and job.engine != "keepalived" \
+                        and agent_status(job.dir / "agent.sock") is not None:
+                    job.ready = now - job.started
+                if job.masters is None and job.vips() >= job.total:
+                    job.masters = now - job.started
+            return all(job.masters is not None for job in jobs)
 
-        wait_for(masters, 60, interval=0.5, what=f"{total} VIPs on the {engine} node")
+        wait_for(settled, 90, interval=0.1, what="every VIP on every engine")
         time.sleep(6)  # past garp_master_delay (5 s): the steady state, adverts only
-        pids = [int(p) for p in run(["ip", "netns", "pids", ns]).stdout.split()]
-        c0, t0 = _cpu_seconds(pids), time.monotonic()
-        time.sleep(window)
-        c1, t1 = _cpu_seconds(pids), time.monotonic()
-        return 100 * (c1 - c0) / (t1 - t0), total
+        pids = {job.engine: job.pids() for job in jobs}
+        for _ in range(windows):
+            for job in jobs:
+                others = [p for j in jobs if j is not job for p in pids[j.engine]]
+                _signal_all(others, signal.SIGSTOP)
+                try:
+                    time.sleep(settle)
+                    c0, t0 = _cpu_time(pids[job.engine]), time.monotonic()
+                    time.sleep(window)
+                    c1, t1 = _cpu_time(pids[job.engine]), time.monotonic()
+                finally:
+                    _signal_all(others, signal.SIGCONT)
+                job.cpu.append(100 * (c1 - c0) / (t1 - t0))
+        for job in jobs:
+            job.rss = _rss_mib(pids[job.engine])
+        for job in jobs:  # one at a time: the stop is measured alone
+            assert job.proc is not None
+            t0 = time.monotonic()
+            stop_process(job.proc, timeout=60)
+            wait_for(lambda job=job: not job.pids(), 30, what=f"{job.engine} gone")
+            job.stop = time.monotonic() - t0
     finally:
-        if proc is not None:
-            stop_process(proc, timeout=20)
-        for pid in run(["ip", "netns", "pids", ns], check=False).stdout.split():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGKILL)
-        run(["ip", "netns", "delete", ns], check=False)
+        for job in jobs:
+            _cpu_cleanup(job)
+    return jobs
+
+
+def cpu_report(jobs: list[CpuRun], window: float) -> None:
+    def seconds(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    n = jobs[0].total if jobs else 0
+    print(f"\n{n} instances, advert_int 1, one node master of all; the engines started "
+          f"together, CPU in turns ({len(jobs[0].cpu) if jobs else 0} windows of {window:g} s "
+          "each, the other engine stopped meanwhile):")
+    print(f"  {'engine':<11}{'CPU % of one core (per window)':<40}{'median':>7}"
+          f"{'RSS MiB':>9}{'ready s':>9}{'masters s':>11}{'stop s':>8}")
+    for job in jobs:
+        per = " ".join(f"{c:.2f}" for c in job.cpu)
+        print(f"  {job.engine:<11}{per:<40}{statistics.median(job.cpu):>7.2f}"
+              f"{job.rss:>9.1f}{seconds(job.ready):>9}{seconds(job.masters):>11}"
+              f"{seconds(job.stop):>8}")
+    print("  (ready: the agent answers on its control socket; masters: every VIP is on "
+          "its interface,\n   garp_master_delay and Master_Down_Interval included; stop: "
+          "SIGTERM to exit)")
 
 
 # ----------------------------------------------------------------------------- clients
@@ -446,9 +603,8 @@ def run_clients(engine: str, trials: int, workdir: Path
     results = Results()
     errors: dict[str, set[str]] = {}
     for nopreempt in (False, True):
-        configs = pair_configs(nopreempt=nopreempt)
-        lab = NetnsLab(configs, engines=dict.fromkeys(configs, engine),  # type: ignore[arg-type]
-                       workdir=workdir / f"clients-{engine}-{int(nopreempt)}")
+        lab = pair_lab(engine, pair_configs(nopreempt=nopreempt),
+                       workdir / f"clients-{engine}-{int(nopreempt)}")
         kinds = [k for k in CLIENT_KINDS if k.startswith("nopreempt") == nopreempt]
         with lab:
             log = ClientLog(lab)
@@ -552,6 +708,13 @@ def main() -> int:
     parser.add_argument("--engines", default="keepalived,haconsole")
     parser.add_argument("--cpu", action="store_true", help="also the 1 000-instance CPU test")
     parser.add_argument("--cpu-only", action="store_true")
+    parser.add_argument("--cpu-windows", type=int, default=5,
+                        help="CPU measurement windows (default 5)")
+    parser.add_argument("--cpu-window", type=float, default=10.0,
+                        help="seconds per CPU window (default 10)")
+    parser.add_argument("--with-clients", action="store_true",
+                        help="run the client probe during the trials: each fault's client "
+                             "outage (s) and failed requests join the table")
     parser.add_argument("--clients", action="store_true",
                         help="only the client-visible outage per fault (writes --clients-doc)")
     parser.add_argument("--client-trials", type=int, default=5)
@@ -566,14 +729,15 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="hac-bench-"))
     engines = args.engines.split(",")
     if not args.cpu_only:
-        results = {e: run_engine(e, args.kinds.split(","), args.trials, workdir)
+        results = {e: run_engine(e, args.kinds.split(","), args.trials, workdir,
+                                 clients=args.with_clients)
                    for e in engines}
         report(results)
     if args.cpu or args.cpu_only:
-        print("\n1 000 instances, advert_int 1, one node master of all:")
-        for engine in engines:
-            cpu, n = measure_cpu(engine, workdir)
-            print(f"  {engine:<11} {cpu:6.1f} % of one core ({n} instances)")
+        cpu_engines = [e for e in ("keepalived", "haconsole") if e in engines] \
+            or ["keepalived", "haconsole"]  # fast preemption changes nothing on a lone master
+        cpu_report(measure_cpu(cpu_engines, workdir, windows=args.cpu_windows,
+                               window=args.cpu_window), args.cpu_window)
     subprocess.run(["rm", "-rf", str(workdir)], check=False)
     return 0
 

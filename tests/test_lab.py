@@ -148,7 +148,7 @@ def _refused(text: str) -> ConfigError:
                                          "got true"),
     ('address = "192.0.2.12"', 'address = "192.0.2.11"', "192.0.2.11 is also nginx1's"),
     ("priority = 90", "priorty = 90", "node[1].priorty: unknown key (known: name, address, "
-                                      "priority, priorities, state)"),
+                                      "priority, priorities, state, fast_preempt)"),
     ("priority = 90", "priority = = 90", "TOML syntax error"),
     ("priority = 90", "priority = " + "9" * 5000, "an integer with more than"),
     ("interval = 1 ", "interval = " + "9" * 400 + " ", "interval: must be a number"),

@@ -37,10 +37,12 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from haconsole.engine.timers import MANY_INSTANCES
+
 T = TypeVar("T")
 
 
-PRECISE_MAX_INSTANCES = 200
+PRECISE_MAX_INSTANCES = MANY_INSTANCES
 
 _CLOCK_MONOTONIC = 1
 _TFD_NONBLOCK = os.O_NONBLOCK

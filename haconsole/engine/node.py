@@ -10,18 +10,20 @@ the transports, the VIP manager and the trackers differ.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from haconsole.cluster import events as ev
 from haconsole.config import Config, VrrpInstance
 from haconsole.engine.files import FileTracker
 from haconsole.engine.publish import events as events_of
-from haconsole.engine.timers import TimerQueue
-from haconsole.net.base import Received, Transport, VipManager
+from haconsole.engine.timers import MANY_INSTANCES, TimerQueue
+from haconsole.net.base import IPAddress, Received, Transport, VipManager
 from haconsole.vrrp import actions as act
 from haconsole.vrrp.instance import Instance
 from haconsole.vrrp.packet import encode
@@ -32,6 +34,34 @@ from haconsole.vrrp.tracking import track_specs
 Publish = Callable[[ev.Event], None]
 
 COUNTERS_INTERVAL = 1.0  # seconds between InstanceCounters checks (sent only on change)
+# Above MANY_INSTANCES instances, masters send their periodic adverts in this many trains
+# per advert interval (vrrp.instance: advert trains): two wake-ups a second at advert_int
+# 1 instead of one per instance, or per cluster of instances that took over together.
+# Measured at 1 000 instances (benchmarks/failover.py --cpu): a wake-up costs from a few
+# hundred microseconds to a millisecond of CPU on top of its adverts (caches, TLB and
+# clock gone cold while idle); 2 trains cut the agent's CPU by a fifth against 4. The price:
+# the first periodic advert after an out-of-turn one comes up to half an interval early.
+# At or below MANY_INSTANCES, each instance keeps its own schedule.
+ADVERT_TRAINS = 2
+FLUSH_EVERY = 64  # queued periodic adverts leave at the latest after this many more
+
+
+_SEND_ADVERT = act.SendAdvert  # the hot path's type test, without a module lookup
+
+
+def _prepared(transport: Transport, payload: bytes, src: IPAddress,
+              dst: IPAddress) -> Callable[[], object]:
+    """One packet ready to go: the transport's own prepared send where it has one
+    (`RawTransport.prepare`: socket arguments built once), else a bound `send`."""
+    prepare = getattr(transport, "prepare", None)
+    if prepare is not None:
+        return prepare(payload, src, dst)  # type: ignore[no-any-return]
+    return functools.partial(transport.send, payload, src, dst)
+
+
+def _trains_for(config: Config) -> int:
+    """Instance.advert_trains for a node running `config` (see ADVERT_TRAINS)."""
+    return ADVERT_TRAINS if len(config.vrrp_instances) > MANY_INSTANCES else 0
 
 
 def _transport_key(cfg: VrrpInstance) -> tuple[str, int]:
@@ -89,15 +119,22 @@ class Node:
         self._by_vrid: dict[tuple[str, int, int], Instance] = {}
         self._transports: dict[tuple[str, int], Transport] = {}
         self._timers: TimerQueue[Instance] | None = None  # one loop timer for all instances
-        # The wire bytes of each instance's last advert: a master repeats the same one.
-        self._encoded: dict[Instance, tuple[object, list[bytes]]] = {}
+        # Each instance's last advert (the core hands out the same action object while
+        # its priority stays) and the ready packets it became, as calls that send them
+        # now and calls that queue them for the transport's next flush: a master repeats
+        # it every interval, so the hot path is one identity check and the queueing.
+        self._encoded: dict[Instance, tuple[act.SendAdvert, list[Callable[[], object]],
+                                            list[Callable[[], object]]]] = {}
+        self._queued = 0  # packets queued on the transports since the last flush
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._clock: Callable[[], float] = time.monotonic  # the loop's time(), bound at start
         # Per-advert events (one per instance per second each way): the agent turns them
         # off while nobody is subscribed, so they cost nothing on an unwatched node.
         self.advert_events = True
         # keepalived's counters (InstanceCounters) once a second when they moved, under
-        # the same rule: the agent turns them off while nobody is subscribed.
-        self.counter_events = True
+        # the same rule: the agent turns them off while nobody is subscribed, and then
+        # their timer does not run (a wake-up a second for nothing, on an idle node).
+        self._counter_events = True
         self._counters_sent: dict[str, dict[str, int]] = {}
         self._masters_sent: dict[str, object] = {}  # master_address last published
         self._counters_timer: asyncio.TimerHandle | None = None
@@ -106,6 +143,8 @@ class Node:
         # The core's log lines reworded on their way out (the agent's --log-compat 2.4:
         # keepalived.log.compat); None: as the core words them.
         self.reword: Callable[[Instance, list[act.Action]], list[act.Action]] | None = None
+        self._trains = 0  # Instance.advert_trains for this node's configuration
+        self._vips_seen: set[str] | None = None  # see _vips_looked_up_once
         # The trackers' last results, handed to instances created by a reload.
         self._checks: dict[str, bool] = {}
         self._values: dict[str, int] = {}
@@ -113,7 +152,11 @@ class Node:
     # ----------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        # The loop's clock, without a Python frame when it is the stock one (monotonic).
+        stock = type(self._loop).time is asyncio.BaseEventLoop.time
+        self._clock = time.monotonic if stock else self._loop.time
         self.running = True
+        self._trains = _trains_for(self.config)
         self._open_transports(self.config)
         for cfg in self.config.vrrp_instances:
             inst = self._new_instance(self.config, cfg)
@@ -121,19 +164,39 @@ class Node:
             self._by_vrid[_vrid_key(cfg)] = inst
         self._build_groups()
         self.publish(ev.NodeSeen(self.wall_time(), self.name, agent="haconsole"))
-        for inst in self.instances.values():
-            self._run(inst, inst.start(self._now()))
-            self._publish_state(inst)
+        with self._vips_looked_up_once():
+            for inst in self.instances.values():
+                self._run(inst, inst.start(self._now()))
+                self._publish_state(inst)
         for tracker in self.trackers:
             self._start_tracker(tracker)
-        self._counters_timer = self._loop.call_later(COUNTERS_INTERVAL, self._counters_tick)
+        self._arm_counters()
+
+    @property
+    def counter_events(self) -> bool:
+        """Whether InstanceCounters are published once a second (when they moved)."""
+        return self._counter_events
+
+    @counter_events.setter
+    def counter_events(self, on: bool) -> None:
+        self._counter_events = on
+        if not on and self._counters_timer is not None:
+            self._counters_timer.cancel()
+            self._counters_timer = None
+        elif on:
+            self._arm_counters()
+
+    def _arm_counters(self) -> None:
+        if self._counters_timer is None and self._counter_events and self.running \
+                and self._loop is not None:
+            self._counters_timer = self._loop.call_later(COUNTERS_INTERVAL, self._counters_tick)
 
     def _counters_tick(self) -> None:
+        self._counters_timer = None
         if not self.running or self._loop is None:
             return
-        if self.counter_events:
-            self.publish_counters()
-        self._counters_timer = self._loop.call_later(COUNTERS_INTERVAL, self._counters_tick)
+        self.publish_counters()
+        self._arm_counters()
 
     def publish_counters(self, *, force: bool = False) -> None:
         """An InstanceCounters event per instance whose counters moved since the last
@@ -178,6 +241,7 @@ class Node:
         transport = self._transports[_transport_key(cfg)]
         inst = Instance(cfg, transport.primary_address(), tracks=track_specs(config, cfg),
                         fast_preempt=self.fast_preempt)
+        inst.advert_trains = self._trains
         inst.preset_tracks(self._checks, self._values)
         return inst
 
@@ -193,17 +257,19 @@ class Node:
         when a new interface cannot be opened.
         """
         self._open_transports(config)
+        self._trains = _trains_for(config)
         now = self._now()
         wanted = {cfg.name: cfg for cfg in config.vrrp_instances}
-        for name, inst in list(self.instances.items()):
-            cfg = wanted.get(name)
-            if cfg is None or _vrid_key(cfg) != _vrid_key(inst.config) \
-                    or cfg.version != inst.version:
-                self._run(inst, inst.shutdown(now))
-                self._publish_state(inst)
-                self._forget(inst)
-                del self.instances[name]
-                self._by_vrid.pop(_vrid_key(inst.config), None)
+        with self._vips_looked_up_once():
+            for name, inst in list(self.instances.items()):
+                cfg = wanted.get(name)
+                if cfg is None or _vrid_key(cfg) != _vrid_key(inst.config) \
+                        or cfg.version != inst.version:
+                    self._run(inst, inst.shutdown(now))
+                    self._publish_state(inst)
+                    self._forget(inst)
+                    del self.instances[name]
+                    self._by_vrid.pop(_vrid_key(inst.config), None)
         keep = [t for t in self.trackers if any(t is n for n in trackers)]
         for tracker in self.trackers:
             if not any(tracker is k for k in keep):
@@ -212,21 +278,23 @@ class Node:
                 self._values.pop(tracker.name, None)
         self.config = config
         instances: dict[str, Instance] = {}
-        for cfg in config.vrrp_instances:
-            old = self.instances.get(cfg.name)
-            if old is not None and old.config == cfg \
-                    and [t.spec for t in old.tracks.values()] == track_specs(config, cfg):
-                instances[cfg.name] = old
-                continue
-            inst = self._new_instance(config, cfg)
-            if old is not None:
-                self._forget(old)
-                self._run(inst, inst.resume(old, self._now()))
-            else:
-                self._run(inst, inst.start(self._now()))
-            instances[cfg.name] = inst
-            self._by_vrid[_vrid_key(cfg)] = inst
-            self._publish_state(inst)
+        with self._vips_looked_up_once():
+            for cfg in config.vrrp_instances:
+                old = self.instances.get(cfg.name)
+                if old is not None and old.config == cfg \
+                        and [t.spec for t in old.tracks.values()] == track_specs(config, cfg):
+                    old.advert_trains = self._trains
+                    instances[cfg.name] = old
+                    continue
+                inst = self._new_instance(config, cfg)
+                if old is not None:
+                    self._forget(old)
+                    self._run(inst, inst.resume(old, self._now()))
+                else:
+                    self._run(inst, inst.start(self._now()))
+                instances[cfg.name] = inst
+                self._by_vrid[_vrid_key(cfg)] = inst
+                self._publish_state(inst)
         self.instances = instances
         self._build_groups()
         used = {_transport_key(cfg) for cfg in config.vrrp_instances}
@@ -252,8 +320,9 @@ class Node:
         if not self.running:
             return
         self.log("Stopping")
-        for inst in self.instances.values():
-            self._run(inst, inst.shutdown(self._now()))
+        with self._vips_looked_up_once():
+            for inst in self.instances.values():
+                self._run(inst, inst.shutdown(self._now()))
         self.running = False
         await self._stop_trackers()
         self._teardown("stopped")
@@ -281,13 +350,15 @@ class Node:
         for transport in self._transports.values():
             transport.close()
         self._transports.clear()
+        self._encoded.clear()  # their sends hold the closed transports
+        self._queued = 0
         self._by_vrid.clear()
         self.publish(ev.NodeLost(self.wall_time(), self.name, reason=reason))
 
     # ----------------------------------------------------------------- inputs
     def _now(self) -> float:
         assert self._loop is not None
-        return self._loop.time()
+        return self._clock()
 
     def _on_packet(self, rx: Received) -> None:
         if not self.running or len(rx.payload) < 2:
@@ -362,8 +433,25 @@ class Node:
     def _fire(self, inst: Instance) -> None:
         if not self.running:
             return
-        actions = inst.on_timer(self._now())
+        actions = inst.on_timer(self._clock())
         if len(actions) <= 1:  # a master's periodic advert: nothing to hold back
+            if actions and not self.advert_events and type(actions[0]) is _SEND_ADVERT:
+                # The hot path (once per instance per interval): no event to build, and an
+                # advert alone moves no sync group. Queue it: the adverts of this timer
+                # wake-up leave together when it ends (_flush), or every FLUSH_EVERY.
+                a = actions[0]
+                cached = self._encoded.get(inst)
+                if cached is None or cached[0] is not a:
+                    cached = self._encode(inst, a)
+                for queue in cached[2]:
+                    queue()
+                self._queued += len(cached[2])
+                if self._queued >= FLUSH_EVERY:
+                    self._flush()
+                timers = self._timers
+                if timers is not None:
+                    timers.set(inst, inst.next_deadline())
+                return
             self._run(inst, actions)
             return
         # A takeover: the wire first. Log lines and events wait, in their order, while
@@ -400,7 +488,7 @@ class Node:
         if timers is None:
             if self._loop is None:
                 return
-            timers = self._timers = TimerQueue(self._loop, self._fire)
+            timers = self._timers = TimerQueue(self._loop, self._fire, after=self._flush)
         timers.set(inst, inst.next_deadline() if self.running else None)
 
     def _run(self, inst: Instance, actions: list[act.Action]) -> None:
@@ -422,8 +510,12 @@ class Node:
             self._send(inst, a)
         elif isinstance(a, act.AddVips):
             self.vips.add(a.vips, a.interface)
+            if self._vips_seen is not None:
+                self._vips_seen.update(str(v) for v in a.vips)
         elif isinstance(a, act.RemoveVips):
             self.vips.remove(a.vips, a.interface)
+            if self._vips_seen is not None:
+                self._vips_seen.difference_update(str(v) for v in a.vips)
         elif isinstance(a, act.Announce):
             for _ in range(a.repeat):
                 self.vips.announce(a.vips, a.interface)
@@ -431,22 +523,56 @@ class Node:
             self._emit(event)
 
     def _send(self, inst: Instance, a: act.SendAdvert) -> None:
+        """Send now, after whatever periodic adverts are queued (never overtake them: a
+        priority 0 must not be followed by an older advert of the same instance)."""
+        if self._queued:
+            self._flush()
+        cached = self._encoded.get(inst)
+        if cached is None or cached[0] is not a:
+            cached = self._encode(inst, a)
+        for send in cached[1]:
+            send()
+
+    def _encode(self, inst: Instance, a: act.SendAdvert) -> tuple[
+            act.SendAdvert, list[Callable[[], object]], list[Callable[[], object]]]:
+        """The packets of `a`, ready (cached for the instance's next adverts)."""
         transport = self._transports.get((inst.interface, inst.address.version))
         if transport is None:
+            return (a, [], [])
+        sends = [_prepared(transport, encode(a.advert, a.src, dst), a.src, dst)
+                 for dst in a.destinations]
+        queues = [getattr(send, "queue", send) for send in sends]
+        self._encoded[inst] = cached = (a, sends, queues)
+        return cached
+
+    def _flush(self) -> None:
+        """Send the queued periodic adverts (one system call per transport)."""
+        if not self._queued:
             return
-        key = (a.advert, a.src, a.destinations)  # equal adverts encode equally
-        cached = self._encoded.get(inst)
-        if cached is not None and cached[0] == key:
-            payloads = cached[1]
-        else:
-            payloads = [encode(a.advert, a.src, dst) for dst in a.destinations]
-            self._encoded[inst] = (key, payloads)
-        for dst, payload in zip(a.destinations, payloads, strict=True):
-            transport.send(payload, a.src, dst)
+        self._queued = 0
+        for transport in self._transports.values():
+            flush = getattr(transport, "flush", None)
+            if flush is not None:
+                flush()
 
     def held_vips(self) -> set[str]:
         """The VIPs present on this node now (haconsole.engine.publish.NodeFacts)."""
+        if self._vips_seen is not None:
+            return self._vips_seen
         return self.vips.held()
+
+    @contextlib.contextmanager
+    def _vips_looked_up_once(self) -> Iterator[None]:
+        """Around actions on every instance at once (start, stop, reload): ask the VIP
+        manager what the node holds once and follow our own adds and removes, instead of
+        one lookup per instance (a netlink dump of every address each: at 1 000
+        instances, seconds between the first priority-0 advert of a SIGTERM and the
+        last)."""
+        self._vips_seen = set(self.vips.held())
+        try:
+            yield
+        finally:
+            self._vips_seen = None
 
     def _publish_state(self, inst: Instance) -> None:
         self._emit(self.instance_state(inst))

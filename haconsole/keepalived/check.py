@@ -11,6 +11,14 @@ unicast peers that point at each other, and tracked checks whose weight can actu
 the VIP. `--what-if` runs the real state machine on a virtual
 clock to answer "if this fails, who takes over, and when?".
 
+Fast preemption (`haconsole agent --fast-preempt`: a preempting backup takes over as soon
+as the master it follows advertises a priority below its own, instead of waiting out
+Master_Down_Interval) is a flag of the agent, never a keepalived.conf keyword: keepalived
+refuses unknown keywords, so a keyword would break a file shared with keepalived nodes.
+`--fast-preempt` (every node) or `--fast-preempt-on FILE` (the agents among keepalived
+nodes) makes the what-if assume it, says which nodes run it, and notes the instances it
+cannot apply to (nopreempt) or applies to only after preempt_delay.
+
 Output: `FILE:LINE: error|warning|info: message` per finding (or `--json`); exit status 1
 when any finding is an error, else 0.
 """
@@ -21,7 +29,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -59,6 +67,7 @@ class Report:
     findings: list[Finding]
     what_if: list[WhatIfRow] | None = None
     version: str = NEWEST  # the keepalived release judged like
+    fast_preempt: list[str] = field(default_factory=list)  # labels assumed --fast-preempt
 
     def rejected(self) -> list[tuple[Node, int]]:
         """The files `keepalived -t` fails on (with its exit status) although haconsole
@@ -108,6 +117,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.add_argument("--what-if", action="store_true", dest="what_if",
                         help="simulate each check failing and each node dying or stopping")
+    parser.add_argument("--fast-preempt", action="store_true", dest="fast_preempt",
+                        help="what-if every node ran `haconsole agent --fast-preempt` "
+                             "(implies --what-if)")
+    parser.add_argument("--fast-preempt-on", action="append", default=[], metavar="FILE",
+                        dest="fast_preempt_on",
+                        help="what-if this node (one of the FILEs) ran the agent with "
+                             "--fast-preempt; repeatable (implies --what-if)")
     parser.add_argument("--local", action="store_true",
                         help="also check interfaces, scripts and users against this machine,"
                              " as keepalived -t run here would (and judge like the installed "
@@ -131,7 +147,15 @@ def main_check(args: argparse.Namespace) -> int:
     config_id = getattr(args, "config_id", None)
     if config_id is not None:
         env = replace(env, config_id=config_id)
-    report = check_files(list(args.files), env, what_if=bool(getattr(args, "what_if", False)))
+    files = list(args.files)
+    try:
+        fast = fast_preempt_nodes(files, bool(getattr(args, "fast_preempt", False)),
+                                  list(getattr(args, "fast_preempt_on", None) or []))
+    except ValueError as err:
+        print(f"haconsole check: {err}", file=sys.stderr)
+        return 2
+    what_if = bool(getattr(args, "what_if", False)) or bool(fast)
+    report = check_files(files, env, what_if=what_if, fast_preempt=fast)
     if getattr(args, "json", False):
         print(format_json(report))
     else:
@@ -142,24 +166,85 @@ def main_check(args: argparse.Namespace) -> int:
     return report.exit_status
 
 
+def fast_preempt_nodes(paths: Sequence[str], every: bool, named: Sequence[str]) -> list[str]:
+    """The files (as given) whose node is assumed to run `--fast-preempt`: all of them
+    with `every`, else those `named` (by path or file name); ValueError for a name that
+    is none of `paths`."""
+    if every:
+        return list(paths)
+    chosen: list[str] = []
+    for name in named:
+        match = [p for p in paths if p == name or os.path.basename(p) == name
+                 or os.path.abspath(p) == os.path.abspath(name)]
+        if not match:
+            raise ValueError(f"--fast-preempt-on {name}: not one of the files checked")
+        chosen.extend(p for p in match if p not in chosen)
+    return chosen
+
+
 def check_files(paths: Sequence[str], env: Environment | None = None, *,
-                what_if: bool = False) -> Report:
-    """Parse every file, lint each one, compare them as nodes of one cluster."""
+                what_if: bool = False, fast_preempt: Sequence[str] = ()) -> Report:
+    """Parse every file, lint each one, compare them as nodes of one cluster. The files
+    in `fast_preempt` are nodes whose agent runs `--fast-preempt` (in the what-if)."""
     env = env or Environment()
     nodes = [Node(path, parse_file(path, env)) for path in paths]
+    fast = [n for n in nodes if n.path in set(fast_preempt)]
     findings: list[Finding] = []
     for node in nodes:
-        findings.extend(_test_notes(node.result.findings, env.version))
+        findings.extend(_fast_preempt_keyword(_test_notes(node.result.findings, env.version)))
         findings.extend(lint(node))
+        if node in fast:
+            findings.extend(_fast_preempt_notes(node))
     if len(nodes) > 1:
         findings.extend(cross_node(nodes))
-    table = what_if_table([(n.label, n.config) for n in nodes]) if what_if else None
+    table = what_if_table([(n.label, n.config) for n in nodes],
+                          fast_preempt=[n.label for n in fast]) if what_if else None
     if table is not None:
         static = {(f.file, f.line) for f in findings if f.message.endswith(
             "(or weight 0 for FAULT)")}
         findings.extend(f for f in _trap_findings_from_table(nodes, table)
                         if (f.file, f.line) not in static)
-    return Report(nodes, _unique(findings), table, env.version)
+    return Report(nodes, _unique(findings), table, env.version,
+                  fast_preempt=[n.label for n in fast])
+
+
+# A keyword someone might write for the agent's fast preemption, as keepalived spells
+# keywords: keepalived has none of them and refuses the file's line.
+FAST_PREEMPT_WORDS = frozenset({"fast_preempt", "fast-preempt", "fast_preemption",
+                                "fastpreempt", "preempt_fast"})
+FAST_PREEMPT_NOTE = ("fast preemption is the agent's flag `haconsole agent --fast-preempt`, "
+                     "not a keepalived.conf keyword: keepalived refuses unknown keywords, so "
+                     "one here would break a file shared with keepalived nodes; `haconsole "
+                     "check --what-if --fast-preempt` shows what it changes")
+
+
+def _fast_preempt_keyword(findings: list[Finding]) -> list[Finding]:
+    """keepalived's "Unknown keyword" on a fast-preemption keyword says where it lives."""
+    out = []
+    for f in findings:
+        word = f.message.removeprefix("Unknown keyword '").removesuffix("'")
+        if f.message.startswith("Unknown keyword '") and word.lower() in FAST_PREEMPT_WORDS:
+            f = replace(f, note=f"{f.note}; {FAST_PREEMPT_NOTE}" if f.note
+                        else FAST_PREEMPT_NOTE)
+        out.append(f)
+    return out
+
+
+def _fast_preempt_notes(node: Node) -> list[Finding]:
+    """What --fast-preempt cannot change on this node's instances (info findings)."""
+    out: list[Finding] = []
+    for inst in node.config.vrrp_instances:
+        if inst.nopreempt:
+            message = (f"{inst.name}: nopreempt: fast preemption (--fast-preempt) never "
+                       "applies; a backup here takes over only when the master is gone")
+        elif inst.preempt_delay > 0:
+            message = (f"{inst.name}: preempt_delay {inst.preempt_delay:g} s: with "
+                       "--fast-preempt the takeover still waits for it (it damps flapping)")
+        else:
+            continue
+        out.append(Finding(inst.file or node.path, inst.line, "info", message, "haconsole",
+                           None))
+    return out
 
 
 def _test_notes(findings: list[Finding], version: str) -> list[Finding]:
@@ -189,7 +274,7 @@ def _unique(findings: Iterable[Finding]) -> list[Finding]:
 def format_text(report: Report) -> str:
     lines = [_printable(f.format()) for f in report.findings]
     if report.what_if is not None:
-        lines.append(format_what_if(report.what_if))
+        lines.append(format_what_if(report.what_if, report.fast_preempt))
     return "\n".join(lines)
 
 
@@ -225,11 +310,13 @@ def format_json(report: Report) -> str:
     }
     if report.what_if is not None:
         doc["what_if"] = [row.__dict__ for row in report.what_if]
+        doc["fast_preempt"] = report.fast_preempt
     return json.dumps(doc, indent=2)
 
 
-def format_what_if(rows: list[WhatIfRow]) -> str:
-    """The what-if answers as an aligned text table."""
+def format_what_if(rows: list[WhatIfRow], fast_preempt: Sequence[str] = ()) -> str:
+    """The what-if answers as an aligned text table; `fast_preempt`: the nodes assumed
+    to run the agent with --fast-preempt (named in the title)."""
     head = ("instance", "node", "if", "master before", "master after", "VIP moves within", "")
     body = [
         (r.instance, r.node, r.event, r.master_before, r.master_after,
@@ -237,7 +324,10 @@ def format_what_if(rows: list[WhatIfRow]) -> str:
         for r in rows
     ]
     widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
-    out = ["what-if (virtual clock, keepalived timers):"]
+    title = "what-if (virtual clock, keepalived timers"
+    if fast_preempt:
+        title += f"; fast preemption (haconsole agent --fast-preempt) on {', '.join(fast_preempt)}"
+    out = [title + "):"]
     for row in [head, *body]:
         cells = (cell.ljust(w) for cell, w in zip(row, widths, strict=True))
         out.append(("  " + "  ".join(cells)).rstrip())
@@ -531,12 +621,15 @@ def _trap_message(name: str, master: _Member, best: _Member, track: _Weighted, b
 # --------------------------------------------------------------------------------------
 
 
-def what_if_table(nodes: list[tuple[str, Config]]) -> list[WhatIfRow]:
+def what_if_table(nodes: list[tuple[str, Config]],
+                  fast_preempt: Collection[str] = ()) -> list[WhatIfRow]:
     """For every instance of the nodes: each tracked check failing on each node, each node
     crashing, each node stopping cleanly -> who is master after, when the VIP moves.
 
     Uses the sans-IO core (haconsole.vrrp) on its virtual clock, so the timings are the
-    RFC/keepalived timers, exactly. Returns [] when the core is not available.
+    RFC/keepalived timers, exactly; the nodes labelled in `fast_preempt` run the core's
+    fast preemption (haconsole agent --fast-preempt). Returns [] when the core is not
+    available.
     """
     try:
         from haconsole.vrrp import sim as _sim  # noqa: F401
@@ -549,16 +642,18 @@ def what_if_table(nodes: list[tuple[str, Config]]) -> list[WhatIfRow]:
             if inst.virtual_router_id:
                 names.setdefault(inst.name, []).append((label, config, inst))
     for name, members in names.items():
-        rows.extend(_Scenario(name, members).rows())
+        rows.extend(_Scenario(name, members, frozenset(fast_preempt)).rows())
     return rows
 
 
 class _Scenario:
     """The what-if runs of one virtual router (one instance name across the nodes)."""
 
-    def __init__(self, name: str, members: list[tuple[str, Config, VrrpInstance]]) -> None:
+    def __init__(self, name: str, members: list[tuple[str, Config, VrrpInstance]],
+                 fast_preempt: frozenset[str] = frozenset()) -> None:
         self.name = name
         self.members = members
+        self.fast = fast_preempt  # labels of the nodes whose agent runs --fast-preempt
         advert = max(_advert_interval(inst) for _, _, inst in members)
         self.settle = 5 * advert + 5.0
         self.horizon = 10 * advert + 5.0
@@ -571,7 +666,8 @@ class _Scenario:
         sim = Simulation()
         for n, (label, config, inst) in enumerate(self.members):
             address = f"fe80::{n + 1:x}" if inst.family == 6 else f"192.0.2.{200 + n % 50}"
-            sim.add_node(label, address, [inst], {inst.name: track_specs(config, inst)})
+            sim.add_node(label, address, [inst], {inst.name: track_specs(config, inst)},
+                         fast_preempt=label in self.fast)
         sim.start_all()
         for label, config, inst in self.members:
             for spec in track_specs(config, inst):
@@ -602,6 +698,10 @@ class _Scenario:
             for spec in track_specs(config, inst):
                 detect, what = _detection(config, spec.name)
                 note = f"+ up to {detect:g} s for the {what} to notice" if detect else ""
+                if self.fast - {label}:  # a fast backup acts on the master's next advert
+                    note = (f"{note}; " if note else "") + (
+                        f"+ up to {_advert_interval(inst):g} s if this master is keepalived "
+                        "(it advertises a new priority at its next advert, the agent at once)")
                 out.append(self.run(label, f"check {spec.name} fails",
                                     _fail(label, spec.name), note))
             out.append(self.run(label, "node dies", _crash(label)))

@@ -47,8 +47,8 @@ RESERVED_NODE_NAMES = frozenset({"client"})  # lab --netns has a client namespac
 
 State = Literal["MASTER", "BACKUP"]
 
-TOP_KEYS = ("name", "interface", "node", "instance", "vrrp_script")
-NODE_KEYS = ("name", "address", "priority", "priorities", "state")
+TOP_KEYS = ("name", "interface", "fast_preempt", "node", "instance", "vrrp_script")
+NODE_KEYS = ("name", "address", "priority", "priorities", "state", "fast_preempt")
 INSTANCE_KEYS = ("name", "virtual_router_id", "virtual_ipaddress", "advert_int", "version",
                  "nopreempt", "preempt_delay", "auth_type", "auth_pass", "track_script")
 SCRIPT_KEYS = ("service", "interval", "weight", "rise", "fall")
@@ -62,6 +62,9 @@ class LabNodeSpec:
     priority: int
     priorities: dict[str, int] = field(default_factory=dict)  # per instance, else priority
     state: State = "BACKUP"
+    # haconsole's opt-in fast preemption (agent --fast-preempt): the node's own
+    # `fast_preempt`, else the lab-wide one.
+    fast_preempt: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class LabDefinition:
     instances: list[LabInstance]
     checks: dict[str, LabCheck]
     source: str = "<memory>"
+    fast_preempt: bool = False  # the lab-wide default of LabNodeSpec.fast_preempt
 
     def node(self, name: str) -> LabNodeSpec:
         for n in self.nodes:
@@ -352,7 +356,7 @@ def _instance(r: _Reader, raw: Any, path: KeyPath) -> LabInstance:
     )
 
 
-def _node(r: _Reader, raw: Any, path: KeyPath) -> LabNodeSpec:
+def _node(r: _Reader, raw: Any, path: KeyPath, fast_preempt: bool) -> LabNodeSpec:
     spec = r.table(raw, path, NODE_KEYS, "a table ([[node]])")
     name = r.string(spec, path, "name", pattern=_NAME, shape=NAME_SHAPE)
     if name in RESERVED_NODE_NAMES:
@@ -369,8 +373,9 @@ def _node(r: _Reader, raw: Any, path: KeyPath) -> LabNodeSpec:
     priorities = {inst: r.integer(raw_priorities, (*path, "priorities"), inst, 1, 255)
                   for inst in raw_priorities}
     state = r.choice(spec, path, "state", ("MASTER", "BACKUP"), "BACKUP")
-    return LabNodeSpec(name, str(ip), r.integer(spec, path, "priority", 1, 255, 100), priorities,
-                   "MASTER" if state == "MASTER" else "BACKUP")
+    return LabNodeSpec(name, str(ip), r.integer(spec, path, "priority", 1, 255, 100),
+                       priorities, "MASTER" if state == "MASTER" else "BACKUP",
+                       r.flag(spec, path, "fast_preempt", fast_preempt))
 
 
 def parse_lab(data: Mapping[str, Any], source: str = "<memory>",
@@ -379,12 +384,13 @@ def parse_lab(data: Mapping[str, Any], source: str = "<memory>",
     `lines` gives the errors their line numbers)."""
     r = _Reader(source, lines)
     r.table(data, (), TOP_KEYS)
+    fast_preempt = r.flag(data, (), "fast_preempt", False)
     raw_nodes = r.tables(data.get("node", []), ("node",), "[[node]]")
     if not 1 <= len(raw_nodes) <= MAX_NODES:
         r.fail(("node",), f"a lab has 1..{MAX_NODES} [[node]] tables, not {len(raw_nodes)}")
     nodes: list[LabNodeSpec] = []
     for i, raw in enumerate(raw_nodes):
-        node = _node(r, raw, ("node", i))
+        node = _node(r, raw, ("node", i), fast_preempt)
         for other in nodes:
             if node.name == other.name:
                 r.fail(("node", i, "name"), f"{node.name!r} is defined twice")
@@ -433,6 +439,7 @@ def parse_lab(data: Mapping[str, Any], source: str = "<memory>",
         interface=r.string(data, (), "interface", "eth0", _INTERFACE,
                            "an interface name (1..15 of letters, digits and _.-)"),
         nodes=nodes, instances=instances, checks=checks, source=source,
+        fast_preempt=fast_preempt,
     )
 
 
@@ -472,6 +479,7 @@ def resize(lab: LabDefinition, n: int) -> LabDefinition:
             continue
         names.add(name)
         addresses.add(address)
-        nodes.append(LabNodeSpec(name, address, max(1, 100 - 10 * i)))
+        nodes.append(LabNodeSpec(name, address, max(1, 100 - 10 * i),
+                                 fast_preempt=lab.fast_preempt))
     lab.nodes = nodes
     return lab

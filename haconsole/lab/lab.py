@@ -77,6 +77,7 @@ class LabHost:
             publish=self.lab.publish,
             trackers=list(self._trackers()),
             failover_hold=self.lab.failover_hold,
+            fast_preempt=self.spec.fast_preempt,
         )
         await self.node.start()
         for service in self.services.values():

@@ -114,7 +114,8 @@ class ScriptedRun:
         for spec in self.definition.nodes:
             config = self.definition.config_for(spec)
             tracks = {i.name: track_specs(config, i) for i in config.vrrp_instances}
-            sim.add_node(spec.name, spec.address, config.vrrp_instances, tracks)
+            sim.add_node(spec.name, spec.address, config.vrrp_instances, tracks,
+                         fast_preempt=spec.fast_preempt)
         for name in sim.nodes:
             sim.at(0.0, partial(self._boot, name))
         for step in steps:

@@ -19,7 +19,10 @@ What keepalived does and we copy (vrrp.c / vrrp_scheduler.c):
 Beyond keepalived: each packet carries the kernel's receive time (SO_TIMESTAMPNS),
 converted to the event loop's clock (`Received.at`), so the engine starts its timers
 from the advert's arrival rather than from whenever the process got the CPU back (on a
-busy host that wake-up alone was 2 to 5 ms of a takeover).
+busy host that wake-up alone was 2 to 5 ms of a takeover). And a packet the engine sends
+again and again (a master's advert) is built once (`prepare` -> `Packet`); the periodic
+adverts of one timer wake-up are queued and leave in one sendmmsg(2) (`flush`), one
+system call instead of one per advert at 1 000 instances.
 
 `open_transport` raises `RawSocketError` with a one-line, actionable message (missing
 CAP_NET_RAW, unknown interface, no address) instead of a bare OSError.
@@ -29,10 +32,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import errno
 import functools
 import ipaddress
 import logging
+import os
 import socket
 import struct
 import time
@@ -189,6 +194,7 @@ class RawTransport:
         self._own = {self._primary}
         # (id(src), id(dst)) -> (src, dst, ancillary, sockaddr); see send()
         self._routes: dict[tuple[int, int], tuple[Any, Any, list[Any], tuple[Any, ...]]] = {}
+        self._queued: list[Packet] = []  # Packet.queue() -> flush()
         self._loop = loop or asyncio.get_running_loop()
         self._loop.add_reader(self.sock.fileno(), self._readable)
 
@@ -235,6 +241,48 @@ class RawTransport:
                 log.warning("VRRP send on %s to %s failed: %s", self.interface, dst,
                             err.strerror)
 
+    def prepare(self, payload: bytes, src: IPAddress, dst: IPAddress) -> Packet:
+        """`send(payload, src, dst)` built once, to be sent many times: the engine
+        repeats a master's advert every interval. See `Packet`."""
+        return Packet(self, payload, src, dst, self._route(src, dst))
+
+    def flush(self) -> None:
+        """Send every queued packet (`Packet.queue`), in order, in one sendmmsg(2) call
+        (a few when the send buffer is full: each packet refused is dropped and counted,
+        as `send` does). Without sendmmsg in libc, one sendmsg each."""
+        queued = self._queued
+        if not queued:
+            return
+        packets = queued[:]  # they own the buffers the headers point to: keep them alive
+        queued.clear()
+        fd = self.sock.fileno()
+        if fd < 0:
+            return
+        if _sendmmsg is None:
+            for packet in packets:
+                packet()
+            return
+        headers = b"".join([packet.header for packet in packets])
+        vector = ctypes.create_string_buffer(headers, len(headers))  # the kernel writes msg_len
+        total, done = len(packets), 0
+        while done < total:
+            count = _sendmmsg(fd, ctypes.byref(vector, done * _MMSGHDR_SIZE), total - done, 0)
+            if count > 0:
+                done += count
+                self.sent += count
+            else:
+                code = ctypes.get_errno()
+                self._send_failed(OSError(code, os.strerror(code)), packets[done].dst)
+                done += 1  # that one is lost; the rest still go
+
+    def _send_failed(self, err: OSError, dst: IPAddress) -> None:
+        self.send_errors += 1
+        if isinstance(err, BlockingIOError | InterruptedError) \
+                or err.errno in (errno.EAGAIN, errno.EINTR):
+            return  # a full send buffer: the advert is lost, as on a congested link
+        if self.send_errors <= 3 or self.send_errors % 100 == 0:
+            log.warning("VRRP send on %s to %s failed: %s", self.interface, dst, err.strerror)
+
     def _route(self, src: IPAddress, dst: IPAddress) -> tuple[Any, Any, list[Any], tuple[Any, ...]]:
         self._own.add(src)
         if self.family == 4:
@@ -258,6 +306,7 @@ class RawTransport:
         self.users -= 1
         if self.users > 0:
             return
+        self._queued.clear()
         if self.sock.fileno() >= 0:
             with contextlib.suppress(ValueError, RuntimeError):
                 self._loop.remove_reader(self.sock.fileno())
@@ -286,6 +335,103 @@ class RawTransport:
             self.received += 1
             if self.receiver is not None:
                 self.receiver(packet)
+
+
+# ----------------------------------------------------------------------------- sendmmsg
+# struct iovec, struct msghdr and struct mmsghdr (<sys/socket.h>), to hand the kernel a
+# vector of ready packets in one call.
+class _Iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+class _Msghdr(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32),
+                ("iov", ctypes.c_void_p), ("iovlen", ctypes.c_size_t),
+                ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
+                ("flags", ctypes.c_int)]
+
+
+class _Mmsghdr(ctypes.Structure):
+    _fields_ = [("hdr", _Msghdr), ("len", ctypes.c_uint)]
+
+
+_MMSGHDR_SIZE = ctypes.sizeof(_Mmsghdr)
+_IOVEC_SIZE = ctypes.sizeof(_Iovec)
+
+
+def _align(offset: int) -> int:
+    return (offset + 7) & ~7
+_CMSGHDR = struct.Struct("@Nii")  # struct cmsghdr {size_t len; int level; int type;}
+
+
+def _libc_sendmmsg() -> Any:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:  # pragma: no cover - no dynamic libc
+        return None
+    func = getattr(libc, "sendmmsg", None)
+    if func is not None:
+        func.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int]
+        func.restype = ctypes.c_int
+    return func
+
+
+_sendmmsg = _libc_sendmmsg()
+
+
+class Packet:
+    """One VRRP packet on one transport, built once and sent many times.
+
+    Calling it sends it now (sendmsg, the socket's arguments prepared); `queue()` puts it
+    in the transport's queue instead, for the next `RawTransport.flush()`: the adverts of
+    one timer wake-up leave in one sendmmsg call. For that it carries its struct
+    mmsghdr (`header`) and owns the buffers the header points to.
+    """
+
+    __slots__ = ("_buffers", "_send", "dst", "header", "queue")
+
+    def __init__(self, transport: RawTransport, payload: bytes, src: IPAddress,
+                 dst: IPAddress, route: tuple[Any, Any, list[Any], tuple[Any, ...]]) -> None:
+        self.dst = dst
+        ancillary, address = route[2], route[3]
+        sendmsg, buffers = transport.sock.sendmsg, [payload]
+
+        def send() -> None:
+            try:
+                sendmsg(buffers, ancillary, 0, address)
+            except OSError as err:
+                transport._send_failed(err, dst)
+            else:
+                transport.sent += 1
+
+        self._send = send
+        self.queue: Callable[[], None] = functools.partial(transport._queued.append, self)
+        level, kind, data = ancillary[0]
+        control = (_CMSGHDR.pack(socket.CMSG_LEN(len(data)), level, kind) + data).ljust(
+            socket.CMSG_SPACE(len(data)), b"\0")
+        if transport.family == 4:  # struct sockaddr_in
+            name = struct.pack("=HH4s8x", socket.AF_INET, 0, dst.packed)
+        else:  # struct sockaddr_in6, scope: the interface
+            name = struct.pack("=HHI16sI", socket.AF_INET6, 0, 0, dst.packed, address[3])
+        # One buffer for all the kernel reads (a few adjacent cache lines, not four
+        # allocations): iovec, control, address, payload, each 8-byte aligned.
+        iov_at = 0
+        control_at = _align(iov_at + _IOVEC_SIZE)
+        name_at = _align(control_at + len(control))
+        data_at = _align(name_at + len(name))
+        buffer = ctypes.create_string_buffer(data_at + len(payload))
+        base = ctypes.addressof(buffer)
+        ctypes.memmove(base + control_at, control, len(control))
+        ctypes.memmove(base + name_at, name, len(name))
+        ctypes.memmove(base + data_at, payload, len(payload))
+        ctypes.memmove(base + iov_at, bytes(_Iovec(base + data_at, len(payload))), _IOVEC_SIZE)
+        self.header = bytes(_Mmsghdr(_Msghdr(
+            base + name_at, len(name), base + iov_at, 1, base + control_at, len(control),
+            0), 0))
+        self._buffers = buffer
+
+    def __call__(self) -> None:
+        self._send()
 
 
 Clock = tuple[float, float]  # (loop.time() now, time.time() - loop.time())

@@ -130,7 +130,8 @@ def main_netns_lab(args: argparse.Namespace) -> int:
             return 2
     # The console reads keepalived's dumps: each keepalived node gets a /tmp of its own.
     lab = NetnsLab(configs, engines=dict.fromkeys(keepalived, "keepalived"),
-                   private_tmp=not text)
+                   private_tmp=not text,
+                   fast_preempt=[n.name for n in definition.nodes if n.fast_preempt])
     if not text:
         try:
             return _run_console(lab, definition, steps, theme=theme, themes=themes,

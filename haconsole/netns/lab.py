@@ -156,14 +156,17 @@ def http_checked(config: Config) -> Config:
 
 def agent_argv(config: Path, control: str | Path, *, name: str,
                pidfile: Path | None = None, services: Iterable[Sequence[str]] = (),
-               extra: Iterable[str] = ()) -> list[str]:
+               extra: Iterable[str] = (), fast_preempt: bool = False) -> list[str]:
     """`python -m haconsole.agent` in the foreground, logging keepalived-style to stdout,
-    with its control socket at `control`; `services` are (NAME, START, STOP) triples."""
+    with its control socket at `control`; `services` are (NAME, START, STOP) triples;
+    `fast_preempt`: the agent's opt-in fast preemption (`--fast-preempt`)."""
     argv = [sys.executable, "-m", "haconsole.agent", "-f", str(config), "-n", "-l", "-D",
             "-G", "--control", str(control)]
     if pidfile is not None:
         argv += ["-p", str(pidfile)]
     argv += ["--name", name]
+    if fast_preempt:
+        argv.append("--fast-preempt")
     for service in services:
         argv += ["--service", *service]
     return [*argv, *extra]
@@ -237,14 +240,16 @@ class NetnsNode:
 class NetnsLab:
     """Build with node configs (in node order: addresses .11, .12, ...), then `start()`.
     keepalived nodes run `keepalived_binary` (default: the one on PATH), each with a
-    /tmp of its own if `private_tmp` (so its dumps can be read: `PRIVATE_TMP`)."""
+    /tmp of its own if `private_tmp` (so its dumps can be read: `PRIVATE_TMP`). The
+    haconsole nodes named in `fast_preempt` run the agent with `--fast-preempt`."""
 
     def __init__(self, configs: dict[str, Config], *,
                  engines: dict[str, Engine] | None = None, nginx: bool = True,
                  client: bool = True, workdir: Path | None = None,
                  agent_args: Iterable[str] = (), keepalived_binary: str = "keepalived",
-                 private_tmp: bool = False) -> None:
+                 private_tmp: bool = False, fast_preempt: Iterable[str] = ()) -> None:
         self.topology = Topology(list(configs), client=client)
+        self.fast_preempt = set(fast_preempt)  # haconsole nodes run with --fast-preempt
         self.keepalived_binary = keepalived_binary
         self.private_tmp = private_tmp
         self.nginx = nginx
@@ -358,7 +363,8 @@ class NetnsLab:
         services = [("nginx", " ".join(self.nginx_command(node.name, "start")),
                      " ".join(self.nginx_command(node.name, "stop")))] if self.nginx else []
         return agent_argv(conf, node.control, name=node.name, pidfile=node.dir / "agent.pid",
-                          services=services, extra=self.agent_args)
+                          services=services, extra=self.agent_args,
+                          fast_preempt=node.name in self.fast_preempt)
 
     def config_text(self, node: NetnsNode) -> str:
         config = node.config
