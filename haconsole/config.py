@@ -132,6 +132,7 @@ class VrrpInstance:
     use_vmac: bool = False
     dont_track_primary: bool = False
     sync_group: str | None = None  # the vrrp_sync_group this instance belongs to
+    auth_hmac: bool = False  # keepalived 2.4's signed adverts (the agent cannot sign them)
 
     @property
     def family(self) -> int:

@@ -141,6 +141,32 @@ def test_config_errors_are_reported(tmp_path):
     assert err.value.code == 4
 
 
+def test_auth_hmac_is_refused_with_its_line(tmp_path):
+    """keepalived 2.4's signed adverts: the agent cannot sign them, so it does not start
+    (its peers would drop its adverts and both would be master)."""
+    path = tmp_path / "hmac.conf"
+    signed = CONF.replace("""    authentication {
+        auth_type PASS
+        auth_pass "s3cret"
+    }
+""", """    auth_hmac {
+        key 1 s3cret
+        active_key 1
+    }
+""")
+    path.write_text(signed)
+    _, errors, _ = load_config(str(path), None)
+    line = 1 + signed.splitlines().index("vrrp_instance VI_1 {")
+    assert any(e.startswith(f"{path}:{line}: error: (VI_1) auth_hmac") for e in errors), errors
+    assert not any("s3cret" in e for e in errors)
+    agent = Agent(AgentOptions(config_file=str(path), control=str(tmp_path / "s")))
+    with pytest.raises(AgentError) as err:
+        agent.load()
+    assert err.value.code == 4
+    path.write_text(CONF)
+    assert not load_config(str(path))[1]
+
+
 def test_cli_exit_codes(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "haconsole.agent", "-f",
                               str(tmp_path / "nope.conf"), "-n"], capture_output=True,

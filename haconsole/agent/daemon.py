@@ -88,10 +88,21 @@ def load_config(path: str, config_id: str | None = None) -> tuple[Config, list[s
 
     result = parse_file(path, config_environment(config_id))
     errors = [f.format() for f in result.findings if f.severity == "error"]
+    errors += unsupported_by_agent(result.config)
     warnings = [f.format() for f in result.findings if f.severity == "warning"]
     if (result.fatal or not result.runnable) and not errors:
         errors.append(f"{path}: configuration cannot be run")
     return result.config, errors, warnings
+
+
+def unsupported_by_agent(config: Config) -> list[str]:
+    """What keepalived runs and the agent cannot, as error lines: running such an instance
+    would not interoperate (keepalived 2.4 peers enforcing auth_hmac drop unsigned adverts,
+    and two masters would follow)."""
+    return [f"{inst.file}:{inst.line}: error: ({inst.name}) auth_hmac (keepalived 2.4's "
+            "signed adverts) is not implemented by the haconsole agent; keepalived peers "
+            "would drop its adverts"
+            for inst in config.vrrp_instances if inst.auth_hmac]
 
 
 def config_test(path: str, config_id: str | None, out: TextIO) -> int:
@@ -106,7 +117,10 @@ def config_test(path: str, config_id: str | None, out: TextIO) -> int:
         print(text, file=out)
     result = report.nodes[0].result
     status = result.keepalived_status()
-    if not status and (result.fatal or not result.runnable
+    refused = unsupported_by_agent(result.config)
+    for line in refused:
+        print(line, file=out)
+    if not status and (result.fatal or not result.runnable or refused
                        or any(f.severity == "error" for f in result.findings)):
         status = EXIT_CONFIG
     return status

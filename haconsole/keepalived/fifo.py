@@ -58,7 +58,8 @@ def parse_fifo_line(line: str) -> FifoLine | None:
     m = _LINE.fullmatch(line.strip())
     if m is None:
         return None
-    return FifoLine(m["type"], m["name"], m["state"], int(m["priority"]))  # type: ignore[arg-type]
+    kind: Literal["INSTANCE", "GROUP"] = "GROUP" if m["type"] == "GROUP" else "INSTANCE"
+    return FifoLine(kind, m["name"], m["state"], int(m["priority"]))
 
 
 #: A FIFO line says what changed, not why: the log says why, a moment later.

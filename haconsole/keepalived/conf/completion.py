@@ -230,6 +230,7 @@ class Completion:
             self.say(GENERAL_ERROR, f"({inst.name}) strict mode requires auth_hmac mode "
                      "enforce", inst)
             hmac.mode = "enforce"
+        inst.cfg.auth_hmac = inst.auth_hmac is not None
 
     def owner_ignore_adverts(self, inst: Inst, strict: bool) -> None:
         """keepalived 2.3+: only the address owner may ignore adverts."""
