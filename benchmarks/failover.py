@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import json
 import os
 import random
 import signal
@@ -346,7 +348,15 @@ class CpuRun:
     masters: float | None = None  # spawn -> every VIP on the interfaces
     stop: float | None = None  # SIGTERM -> exit
     cpu: list[float] = field(default_factory=list)  # % of one core, per window
+    sent: list[float] = field(default_factory=list)  # packets/s out of its veths, per window
     rss: float = 0.0
+
+    def tx_packets(self) -> int:
+        """Packets sent on the namespace's veths so far: the adverts (the CPU figure is
+        only a comparison if both engines send every one of them)."""
+        links = json.loads(run(["ip", "-n", self.ns, "-j", "-s", "link", "show"]).stdout)
+        return sum(link["stats64"]["tx"]["packets"] for link in links
+                   if link["ifname"].startswith("d") and not link["ifname"].endswith("p"))
 
     def pids(self) -> list[int]:
         return [int(p) for p in run(["ip", "netns", "pids", self.ns], check=False).stdout.split()]
@@ -397,6 +407,10 @@ def _cpu_cleanup(job: CpuRun) -> None:
     run(["ip", "netns", "delete", job.ns], check=False)
 
 
+def _gone(job: CpuRun) -> bool:
+    return not job.pids()
+
+
 def _signal_all(pids: list[int], sig: int) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
@@ -439,19 +453,22 @@ def measure_cpu(engines: list[str], workdir: Path, interfaces: int = 4,
                 _signal_all(others, signal.SIGSTOP)
                 try:
                     time.sleep(settle)
+                    n0 = job.tx_packets()
                     c0, t0 = _cpu_time(pids[job.engine]), time.monotonic()
                     time.sleep(window)
                     c1, t1 = _cpu_time(pids[job.engine]), time.monotonic()
+                    n1 = job.tx_packets()
                 finally:
                     _signal_all(others, signal.SIGCONT)
                 job.cpu.append(100 * (c1 - c0) / (t1 - t0))
+                job.sent.append((n1 - n0) / (t1 - t0))
         for job in jobs:
             job.rss = _rss_mib(pids[job.engine])
         for job in jobs:  # one at a time: the stop is measured alone
             assert job.proc is not None
             t0 = time.monotonic()
             stop_process(job.proc, timeout=60)
-            wait_for(lambda job=job: not job.pids(), 30, what=f"{job.engine} gone")
+            wait_for(functools.partial(_gone, job), 30, what=f"{job.engine} gone")
             job.stop = time.monotonic() - t0
     finally:
         for job in jobs:
@@ -468,13 +485,15 @@ def cpu_report(jobs: list[CpuRun], window: float) -> None:
           f"together, CPU in turns ({len(jobs[0].cpu) if jobs else 0} windows of {window:g} s "
           "each, the other engine stopped meanwhile):")
     print(f"  {'engine':<11}{'CPU % of one core (per window)':<40}{'median':>7}"
-          f"{'RSS MiB':>9}{'ready s':>9}{'masters s':>11}{'stop s':>8}")
+          f"{'pkt/s':>7}{'RSS MiB':>9}{'ready s':>9}{'masters s':>11}{'stop s':>8}")
     for job in jobs:
         per = " ".join(f"{c:.2f}" for c in job.cpu)
         print(f"  {job.engine:<11}{per:<40}{statistics.median(job.cpu):>7.2f}"
+              f"{statistics.median(job.sent):>7.0f}"
               f"{job.rss:>9.1f}{seconds(job.ready):>9}{seconds(job.masters):>11}"
               f"{seconds(job.stop):>8}")
-    print("  (ready: the agent answers on its control socket; masters: every VIP is on "
+    print("  (pkt/s: packets sent on its interfaces per second, median window: the adverts;\n"
+          "   ready: the agent answers on its control socket; masters: every VIP is on "
           "its interface,\n   garp_master_delay and Master_Down_Interval included; stop: "
           "SIGTERM to exit)")
 
@@ -680,6 +699,52 @@ How to read it:
 """
 
 
+def profile_agent(workdir: Path, seconds: float, top: int = 18) -> None:
+    """`--profile`: where the agent's time goes at 1 000 instances, sampled by py-spy
+    (wall-clock samples of the running agent, idle excluded), as self and inclusive
+    shares of the samples by function."""
+    import shutil
+    from collections import Counter
+
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if spy is None:
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    job = _cpu_start("haconsole", workdir, 4, 250)
+    try:
+        wait_for(lambda: job.vips() >= job.total, 90, interval=0.2, what="every VIP")
+        time.sleep(6)  # past garp_master_delay: adverts only
+        raw = workdir / "profile.txt"
+        assert job.proc is not None
+        pid = job.pids()[0]
+        run([spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate",
+             "500", "--format", "raw", "--output", str(raw), "--nonblocking"],
+            timeout=seconds + 30)
+    finally:
+        _cpu_cleanup(job)
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].rsplit("/", 1)[-1]
+                  + ")" if " (" in f else f for f in stack.split(";")]
+        total += int(count)
+        own[frames[-1]] += int(count)
+        for frame in set(frames):
+            inclusive[frame] += int(count)
+    print(f"\nagent at 1 000 instances, {total} busy samples over {seconds:g} s "
+          "(py-spy, 500 Hz, idle excluded):")
+    print(f"  {'self %':>7}  function")
+    for frame, n in own.most_common(top):
+        print(f"  {100 * n / total:>7.1f}  {frame}")
+    print(f"  {'incl %':>7}  function (below the event loop)")
+    below = [(f, n) for f, n in inclusive.most_common() if n < total]  # not the loop's frames
+    for frame, n in below[:top]:
+        print(f"  {100 * n / total:>7.1f}  {frame}")
+
+
 def main_clients(args: argparse.Namespace) -> int:
     """`--clients`: the client-visible outage per fault kind, written to `--clients-doc`."""
     workdir = Path(tempfile.mkdtemp(prefix="hac-bench-"))
@@ -712,6 +777,8 @@ def main() -> int:
                         help="CPU measurement windows (default 5)")
     parser.add_argument("--cpu-window", type=float, default=10.0,
                         help="seconds per CPU window (default 10)")
+    parser.add_argument("--profile", type=float, metavar="SECONDS",
+                        help="only: where the agent's time goes at 1 000 instances (py-spy)")
     parser.add_argument("--with-clients", action="store_true",
                         help="run the client probe during the trials: each fault's client "
                              "outage (s) and failed requests join the table")
@@ -726,6 +793,13 @@ def main() -> int:
         return 2
     if args.clients:
         return main_clients(args)
+    if args.profile:
+        workdir = Path(tempfile.mkdtemp(prefix="hac-bench-"))
+        try:
+            profile_agent(workdir, args.profile)
+        finally:
+            subprocess.run(["rm", "-rf", str(workdir)], check=False)
+        return 0
     workdir = Path(tempfile.mkdtemp(prefix="hac-bench-"))
     engines = args.engines.split(",")
     if not args.cpu_only:
