@@ -149,6 +149,14 @@ async def test_replay_of_the_in_process_lab_equals_the_live_view(tmp_path: Path)
     samples = live_samples(items)
     assert samples and samples[-1][1]["failovers"]
     assert_replay_equals(path, samples)
+    # The lab's auth_pass is nowhere in the file, raw or decoded.
+    secrets = {i.auth_pass.reveal() for i in lab.definition.instances if i.auth_pass}
+    assert secrets
+    raw = path.read_bytes()
+    with Recording.open(path) as rec:
+        decoded = repr(list(rec.events()))
+    for secret in secrets:
+        assert secret.encode() not in raw and secret not in decoded
 
 
 def test_reading_while_writing(tmp_path: Path) -> None:
