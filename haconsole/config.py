@@ -115,6 +115,8 @@ class VrrpInstance:
     accept: bool | None = None
     garp_master_delay: float = 5.0
     garp_master_repeat: int = 5
+    garp_master_refresh: float = 0.0  # re-announce the VIPs this often while MASTER (0: never)
+    garp_master_refresh_repeat: int = 1
     garp_lower_prio_repeat: int = 5
     lower_prio_no_advert: bool = False
     notify_master: str | None = None
@@ -193,6 +195,8 @@ class GlobalDefs:
     vrrp_version: int = 2
     vrrp_garp_master_delay: float = 5.0
     vrrp_garp_master_repeat: int = 5
+    vrrp_garp_master_refresh: float = 0.0  # 0: no periodic gratuitous ARPs while MASTER
+    vrrp_garp_master_refresh_repeat: int = 1
     vrrp_strict: bool = False
     notification_email: list[str] = field(default_factory=list)
     notification_email_from: str | None = None

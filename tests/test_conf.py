@@ -406,3 +406,35 @@ def test_examples_are_clean() -> None:
 ])
 def test_runnable_says_whether_keepalived_would_start(name: str, runnable: bool) -> None:
     assert parse_file(CONF / name, LAB_ENV).runnable is runnable
+
+
+def test_garp_master_refresh_from_the_instance_or_the_global_default() -> None:
+    text = """global_defs {
+    vrrp_garp_master_refresh 30
+    vrrp_garp_master_refresh_repeat 2
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    virtual_ipaddress {
+        192.0.2.170/24
+    }
+}
+vrrp_instance VI_2 {
+    interface eth0
+    virtual_router_id 52
+    priority 100
+    garp_master_refresh 5
+    garp_master_refresh_repeat 0
+    virtual_ipaddress {
+        192.0.2.171/24
+    }
+}
+"""
+    result = parse_text(text, env=LAB_ENV)
+    first, second = result.config.vrrp_instances
+    assert (first.garp_master_refresh, first.garp_master_refresh_repeat) == (30, 2)
+    assert (second.garp_master_refresh, second.garp_master_refresh_repeat) == (5, 1)
+    assert messages(result) == ["(VI_2): garp_master_refresh_repeat must be greater than 0, "
+                                "setting to 1"]

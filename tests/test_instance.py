@@ -266,6 +266,45 @@ def test_master_answers_a_lower_priority_advert_at_once() -> None:
     assert a.next_deadline() == pytest.approx(6.0)
 
 
+def _announce_times(refresh: float, repeat: int, until: float) -> list[tuple[float, int]]:
+    """(time, repeat) of every Announce a lone master sends before `until`."""
+    a = Instance(vi(100, garp_master_delay=0.0, garp_master_refresh=refresh,
+                    garp_master_refresh_repeat=repeat), ipaddress.ip_address("192.0.2.11"))
+    a.start(0.0)
+    seen: list[tuple[float, int]] = []
+    while (t := a.next_deadline()) is not None and t < until:
+        seen += [(round(t, 6), x.repeat) for x in a.on_timer(t) if isinstance(x, act.Announce)]
+    return seen
+
+
+def test_garp_master_refresh_reannounces_with_the_first_advert_past_it() -> None:
+    """keepalived checks the refresh time when it sends an advert, and only once it has
+    passed: with advert_int 1 and refresh 3, the takeover's announce is followed by one at
+    each fourth advert after it."""
+    took_over = _announce_times(0, 1, 60)[0][0]
+    seen = _announce_times(3, 2, took_over + 9.5)
+    assert seen[0] == (took_over, 5)  # the takeover: garp_master_repeat
+    assert seen[1:] == [(pytest.approx(took_over + 4), 2), (pytest.approx(took_over + 8), 2)]
+    assert _announce_times(0, 2, took_over + 9.5) == [(took_over, 5)]  # 0: never
+
+
+def test_garp_master_refresh_is_rearmed_by_each_takeover() -> None:
+    a = Instance(vi(100, garp_master_delay=0.0, garp_master_refresh=2),
+                 ipaddress.ip_address("192.0.2.11"))
+    a.start(0.0)
+    a.on_timer(a.next_deadline() or 0.0)
+    assert a.state == State.MASTER
+    a.on_advert(a.make_advert(200), ipaddress.ip_address("192.0.2.12"), 10.0)
+    assert a.state == State.BACKUP  # no refresh while BACKUP: the backup's timer only
+    took_over = a.next_deadline() or 0.0
+    a.on_timer(took_over)
+    assert a.state == State.MASTER
+    announces = []
+    while (t := a.next_deadline() or 0.0) < took_over + 3.5:
+        announces += [t - took_over for x in a.on_timer(t) if isinstance(x, act.Announce)]
+    assert announces == [pytest.approx(3.0)]  # the first advert past took_over + 2
+
+
 def test_bad_password_is_counted_dropped_and_logged() -> None:
     a = Instance(vi(100), ipaddress.ip_address("192.0.2.11"))
     a.start(0.0)

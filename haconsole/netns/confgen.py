@@ -91,6 +91,10 @@ def _instance(inst: VrrpInstance) -> list[str]:
         out.append(f"    garp_master_delay {_num(inst.garp_master_delay)}")
     if inst.garp_master_repeat != 5:
         out.append(f"    garp_master_repeat {inst.garp_master_repeat}")
+    if inst.garp_master_refresh:
+        out.append(f"    garp_master_refresh {_num(inst.garp_master_refresh)}")
+    if inst.garp_master_refresh_repeat != 1:
+        out.append(f"    garp_master_refresh_repeat {inst.garp_master_refresh_repeat}")
     for keyword in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
         value = getattr(inst, keyword)
         if value:

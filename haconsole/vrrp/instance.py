@@ -35,6 +35,9 @@ A priority-0 advert makes us send one at once. A lower priority advert (or equal
 priority from a lower address) is answered at once with our own advert and gratuitous
 ARPs ("forcing new election", keepalived's behaviour). A higher priority advert (or
 equal priority from a higher primary address) makes us BACKUP, down timer restarted.
+Gratuitous ARPs / NAs: garp_master_repeat of them at the takeover, as many again
+garp_master_delay later, and with garp_master_refresh set, garp_master_refresh_repeat with
+the first periodic advert past each refresh period (keepalived's checks it there too).
 
 Advert trains (`advert_trains` = N > 0, set by a runtime with many instances): periodic
 adverts fall on the ticks k * Advertisement_Interval / N of the runtime's clock, so the
@@ -187,6 +190,7 @@ class Instance:
         self._down_at: float | None = None
         self._advert_at: float | None = None
         self._garp_at: float | None = None
+        self._refresh_at: float | None = None  # garp_master_refresh: next re-announce
         self._preempt_at: float | None = None
         self._hold_until: float | None = None
         self._followed: IPAddress | None = None  # the master whose adverts we accepted
@@ -353,6 +357,7 @@ class Instance:
             self._send(out, self.effective_priority)
             self._advert_at = self._next_advert(now)
             self._garp_at = old._garp_at
+            self._refresh_at = self._next_refresh(now)
             added = tuple(v for v in self.all_vips if v not in old.all_vips)
             out.append(act.AddVips(self.all_vips, self.interface))
             if added:
@@ -405,6 +410,10 @@ class Instance:
             if advert_at is not None and now >= advert_at:
                 self._send(out, self.effective_priority)
                 self._advert_at = self._next_advert(now)
+                refresh_at = self._refresh_at
+                if refresh_at is not None and now > refresh_at:
+                    self._refresh_at = self._next_refresh(now)
+                    self._announce(out, self.config.garp_master_refresh_repeat)
             if self._garp_at is not None and now >= self._garp_at:
                 self._garp_at = None
                 self._announce(out, self.config.garp_master_repeat)
@@ -442,12 +451,21 @@ class Instance:
         self._announce(out, self.config.garp_master_repeat)
         delay = self.config.garp_master_delay
         self._garp_at = now + delay if delay > 0 and self.all_vips else None
+        self._refresh_at = self._next_refresh(now)
+
+    def _next_refresh(self, now: float) -> float | None:
+        """garp_master_refresh (keepalived's): a master re-announces its VIPs with the first
+        periodic advert after this time, so switches and neighbours that forgot or
+        were told otherwise learn the owner again; None when it is not set."""
+        refresh = self.config.garp_master_refresh
+        return now + refresh if refresh > 0 and self.all_vips else None
 
     def _leave_master(self, out: list[act.Action], now: float, new: State, reason: str) -> None:
         self._log(out, f"Entering {new} STATE")
         self.stats["release_master"] += 1
         self._advert_at = None
         self._garp_at = None
+        self._refresh_at = None
         if new == State.FAULT:
             self._send(out, PRIO_STOP)
             self._log(out, "sent 0 priority", detail=True)

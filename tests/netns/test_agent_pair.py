@@ -8,7 +8,9 @@ RFC bound (measured by polling, so bounds carry a polling margin).
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -215,3 +217,27 @@ def test_twenty_percent_advert_loss_for_60_s_causes_no_transition(make_lab, root
     assert 40 <= received <= 52, f"{received} adverts in 60 s with 20 % loss"
     assert "Entering MASTER STATE" not in lab.log_text("nginx2")
     wait_for(lambda: lab.curl(URL) == "nginx1", 10, what="curl -> nginx1")
+
+
+@pytest.mark.parametrize("engine", ["haconsole", "keepalived"])
+def test_garp_master_refresh_reannounces_the_vip(make_lab, engine):
+    """garp_master_refresh 2: the master keeps announcing the VIP (a switch that forgot
+    it, or a neighbour told otherwise, learns the owner again); keepalived alike."""
+    configs = pair_configs()
+    for config in configs.values():
+        config.vrrp_instances[0].garp_master_delay = 0  # no second burst to confuse
+        config.vrrp_instances[0].garp_master_refresh = 2
+    lab = make_lab(configs, engines={"nginx1": engine, "nginx2": "haconsole"})
+    converged(lab, "nginx1")
+    seconds = 7
+    sniff = subprocess.run(
+        ["ip", "netns", "exec", lab.topology.ns("client"), "timeout", str(seconds),
+         "tcpdump", "-i", "eth0", "-n", "-l", "-tt", "arp", "and", "host", VIP4],
+        capture_output=True, text=True, timeout=seconds + 10)
+    gratuitous = re.compile(rf"Request who-has {re.escape(VIP4)} (\(\S+\) )?tell "
+                            rf"{re.escape(VIP4)},")  # not the client's own requests
+    stamps = [float(line.split()[0]) for line in sniff.stdout.splitlines()
+              if gratuitous.search(line)]
+    bursts = [t for i, t in enumerate(stamps) if i == 0 or t - stamps[i - 1] > 1.0]
+    assert len(bursts) >= 2, sniff.stdout + sniff.stderr
+    assert all(1.9 <= b - a <= 3.5 for a, b in itertools.pairwise(bursts)), bursts

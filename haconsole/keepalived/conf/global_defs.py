@@ -242,6 +242,13 @@ NUMBERS: dict[str, Number] = {
         read_unsigned, 0, UINT_MAX, "vrrp_garp_master_repeat '{text}' invalid - ignoring",
         "defs.vrrp_garp_master_repeat",
         zero="vrrp_garp_master_repeat must be greater than 0, setting to 1"),
+    "vrrp_garp_master_refresh": Number(
+        read_unsigned, 0, UINT_MAX, "Invalid vrrp_garp_master_refresh '{text}' - ignoring",
+        "defs.vrrp_garp_master_refresh", default=0, seconds=True),
+    "vrrp_garp_master_refresh_repeat": Number(
+        read_unsigned, 0, UINT_MAX, "vrrp_garp_master_refresh_repeat '{text}' invalid - "
+        "ignoring", "defs.vrrp_garp_master_refresh_repeat",
+        zero="vrrp_garp_master_refresh_repeat must be greater than 0, setting to 1"),
     "vrrp_garp_lower_prio_delay": Number(
         read_unsigned, 0, UINT_MAX // TIMER_HZ, "vrrp_garp_lower_prio_delay '{text}' invalid - "
         "ignoring", "garp_lower_prio_delay", seconds=True),
@@ -258,7 +265,7 @@ process_names process_name vrrp_process_name checker_process_name lvs_process_na
 bfd_process_name smtp_helo_name startup_script startup_script_timeout shutdown_script
 shutdown_script_timeout max_auto_priority min_auto_priority_delay checker_log_all_failures
 no_email_faults disable_local_igmp lvs_timeouts lvs_flush lvs_flush_on_stop
-lvs_flush_onstop lvs_sync_daemon vrrp_garp_master_refresh vrrp_garp_master_refresh_repeat
+lvs_flush_onstop lvs_sync_daemon
 vrrp_garp_interval vrrp_gna_interval vrrp_garp_extra_if vrrp_vmac_garp_intvl
 nftables_priority nftables_ifindex nftables_ipvs nftables_ipvs_priority
 nftables_ipvs_start_fwmark nftables_counters vrrp_check_unicast_src
@@ -287,7 +294,7 @@ NEED_VALUE: dict[str, str] = {
         "checker_rlimit_rtime", "checker_rlimit_rttime", "config_save_dir", "lvs_process_name",
         "nftables_ipvs_priority", "nftables_ipvs_start_fwmark", "nftables_priority",
         "process_name", "random_seed", "umask", "vmac_addr_prefix", "vmac_prefix",
-        "vrrp_garp_interval", "vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat",
+        "vrrp_garp_interval",
         "vrrp_gna_interval", "vrrp_process_name", "vrrp_rlimit_rtime", "vrrp_rlimit_rttime",
         "vrrp_startup_delay", "child_wait_time"), FATAL_MISSING),
     "bfd_cpu_affinity": "No bfd cpu_id set specified",

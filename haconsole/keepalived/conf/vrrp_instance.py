@@ -35,6 +35,8 @@ def begin(b: Builder, words: list[str]) -> None:
     cfg = VrrpInstance(words[1], line=line.number, file=line.file)
     cfg.garp_master_delay = b.g.defs.vrrp_garp_master_delay
     cfg.garp_master_repeat = b.g.defs.vrrp_garp_master_repeat
+    cfg.garp_master_refresh = b.g.defs.vrrp_garp_master_refresh
+    cfg.garp_master_refresh_repeat = b.g.defs.vrrp_garp_master_refresh_repeat
     b.instances.append(Inst(cfg, line.file, down_timer_adverts=b.g.down_timer_adverts))
     b.instance_names.add(words[1])
 
@@ -510,11 +512,11 @@ NUMBERS: dict[str, Number] = {
         zero="({name}): garp_master_repeat must be greater than 0, setting to 1"),
     "garp_master_refresh_repeat": Number(
         read_unsigned, 0, UINT_MAX, "({name}): garp_master_refresh_repeat '{text}' invalid - "
-        "ignoring", zero="({name}): garp_master_refresh_repeat must be greater than 0, "
-        "setting to 1"),
+        "ignoring", "cfg.garp_master_refresh_repeat",
+        zero="({name}): garp_master_refresh_repeat must be greater than 0, setting to 1"),
     "garp_master_refresh": Number(
         read_unsigned, 0, UINT_MAX, "({name}): Invalid garp_master_refresh '{text}' - "
-        "ignoring"),
+        "ignoring", "cfg.garp_master_refresh", default=0, seconds=True),
     "garp_lower_prio_repeat": Number(
         read_unsigned, 0, INT_MAX, "({name}): Invalid garp_lower_prio_repeat '{text}'",
         "garp_lower_prio_rep"),
