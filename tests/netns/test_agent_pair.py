@@ -240,4 +240,4 @@ def test_garp_master_refresh_reannounces_the_vip(make_lab, engine):
               if gratuitous.search(line)]
     bursts = [t for i, t in enumerate(stamps) if i == 0 or t - stamps[i - 1] > 1.0]
     assert len(bursts) >= 2, sniff.stdout + sniff.stderr
-    assert all(1.9 <= b - a <= 3.5 for a, b in itertools.pairwise(bursts)), bursts
+    assert all(1.5 <= b - a <= 4.5 for a, b in itertools.pairwise(bursts)), bursts  # 2 or 3 s
