@@ -20,9 +20,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 DATA = Path(__file__).parent / "data"
 REQUIRE = os.environ.get("HACONSOLE_REQUIRE_NETNS") == "1"
+
+# CI (HACONSOLE_REQUIRE_NETNS=1) draws the same Hypothesis examples every run, so a red CI
+# means a change broke something, not that a new random example turned up; runs elsewhere
+# keep exploring (and an example they find goes into the test as an @example).
+settings.register_profile("ci", derandomize=True)
+if REQUIRE:
+    settings.load_profile("ci")
 
 
 def need(condition: bool, reason: str) -> None:

@@ -11,7 +11,7 @@ import ipaddress
 from functools import cache
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP
 from scapy.layers.inet6 import IPv6
@@ -157,12 +157,20 @@ def valid_adverts(draw: st.DrawFn) -> tuple[Advert, IPAddress, IPAddress]:
 
 
 @FUZZ
+@example((Advert(3, 0, 0, 0, (), legacy_checksum=True), ipaddress.IPv4Address("0.0.0.0"),
+          ipaddress.IPv4Address("3.34.220.240")))  # both checksums equal (found by CI)
 @given(valid_adverts())
 def test_encode_decode_round_trip(case: tuple[Advert, IPAddress, IPAddress]) -> None:
     advert, src, dst = case
     wire = encode(advert, src, dst)
     decoded = decode(wire, src, dst)
-    assert decoded == dataclasses.replace(advert, checksum=decoded.checksum)
+    # A unicast dst whose 16-bit words sum like 224.0.0.18's (3.34.220.240 does) gives the
+    # legacy and the RFC checksum the same value: the bytes cannot say which was meant,
+    # and the decoder reads them as RFC.
+    legacy = advert.legacy_checksum and encode(
+        dataclasses.replace(advert, legacy_checksum=False), src, dst) != wire
+    assert decoded == dataclasses.replace(advert, checksum=decoded.checksum,
+                                          legacy_checksum=legacy)
     assert encode(decoded, src, dst) == wire
 
 
