@@ -174,3 +174,28 @@ def test_the_view_measures_the_outage_the_clients_saw_and_pins_it_to_the_failove
     assert (rec.old_master, rec.new_master) == ("n1", "n2")
     assert rec.client_outage_ms == pytest.approx(3600, abs=1)
     assert "client" not in view.nodes  # a client is not a VRRP node
+
+
+def _request(view: ClusterView, t: float, ok: bool, error: str = "") -> None:
+    view.apply(ev.ClientRequest(t, "client", target="http://192.0.2.170/", vip="192.0.2.170",
+                                ok=ok, served_by="n1" if ok else "", error=error))
+
+
+def test_a_late_timeout_inside_a_told_outage_joins_it_and_one_outside_is_its_own() -> None:
+    """Timeouts are reported a timeout after they were sent, so they arrive after later
+    requests' answers: one sent during the outage already told adds a failure to it (it
+    used to count as a second outage overlapping the first); one sent while the service
+    answered is a short outage of its own."""
+    view = ClusterView()
+    t0 = 1_795_000_000.0
+    _request(view, t0, False, "timeout")
+    _request(view, t0 + 0.05, False, "timeout")
+    _request(view, t0 + 3.2, True)
+    client = view.clients["http://192.0.2.170/"]
+    assert [(o.start, o.end, o.failed) for o in client.outages] == [(t0, t0 + 3.2, 2)]
+    _request(view, t0 + 3.1, False, "timeout")        # sent before the success, told after
+    assert [(o.start, o.end, o.failed) for o in client.outages] == [(t0, t0 + 3.2, 3)]
+    _request(view, t0 + 10, True)
+    _request(view, t0 + 9.9, False, "timeout")        # sent while the service answered
+    assert [(o.start, o.end, o.failed) for o in client.outages] == [
+        (t0, t0 + 3.2, 3), (t0 + 9.9, t0 + 10, 1)]

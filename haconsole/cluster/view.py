@@ -23,7 +23,7 @@ import bisect
 import re
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from haconsole.cluster import alarms as alarm_rules
@@ -731,6 +731,13 @@ class ClusterView:
         if client.last_ok_t is not None and e.t < client.last_ok_t and \
                 client.outage_since is None:
             # answered out of order: it failed before a request that already succeeded
+            last = client.outages[-1] if client.outages else None
+            if last is not None and last.start <= e.t <= last.end:
+                # a late timeout inside the outage already told: one more failed request
+                # of it, not a second outage
+                client.outages[-1] = replace(last, failed=last.failed + 1)
+                self._changes.panels = True
+                return
             self._client_outage(client, ClientOutage(client.vip, e.t, client.last_ok_t, 1))
             return
         if client.outage_since is None:
