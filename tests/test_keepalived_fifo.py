@@ -37,7 +37,8 @@ from haconsole.sources.keepalived_facts import (
     parse_facts,
     read_global_defs,
 )
-from haconsole.sources.keepalived_ssh import KeepalivedSource, poll_script
+from haconsole.sources.keepalived_remote import poll_script
+from haconsole.sources.keepalived_ssh import KeepalivedSource
 
 T = 1_800_000_000.0
 

@@ -40,14 +40,14 @@ from haconsole.console.cli import main_connect
 from haconsole.sources.agent_ssh import AgentSshSource
 from haconsole.sources.connect import FleetSource, parse_since
 from haconsole.sources.inventory import NodeSpec, parse_inventory
-from haconsole.sources.keepalived_ssh import (
-    KeepalivedSource,
+from haconsole.sources.keepalived_remote import (
     LogPlan,
     log_script,
     parse_poll_block,
     parse_script_status,
     poll_script,
 )
+from haconsole.sources.keepalived_ssh import KeepalivedSource
 from haconsole.sources.ssh import (
     CLOCK_SCRIPT,
     Backoff,

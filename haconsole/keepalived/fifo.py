@@ -15,7 +15,8 @@ hears a lower priority advert writes MASTER_RX_LOWER_PRI. Names are written as t
 between double quotes (keepalived forbids none inside, so the last quote ends the name).
 
 Who reads it matters: a FIFO hands each line to one reader only. See the SSH collector
-(haconsole/sources/keepalived_ssh.py) for which FIFO it reads, and docs/keepalived-versions.md.
+(`fifo_choice` in haconsole/sources/keepalived_facts.py) for which FIFO it reads, and
+docs/keepalived-versions.md.
 """
 
 from __future__ import annotations

@@ -37,10 +37,11 @@ from haconsole.netns.lab import HTTP_CHECK, NetnsLab, agent_env
 from haconsole.sources.agent import AgentSocketSource
 from haconsole.sources.base import Publish, Source, WarnsBeforeCommands
 from haconsole.sources.inventory import NodeSpec
-from haconsole.sources.keepalived_ssh import Collect, KeepalivedSource, Link
+from haconsole.sources.keepalived_ssh import KeepalivedSource
 from haconsole.sources.local import LocalLink, LocalTransport, netns_enter
 from haconsole.sources.probe import ProbeProcessSource, probe_argv
 from haconsole.sources.ssh import SharedView
+from haconsole.sources.transport import Collect, Link
 
 __all__ = ["LAB_COMMANDS", "LabKeepalivedNode", "LabRunner", "NetnsConsoleSource",
            "client_probe", "lab_sources", "lab_vips"]

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from haconsole.config import GlobalDefs
 from haconsole.sources.inventory import NodeSpec
 from haconsole.sources.ssh import render_template, template_values
+from haconsole.sources.transport import split_sections
 
 __all__ = ["DEFAULT_CONFIG", "NodeFacts", "config_from_cmdline", "config_path",
            "config_script", "facts_script", "fifo_choice", "fifo_script", "parse_facts",
@@ -79,24 +80,9 @@ _RELEASE = re.compile(r"Keepalived v(\d+\.\d+\.\d+)")
 
 def parse_facts(text: str, boundary: str) -> NodeFacts:
     """`facts_script`'s output as NodeFacts (whatever is missing stays empty)."""
-    sections: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    pid = ""
-    mark = f"{boundary} "
-    for line in text.splitlines():
-        if line.startswith(mark):
-            words = line[len(mark):].split()
-            head = words[0] if words else ""
-            if head == "pid":
-                pid = words[1] if len(words) > 1 and words[1].isdigit() else ""
-                current = None
-            elif head == "end":
-                break
-            else:
-                current = sections.setdefault(head, [])
-            continue
-        if current is not None:
-            current.append(line)
+    sections, values = split_sections(text, boundary, frozenset({"pid"}))
+    pid = next(iter(values.get("pid", [])), "")
+    pid = pid if pid.isdigit() else ""
     found = _RELEASE.search("\n".join(sections.get("version", [])))
     argv = tuple(a for a in sections.get("argv", []) if a)
     return NodeFacts(pid=pid, release=found.group(1) if found else "", argv=argv,

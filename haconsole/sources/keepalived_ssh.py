@@ -50,10 +50,14 @@ Actions: stop/start the service, restart keepalived, and fail over (stop keepali
 master so it sends priority 0, wait until another node is MASTER, start it again; with
 preemption on, `warning()` says first that the VIP will come straight back).
 
-One collector, two transports: everything above reads the node through a `Transport`
-(`create_process` for the poll loop and the log follower, `clock` for the node's clock),
-kept up by a `Link` (which also runs one-off scripts: the actions). Over SSH those are
-`SshTransport` on `ssh.NodeLink`'s connection; the namespace lab runs the same collector
+The scripts themselves, and the parsers of what they print, are in `keepalived_remote.py`;
+the facts read once per connection (release, config, dump paths, FIFO) in
+`keepalived_facts.py`. This module decides when each runs and turns the answers into events.
+
+One collector, two transports (`transport.py`): everything above reads the node through a
+`Transport` (`create_process` for the poll loop and the log follower, `clock` for the
+node's clock), kept up by a `Link` (which also runs one-off scripts: the actions). Over SSH
+those are `SshTransport` on `ssh.NodeLink`'s connection; the namespace lab runs the same collector
 on a keepalived in a local namespace (`sources/local.py`), so what the console shows of a
 keepalived node is read the same way there and in production. `link` (a `LinkFactory`)
 picks it; `run_action` is where an action key becomes something done on the node (the
@@ -66,14 +70,11 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
-import ipaddress
-import json
 import re
 import secrets
-import shlex
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 import asyncssh
 
@@ -81,17 +82,11 @@ from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.config import GlobalDefs
 from haconsole.keepalived.dump import (
-    DumpError,
     DumpPaths,
     InstanceSnapshot,
-    TrackedProcess,
     dump_events,
     dump_paths,
-    parse_data_dump,
-    parse_json_document,
-    parse_stats_dump,
     track_process_events,
-    with_stats,
 )
 from haconsole.keepalived.fifo import fifo_events, parse_fifo_line
 from haconsole.keepalived.log import KeepalivedLogParser
@@ -105,263 +100,48 @@ from haconsole.sources.keepalived_facts import (
     fifo_choice,
     fifo_script,
     parse_facts,
-    pid_command,
     read_global_defs,
+)
+from haconsole.sources.keepalived_remote import (
+    LogPlan,
+    PollResult,
+    log_script,
+    norm_address,
+    parse_poll_block,
+    poll_script,
 )
 from haconsole.sources.ssh import (
     ClockReading,
-    CommandOutput,
     HistoryMerge,
     NodeLink,
     SharedView,
     SshOptions,
     TemplateError,
-    measure_clock,
     merge_order,
-    remote_command,
     render_template,
     template_values,
     wait_within,
 )
+from haconsole.sources.transport import (
+    Collect,
+    Link,
+    LinkFactory,
+    Process,
+    SshTransport,
+    Transport,
+    drain,
+    script_output,
+)
 
-__all__ = [
-    "Collect",
-    "KeepalivedSource",
-    "Link",
-    "LinkFactory",
-    "LogPlan",
-    "PollResult",
-    "Process",
-    "SshTransport",
-    "Transport",
-    "log_script",
-    "parse_poll_block",
-    "parse_script_status",
-    "poll_script",
-]
+__all__ = ["KeepalivedSource"]
 
 #: keepalived logs every dump it writes (the VRRP child's, and on SIGUSR1 its parent's,
 #: checker's and BFD's too); we cause one per poll, so these lines are ours.
 _OWN_SIGNAL_LINE = re.compile(r"Printing [\w ]{0,30}?(?:as json|data|stats) for process\(\d+\) "
                               r"on signal")
 
-JSON_PATH = "/tmp/keepalived.json"
-DATA_PATH = "/tmp/keepalived.data"
-STATS_PATH = "/tmp/keepalived.stats"
-
 #: How long reading the past may take before we give up on it and go live.
 HISTORY_TIMEOUT = 60.0
-#: journald's lines just before the `--since` window, read so the parser knows each
-#: instance's state when the window opens (a log file's last lines include them anyway).
-PRIMER_LINES = 1000
-
-
-# ----------------------------------------------------------------------------- transports
-
-
-class TextIn(Protocol):
-    """A process's stdin, text."""
-
-    def write(self, data: str) -> None: ...
-
-
-class TextOut(Protocol):
-    """A process's stdout or stderr, text (asyncssh's SSHReader[str] is one)."""
-
-    async def readuntil(self, separator: str) -> str: ...
-
-    async def readline(self) -> str: ...
-
-    async def read(self) -> str: ...
-
-    def __aiter__(self) -> AsyncIterator[str]: ...
-
-
-class Process(Protocol):
-    """A long-running script on the node: the poll loop, the log follower."""
-
-    @property
-    def stdin(self) -> TextIn: ...
-
-    @property
-    def stdout(self) -> TextOut: ...
-
-    @property
-    def stderr(self) -> TextOut: ...
-
-    def close(self) -> None: ...
-
-    async def wait_closed(self) -> None:
-        """Until it has ended (after `close`)."""
-        ...
-
-
-class Transport(Protocol):
-    """How the collector reaches the node's shell (see the module docstring). Scripts
-    are POSIX sh; the transport runs them as the node's administrator (sudo over SSH
-    when the inventory says so)."""
-
-    async def create_process(self, script: str) -> Process: ...
-
-    async def clock(self) -> ClockReading:
-        """The node's clock against ours (ValueError / TimeoutError when unreadable)."""
-        ...
-
-
-class Link(Protocol):
-    """A node's transport kept up: runs the collector on it, again after a failure, and
-    reports NodeSeen / SourceHealth through the publish function it was given."""
-
-    connected: asyncio.Event
-    last_error: str
-
-    def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def run(self, script: str, *, timeout: float | None = None,
-                  input: str | None = None) -> CommandOutput: ...
-
-
-#: The collector, given a transport: returns or raises when the node is lost.
-Collect = Callable[[Transport], Awaitable[None]]
-#: Makes a node's link from the publish function for its facts and the collector.
-LinkFactory = Callable[[Publish, Collect], Link]
-
-
-class SshTransport:
-    """The collector's scripts over one SSH connection (`sh -c`, `sudo -n` if asked); the
-    actions go through `ssh.NodeLink.run`, which answers also while it reconnects."""
-
-    def __init__(self, conn: asyncssh.SSHClientConnection, *, sudo: bool = False,
-                 timeout: float = 30.0) -> None:
-        self.conn = conn
-        self.sudo = sudo
-        self.timeout = timeout
-
-    async def create_process(self, script: str) -> Process:
-        proc: Process = await self.conn.create_process(
-            remote_command(script, sudo=self.sudo), encoding="utf-8", errors="replace")
-        return proc
-
-    async def clock(self) -> ClockReading:
-        return await measure_clock(self.conn, timeout=self.timeout)
-
-
-def poll_script(spec: NodeSpec, boundary: str, paths: DumpPaths | None = None) -> str:
-    """The remote loop: one block of sections per line read on stdin (`scripts`: with
-    the vrrp_script results of the data dump too). `paths`: where this keepalived writes
-    its dumps (`keepalived.dump.dump_paths`; default /tmp's).
-
-    Every node value is quoted by `render_template` or shlex; `boundary` is ours (hex).
-    """
-    assert boundary.isalnum()
-    paths = paths or DumpPaths()
-    json_path, data_path, stats_path = (
-        shlex.quote(paths.json), shlex.quote(paths.data), shlex.quote(paths.stats))
-    values = template_values(spec)
-    pid = pid_command(spec)
-    status = render_template(spec.command("service_status"), values)
-    return f"""PATH="$PATH:/usr/sbin:/sbin"; export PATH
-B={boundary}
-num() {{ case "$1" in ''|*[!0-9]*) echo ;; *) echo "$1" ;; esac; }}
-# the running binary's signal numbers (another keepalived may be first on PATH)
-signums() {{ k=/proc/$p/exe
-  sig=$(num "$("$k" --signum=JSON 2>/dev/null || keepalived --signum=JSON 2>/dev/null)")
-  dsig=$(num "$("$k" --signum=DATA 2>/dev/null || keepalived --signum=DATA 2>/dev/null)")
-  ssig=$(num "$("$k" --signum=STATS 2>/dev/null || keepalived --signum=STATS 2>/dev/null)")
-}}
-lastp=
-w() {{ i=0; while [ ! -s "$1" ] && [ $i -lt 100 ]; do sleep 0.01; i=$((i+1)); done; }}
-whole() {{ w "$1"; a=; b=$(wc -c < "$1"); i=0
-  while [ "$a" != "$b" ] && [ $i -lt 50 ]; do
-    a=$b; sleep 0.02; b=$(wc -c < "$1"); i=$((i+1))
-  done; }}
-while IFS= read -r req; do
-  p=$(num "$({pid} | head -n 1)")
-  if [ -n "$p" ] && ! kill -0 "$p" 2>/dev/null; then p=; fi
-  echo "$B pid $p"
-  if [ -n "$p" ] && [ "$p" != "$lastp" ]; then signums; lastp=$p; fi
-  if [ -n "$p" ]; then
-    if [ -n "$sig" ]; then
-      rm -f {json_path}; kill -s "$sig" "$p"; w {json_path}
-      echo "$B json"; cat {json_path} 2>/dev/null; echo
-      if [ "$req" = scripts ] && [ -n "$dsig" ]; then
-        rm -f {data_path}; kill -s "$dsig" "$p"; whole {data_path}
-        echo "$B scripts"
-        sed -n '/^------< VRRP Scripts >------/,/^------< /p' {data_path} 2>/dev/null
-      fi
-    elif [ -n "$dsig" ]; then
-      rm -f {data_path} {stats_path}; kill -s "$dsig" "$p"; kill -s "$ssig" "$p"
-      w {data_path}; w {stats_path}
-      echo "$B data"; cat {data_path} 2>/dev/null; echo
-      echo "$B stats"; cat {stats_path} 2>/dev/null; echo
-    fi
-  fi
-  echo "$B addr"; ip -j addr show 2>/dev/null; echo
-  if ( {status} ) </dev/null >/dev/null 2>&1; then s=up; else s=down; fi
-  echo "$B service $s"
-  echo "$B end"
-done
-"""
-
-
-# ----------------------------------------------------------------------------- logs
-
-_JOURNAL = "journalctl -u keepalived -o short-iso-precise --no-pager -q"
-
-
-@dataclasses.dataclass(frozen=True)
-class LogPlan:
-    """What the log process prints before going live.
-
-    `since_node` is where the past starts, on the node's clock (None: no past, live only);
-    `cap` bounds the lines read; `after` keeps only lines strictly after `since_node` (a
-    resume after the last line seen) instead of from it (the `--since` window).
-    """
-
-    since_node: float | None = None
-    cap: int = 20000
-    after: bool = False
-
-
-def log_script(spec: NodeSpec, boundary: str, plan: LogPlan) -> str:
-    """One remote process: the past (per `plan`), a `BOUNDARY live` line, then the live
-    log from exactly where the past ended: journald's cursor, or the file's byte offset.
-    Neither leaves the node; the log file's path is quoted by `render_template`."""
-    assert boundary.isalnum()
-    head = f'PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin"; export PATH\nB={boundary}\n'
-    if spec.log_file:
-        head += render_template("F={log_file}\n", template_values(spec))
-        if plan.since_node is None:
-            return head + 'echo "$B live"\nexec tail -n 0 -F "$F"\n'
-        cap = max(0, int(plan.cap))
-        window = max(1 << 20, cap * 512)  # bytes read back from the end for `cap` lines
-        return head + f"""size=$(wc -c < "$F" 2>/dev/null | tr -d ' ')
-case "$size" in ''|*[!0-9]*) size=0 ;; esac
-if [ "$size" -gt 0 ] && [ {cap} -gt 0 ]; then
-  from=$(( size > {window} ? size - {window} : 0 ))
-  tail -c +$((from + 1)) "$F" | head -c $((size - from)) | if [ "$from" -gt 0 ]; then
-    sed 1d; else cat; fi | tail -n {cap}
-fi
-echo
-echo "$B live"
-exec tail -c +$((size + 1)) -F "$F"
-"""
-    if plan.since_node is None:
-        return head + f'echo "$B live"\nexec {_JOURNAL} -f --lines=0\n'
-    since = f"@{int(plan.since_node)}"
-    cap = max(0, int(plan.cap))
-    primer = min(cap, PRIMER_LINES)  # before the window: they only teach the parser
-    return head + f"""{_JOURNAL} --until {since} --lines={primer}
-h=$({_JOURNAL} --since {since} --show-cursor --lines=all | tail -n {cap + 1})
-printf '%s\\n' "$h" | sed '/^-- cursor: /d' | tail -n {cap}
-c=$(printf '%s\\n' "$h" | sed -n 's/^-- cursor: //p')
-echo
-echo "$B live"
-if [ -n "$c" ]; then exec {_JOURNAL} -f --lines=all --after-cursor "$c"; fi
-exec {_JOURNAL} -f --lines=all --since {since}
-"""
 
 
 def _history_source(spec: NodeSpec, label: str) -> str:
@@ -371,125 +151,6 @@ def _history_source(spec: NodeSpec, label: str) -> str:
 
 
 # ----------------------------------------------------------------------------- polls
-
-
-@dataclasses.dataclass
-class PollResult:
-    """One poll's sections, parsed (errors are values: `dump_error`)."""
-
-    pid: str = ""
-    snapshots: tuple[InstanceSnapshot, ...] | None = None
-    dump_error: str = ""
-    addresses: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # if -> addrs
-    service_up: bool | None = None
-    scripts: dict[str, bool] | None = None  # vrrp_script name -> GOOD (data dump)
-    processes: tuple[TrackedProcess, ...] = ()  # vrrp_track_process quorums (json_version 2)
-
-    @property
-    def running(self) -> bool:
-        return bool(self.pid)
-
-    def all_addresses(self) -> set[str]:
-        return {a for addrs in self.addresses.values() for a in addrs}
-
-
-def _norm(address: str) -> str:
-    try:
-        return ipaddress.ip_address(address.split("/", 1)[0]).compressed
-    except ValueError:
-        return address
-
-
-def _parse_addr(text: str) -> dict[str, list[str]]:
-    try:
-        doc = json.loads(text) if text.strip() else []
-    except json.JSONDecodeError:
-        return {}
-    out: dict[str, list[str]] = {}
-    if not isinstance(doc, list):
-        return out
-    for link in doc:
-        if not isinstance(link, dict):
-            continue
-        name = str(link.get("ifname", ""))
-        for info in link.get("addr_info", []) or []:
-            if isinstance(info, dict) and isinstance(info.get("local"), str):
-                out.setdefault(name, []).append(_norm(info["local"]))
-    return out
-
-
-_SCRIPT_SECTION = "------< VRRP Scripts >------"
-
-
-def parse_script_status(text: str) -> dict[str, bool]:
-    """vrrp_script results from keepalived's data dump (`VRRP Scripts` section): name ->
-    `Status = GOOD`. A script that has not reported yet (`Init state = INIT`) is left out:
-    keepalived prints BAD for it, which is no result."""
-    out: dict[str, bool] = {}
-    inside = False
-    name = ""
-    init = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("------<"):
-            inside = line == _SCRIPT_SECTION
-            name = ""
-            continue
-        if not inside:
-            continue
-        key, sep, value = line.partition(" = ")
-        if not sep:
-            continue
-        if key == "VRRP Script" and raw.startswith(" VRRP Script"):
-            name, init = value.strip(), ""
-        elif key == "Init state":
-            init = value.strip()
-        elif key == "Status" and name and init not in ("INIT", "INIT/RELOAD") and \
-                value.strip() in ("GOOD", "BAD"):
-            out[name] = value.strip() == "GOOD"
-    return out
-
-
-def parse_poll_block(block: str, boundary: str) -> PollResult:
-    """Split one block of the poll loop's output into a PollResult."""
-    result = PollResult()
-    sections: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    mark = f"{boundary} "
-    for line in block.splitlines():
-        if line.startswith(mark):
-            words = line[len(mark):].split()
-            head = words[0] if words else ""
-            if head == "pid":
-                result.pid = words[1] if len(words) > 1 else ""
-                current = None
-            elif head == "service":
-                result.service_up = len(words) > 1 and words[1] == "up"
-                current = None
-            elif head == "end":
-                break
-            else:
-                current = sections.setdefault(head, [])
-            continue
-        if current is not None:
-            current.append(line)
-    try:
-        if "json" in sections:
-            doc = parse_json_document("\n".join(sections["json"]))
-            result.snapshots = doc.instances
-            result.processes = doc.track_processes
-        elif "data" in sections:
-            snaps = parse_data_dump("\n".join(sections["data"]))
-            stats_text = "\n".join(sections.get("stats", []))
-            stats = parse_stats_dump(stats_text) if stats_text.strip() else {}
-            result.snapshots = with_stats(snaps, stats)
-    except DumpError as err:
-        result.dump_error = str(err)
-    scripts = sections.get("scripts", sections.get("data"))
-    if scripts is not None:
-        result.scripts = parse_script_status("\n".join(scripts))
-    result.addresses = _parse_addr("\n".join(sections.get("addr", [])))
-    return result
 
 
 class _Poller:
@@ -508,7 +169,7 @@ class _Poller:
             block = await wait_within(
                 self.proc.stdout.readuntil(f"{self.boundary} end\n"), self.timeout)
         except asyncio.IncompleteReadError:
-            err = await _drain(self.proc.stderr)
+            err = await drain(self.proc.stderr)
             raise ConnectionError(
                 "the remote poll loop exited" + (f": {err}" if err else "")) from None
         except (asyncio.TimeoutError, TimeoutError):
@@ -653,7 +314,7 @@ class KeepalivedSource:
         elif isinstance(event, ev.VipAdded | ev.VipRemoved):
             if not event.vip:
                 return
-            key = (event.instance, _norm(event.vip))
+            key = (event.instance, norm_address(event.vip))
             if event.t < self._vip_t.get(key, 0.0):
                 return
             added = isinstance(event, ev.VipAdded)
@@ -736,14 +397,14 @@ class KeepalivedSource:
         moved since the last reading (the poll loop reads them from the old places)."""
         boundary = secrets.token_hex(8)
         timeout = self.options.command_timeout
-        facts = parse_facts(await _output(transport, facts_script(self.spec, boundary),
+        facts = parse_facts(await script_output(transport, facts_script(self.spec, boundary),
                                           timeout), boundary)
         if facts.release and (self.facts is None or facts.release != self.facts.release):
             self._send(ev.NodeSeen(time.time(), self.name, agent="keepalived",
                                    version=facts.release))
         self.facts = facts
         path = config_path(self.spec, facts)
-        text = await _output(transport, config_script(path, boundary), timeout)
+        text = await script_output(transport, config_script(path, boundary), timeout)
         defs = GlobalDefs()
         head, _, body = text.partition("\n")
         if head == f"{boundary} ok":
@@ -777,7 +438,7 @@ class KeepalivedSource:
         elif first.strip() != f"{boundary} open":
             proc.close()
             self._note(f"cannot read the notify FIFO {self.fifo}: "
-                       + (await _drain(proc.stderr) or "no answer"))
+                       + (await drain(proc.stderr) or "no answer"))
             return None
         return proc, f"{boundary} "
 
@@ -801,7 +462,7 @@ class KeepalivedSource:
             if events:
                 self.poll_now()
         self._note(f"notify FIFO {self.fifo}: the reader ended: "
-                   + (await _drain(proc.stderr) or "?"))
+                   + (await drain(proc.stderr) or "?"))
 
     async def _measure_clock(self, transport: Transport) -> None:
         try:
@@ -857,7 +518,7 @@ class KeepalivedSource:
         except (asyncio.TimeoutError, TimeoutError, EOFError) as err:
             proc.close()
             why = (f"not read within {HISTORY_TIMEOUT:g} s" if not isinstance(err, EOFError)
-                   else "the log command ended: " + (await _drain(proc.stderr) or "?"))
+                   else "the log command ended: " + (await drain(proc.stderr) or "?"))
             self._send(ev.LogLine(time.time(), self.name,
                                   f"[haconsole] cannot read keepalived's log: {why}",
                                   "warning"))
@@ -927,10 +588,10 @@ class KeepalivedSource:
                 continue  # only a master holds VIPs (keepalived starting "removes" them too)
             for vip in snap.vips:
                 said = [e for e in mine if isinstance(e, ev.VipAdded | ev.VipRemoved)
-                        and _norm(e.vip) == _norm(vip)]
+                        and norm_address(e.vip) == norm_address(vip)]
                 # held then: removed first in the window, or held throughout (since the
                 # takeover the node reports, when that is all that happened)
-                if isinstance(said[0], ev.VipRemoved) if said else _norm(vip) in held:
+                if isinstance(said[0], ev.VipRemoved) if said else norm_address(vip) in held:
                     out.append(ev.VipAdded(since if since is not None else t_start, node,
                                            instance=snap.name, vip=vip))
         return out
@@ -1052,7 +713,7 @@ class KeepalivedSource:
         if snap.address:
             return snap
         v6 = any(":" in v for v in snap.vips)
-        vips = {_norm(v) for v in snap.vips}
+        vips = {norm_address(v) for v in snap.vips}
         candidates = [a for a in result.addresses.get(snap.interface, [])
                       if (":" in a) == v6 and a not in vips]
         if v6:
@@ -1065,12 +726,12 @@ class KeepalivedSource:
         held = result.all_addresses()
         for snap in self.snapshots.values():
             for vip in snap.vips:
-                cls = ev.VipAdded if _norm(vip) in held else ev.VipRemoved
+                cls = ev.VipAdded if norm_address(vip) in held else ev.VipRemoved
                 at = t
                 since = self._since(snap)
                 if cls is ev.VipAdded and self._first_poll and since is not None and \
                         snap.event_state == ev.State.MASTER and \
-                        (snap.name, _norm(vip)) not in self._vip_t:
+                        (snap.name, norm_address(vip)) not in self._vip_t:
                     at = since  # held before we came: since the takeover the node reports
                 self._emit(cls(at, self.spec.name, instance=snap.name, vip=vip))
 
@@ -1095,7 +756,7 @@ class KeepalivedSource:
                         self._log_line(line.rstrip("\n"))
                 finally:
                     proc.close()
-                err = await _drain(proc.stderr)
+                err = await drain(proc.stderr)
                 self._emit(ev.LogLine(time.time(), self.spec.name,
                                       "[haconsole] log stream ended"
                                       + (f": {err}" if err else "") + "; restarting in 5 s",
@@ -1238,27 +899,3 @@ class KeepalivedSource:
             parts.append("preemption will pull the VIP back")
         moved = all("is MASTER" in p for p in parts[1:1 + len(vrids)])
         return ok2 and moved, "; ".join(parts)
-
-
-async def _output(transport: Transport, script: str, timeout: float) -> str:
-    """Everything a short script prints ("" when it cannot run or is too slow)."""
-    try:
-        proc = await transport.create_process(script)
-    except (asyncssh.Error, OSError):
-        return ""
-    try:
-        return str(await wait_within(proc.stdout.read(), timeout))
-    except (asyncio.TimeoutError, TimeoutError, asyncssh.Error, OSError):
-        return ""
-    finally:
-        proc.close()
-
-
-async def _drain(stream: TextOut, timeout: float = 1.0) -> str:
-    """What is left on a stream (stderr of an ended process), one line, trimmed."""
-    try:
-        text = await wait_within(stream.read(), timeout)
-    except (asyncio.TimeoutError, TimeoutError, asyncssh.Error, OSError):
-        return ""
-    lines = [ln for ln in str(text).splitlines() if ln.strip()]
-    return lines[-1][:200] if lines else ""

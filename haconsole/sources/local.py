@@ -25,8 +25,8 @@ from datetime import datetime, timezone
 
 from haconsole.cluster import events as ev
 from haconsole.sources.base import Publish, end_task
-from haconsole.sources.keepalived_ssh import Collect, Process
 from haconsole.sources.ssh import Backoff, ClockReading, CommandOutput, wait_within
+from haconsole.sources.transport import Collect, Process
 
 __all__ = ["LocalLink", "LocalProcess", "LocalTransport", "netns_enter"]
 

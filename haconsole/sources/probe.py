@@ -26,7 +26,7 @@ from haconsole.cluster import commands as cmd
 from haconsole.cluster import events as ev
 from haconsole.probe.runner import DEFAULT_RATE, DEFAULT_TIMEOUT, ClientProbe, ProbeTarget
 from haconsole.sources.base import Publish, end_task
-from haconsole.sources.keepalived_ssh import Process
+from haconsole.sources.transport import Process
 
 __all__ = ["ClientProbeSource", "ProbeProcessSource", "parse_probe_line", "probe_argv"]
 
