@@ -714,7 +714,6 @@ def profile_agent(workdir: Path, seconds: float, top: int = 18) -> None:
         wait_for(lambda: job.vips() >= job.total, 90, interval=0.2, what="every VIP")
         time.sleep(6)  # past garp_master_delay: adverts only
         raw = workdir / "profile.txt"
-        assert job.proc is not None
         pid = job.pids()[0]
         run([spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate",
              "500", "--format", "raw", "--output", str(raw), "--nonblocking"],

@@ -599,6 +599,27 @@ async def test_the_window_and_the_notes_given_to_the_replay() -> None:
         assert app.cursor == at(50.0)
 
 
+async def test_after_a_seek_the_log_scrolls_back_a_full_panel_from_the_cursor() -> None:
+    """A seek rewrites the log panel with as many lines as it keeps (it used to write the
+    200 of a live tick, so the operator could not scroll back past them)."""
+    from haconsole.console.widgets.log import MAX_LINES
+
+    events = list(events_of(INCIDENT))
+    t = at(40.0)
+    chatter = [ev.LogLine(t - 30 + i * 0.01, "nginx2",
+                          text=f"(VI_1) chatter {i}") for i in range(MAX_LINES + 300)]
+    app = replay_app(events=sorted(events + chatter, key=lambda e: e.t))
+    async with app.run_test(size=SIZE) as pilot:
+        await painted(pilot)
+        app.seek(t)
+        await pilot.pause()
+        lines = [strip.text for strip in app.log_panel.lines]
+        assert len(lines) == MAX_LINES
+        shown = [e.text for e in app.view.log if e.t <= t][-MAX_LINES:]
+        assert len(shown) == MAX_LINES
+        assert all(ln.rstrip().endswith(text) for ln, text in zip(lines, shown, strict=True))
+
+
 # ----------------------------------------------------------------------------- snapshot
 
 

@@ -17,7 +17,9 @@ from haconsole.console.format import LogFilter, clock
 from haconsole.console.themes import Palette
 
 MAX_LINES = 1000
-MAX_PER_TICK = 200  # a burst beyond this scrolls off anyway: write only the newest
+MAX_PER_TICK = 200  # a live burst beyond this scrolls off anyway: write only the newest
+# A rewrite asked for (a seek in a replay, a new filter) fills the whole scrollback, so
+# the operator can scroll back from the instant they jumped to.
 
 
 class LogPanel(RichLog):
@@ -48,6 +50,9 @@ class LogPanel(RichLog):
     def refresh_from(self, view: ClusterView, palette: Palette,
                      node_colour: Callable[[str], str], *, rewrite: bool = False) -> None:
         """Write entries newer than the last written (all of them when `rewrite`)."""
+        # asked for (a seek, a new filter): fill the scrollback; a live reorder redraws
+        # a tick's worth, as it may come every tick
+        limit = MAX_LINES if rewrite else MAX_PER_TICK
         if view.log_reordered_at > self._seq:
             rewrite = True  # a line landed before ones already shown: redraw in time order
         if rewrite:
@@ -66,7 +71,7 @@ class LogPanel(RichLog):
         shown = [e for e in fresh if self.log_filter.matches(e.node, e.instance, e.text)]
         if shown:  # one write per tick: RichLog measures and renders once for the batch
             self.write(Text("\n").join(self.line(entry, palette, node_colour)
-                                        for entry in shown[-MAX_PER_TICK:]))
+                                        for entry in shown[-limit:]))
 
     def line(self, entry: LogEntry, palette: Palette, node_colour: Callable[[str], str]) -> Text:
         if entry.level == "error":
