@@ -199,3 +199,37 @@ def test_a_late_timeout_inside_a_told_outage_joins_it_and_one_outside_is_its_own
     _request(view, t0 + 9.9, False, "timeout")        # sent while the service answered
     assert [(o.start, o.end, o.failed) for o in client.outages] == [
         (t0, t0 + 3.2, 3), (t0 + 9.9, t0 + 10, 1)]
+
+
+@pytest.mark.parametrize("cause", [True, False], ids=["cause-seen", "cause-not-observed"])
+def test_an_outage_told_before_the_new_masters_transition_is_still_pinned_to_it(
+        cause: bool) -> None:
+    """The client probe and the nodes are different sources: the first answer from the
+    new master can reach the view before the new master's own transition does. The
+    outage then belongs to the failover that is recorded a moment later (it used to be
+    left unpinned, or pinned to an older failover)."""
+    view = ClusterView()
+    t0 = 1_795_000_000.0
+    view.apply_all([
+        ev.InstanceState(t0, "n1", instance="VI_1", vrid=1, state="MASTER", vips=("192.0.2.170",),
+                         address="192.0.2.11", base_priority=100, effective_priority=100),
+        ev.InstanceState(t0, "n2", instance="VI_1", vrid=1, state="BACKUP", vips=("192.0.2.170",),
+                         address="192.0.2.12", base_priority=90, effective_priority=90),
+        ev.Transition(t0, "n1", instance="VI_1", old="BACKUP", new="MASTER", reason="init"),
+        ev.VipAdded(t0, "n1", instance="VI_1", vip="192.0.2.170")])
+    _requests(view, t0, t0 + 5, True, "n1")
+    if cause:
+        view.apply(ev.ServiceState(t0 + 5, "n1", service="nginx", up=False))
+    _requests(view, t0 + 5, t0 + 8.6, False, "n1", "refused")
+    _requests(view, t0 + 8.6, t0 + 9, True, "n2")        # the probe's news first ...
+    assert view.clients["http://192.0.2.170/"].outages
+    view.apply_all([                                       # ... then the nodes'
+        ev.Transition(t0 + 8.58, "n2", instance="VI_1", old="BACKUP", new="MASTER",
+                      reason="advert timeout"),
+        ev.VipAdded(t0 + 8.58, "n2", instance="VI_1", vip="192.0.2.170"),
+        ev.VipRemoved(t0 + 8.58, "n1", instance="VI_1", vip="192.0.2.170"),
+        ev.Transition(t0 + 8.58, "n1", instance="VI_1", old="MASTER", new="BACKUP",
+                      reason="higher priority")])
+    rec = view.failovers[-1]
+    assert (rec.old_master, rec.new_master) == ("n1", "n2")
+    assert rec.client_outage_ms == pytest.approx(3600, abs=1)

@@ -88,6 +88,7 @@ class Stopwatch:
         self._chain: dict[str, tuple[str, float, bool | None]] = {}
         self._last_master: dict[GroupKey, str] = {}
         self._owner: dict[GroupKey, str] = {}
+        self._outages: dict[GroupKey, deque[tuple[float, float, int]]] = {}  # recent ones
 
     def current(self) -> FailoverRecord | None:
         """The failover in progress, else the latest one."""
@@ -143,7 +144,7 @@ class Stopwatch:
             return None
         if not rec.new_master:
             rec.new_master = node
-            self.failovers.append(rec)
+            self._record(rec)
         return rec
 
     def elected(self, group: GroupKey, name: str, node: str, t: float, reason: str, *,
@@ -159,7 +160,7 @@ class Stopwatch:
         if rec is None and previous and previous != node and alone:
             rec = FailoverRecord(group, name, f"{reason} (cause not observed)", None,
                                  previous, node)
-            self.failovers.append(rec)
+            self._record(rec)
             self.pending[group] = rec
         if rec is not None and rec.elected_t is None:
             rec.elected_t = t
@@ -210,22 +211,43 @@ class Stopwatch:
             cause = f"{reason or 'took over'} (cause not observed)"
         rec = FailoverRecord(group, name, cause, cause_t, previous, node,
                              elected_t=elected_t, advert_t=elected_t, vip_t=vip_t)
-        self.failovers.append(rec)
+        self._record(rec)
         if not rec.complete:
             self.pending[group] = rec
 
     def client_outage(self, group: GroupKey, start: float, end: float, failed: int) -> None:
         """Clients of the router's VIP failed from `start` to `end`: it belongs to the
-        latest failover that happened during it (or whose cause came just before)."""
-        for rec in reversed(self.failovers):
-            if rec.group != group:
-                continue
-            began = rec.cause_t if rec.cause_t is not None else rec.elected_t
-            longest = rec.client_outage is None or \
-                end - start > rec.client_outage[1] - rec.client_outage[0]
-            if began is not None and start - self.timeout <= began <= end and longest:
-                rec.client_outage = (start, end, failed)
+        latest failover that happened during it (or whose cause came just before). The
+        probe is a source of its own, so the new master's first answer can arrive before
+        the new master's transition does: the outage is also kept a while, for the
+        failover recorded just after it (`_record`), and a pending failover (its cause
+        seen, its new master not yet) takes it at once."""
+        outage = (start, end, failed)
+        self._outages.setdefault(group, deque(maxlen=8)).append(outage)
+        rec = self.pending.get(group)
+        if rec is not None and self._pin(rec, outage):
             return
+        latest = next((r for r in reversed(self.failovers) if r.group == group), None)
+        if latest is not None:
+            self._pin(latest, outage)
+
+    def _pin(self, rec: FailoverRecord, outage: tuple[float, float, int]) -> bool:
+        """Give `rec` the outage if the failover began during it (or its cause came
+        less than `timeout` before it) and it is the longest `rec` has seen."""
+        start, end, _failed = outage
+        began = rec.cause_t if rec.cause_t is not None else rec.elected_t
+        if began is None or not start - self.timeout <= began <= end:
+            return False
+        if rec.client_outage is None or \
+                end - start > rec.client_outage[1] - rec.client_outage[0]:
+            rec.client_outage = outage
+        return True
+
+    def _record(self, rec: FailoverRecord) -> None:
+        """A failover with its new master: it takes a client outage told before it."""
+        self.failovers.append(rec)
+        for outage in self._outages.get(rec.group, ()):
+            self._pin(rec, outage)
 
     def _settle(self, rec: FailoverRecord) -> None:
         if rec.complete and rec.new_master and self.pending.get(rec.group) is rec:
