@@ -233,3 +233,9 @@ def test_an_outage_told_before_the_new_masters_transition_is_still_pinned_to_it(
     rec = view.failovers[-1]
     assert (rec.old_master, rec.new_master) == ("n1", "n2")
     assert rec.client_outage_ms == pytest.approx(3600, abs=1)
+    client = view.clients["http://192.0.2.170/"]
+    failed = client.outages[-1].failed
+    assert rec.client_outage is not None and rec.client_outage[2] == failed
+    _request(view, t0 + 8.57, False, "timeout")  # sent in the outage, told a timeout later
+    assert len(client.outages) == 1 and client.outages[-1].failed == failed + 1
+    assert rec.client_outage[2] == failed + 1  # the stopwatch's count follows

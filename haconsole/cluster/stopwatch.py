@@ -233,13 +233,14 @@ class Stopwatch:
 
     def _pin(self, rec: FailoverRecord, outage: tuple[float, float, int]) -> bool:
         """Give `rec` the outage if the failover began during it (or its cause came
-        less than `timeout` before it) and it is the longest `rec` has seen."""
+        less than `timeout` before it) and it is the longest `rec` has seen (of the
+        same length: the one with more failed requests, a late timeout joined it)."""
         start, end, _failed = outage
         began = rec.cause_t if rec.cause_t is not None else rec.elected_t
         if began is None or not start - self.timeout <= began <= end:
             return False
-        if rec.client_outage is None or \
-                end - start > rec.client_outage[1] - rec.client_outage[0]:
+        held = rec.client_outage
+        if held is None or (end - start, outage[2]) > (held[1] - held[0], held[2]):
             rec.client_outage = outage
         return True
 

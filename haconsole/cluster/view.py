@@ -735,8 +735,8 @@ class ClusterView:
             if last is not None and last.start <= e.t <= last.end:
                 # a late timeout inside the outage already told: one more failed request
                 # of it, not a second outage
-                client.outages[-1] = replace(last, failed=last.failed + 1)
-                self._changes.panels = True
+                self._client_outage(client, replace(last, failed=last.failed + 1),
+                                    joined=True)
                 return
             self._client_outage(client, ClientOutage(client.vip, e.t, client.last_ok_t, 1))
             return
@@ -746,8 +746,13 @@ class ClusterView:
         client.outage_since = min(client.outage_since, e.t)
         client.outage_failed += 1
 
-    def _client_outage(self, client: ClientView, outage: ClientOutage) -> None:
-        client.outages.append(outage)
+    def _client_outage(self, client: ClientView, outage: ClientOutage, *,
+                       joined: bool = False) -> None:
+        """A client outage ended (`joined`: the last one, with one more failed request)."""
+        if joined:
+            client.outages[-1] = outage
+        else:
+            client.outages.append(outage)
         self._changes.panels = True
         group = self._group_of_vip(client.vip)
         if group is not None:
