@@ -173,9 +173,9 @@ def _run_lab(args: argparse.Namespace) -> int:
 
         return main_netns_lab(args)
     if args.text or not sys.stdout.isatty():
-        from haconsole.lab.textmode import run_text
+        from haconsole.console.cli import run_lab_text
 
-        return run_text(definition, steps, duration=args.duration)
+        return run_lab_text(definition, steps, args=args, duration=args.duration)
     from haconsole.console.cli import run_console
 
     return run_console(definition, steps, theme=args.theme, readonly=args.readonly, args=args)

@@ -42,6 +42,88 @@ def test_text_lab_plays_a_scenario() -> None:
     assert "lab-pass" not in out
 
 
+def test_text_lab_records_and_serves_metrics_as_the_console_does(tmp_path) -> None:
+    """--record and --metrics in text mode (--text, or stdout not a terminal as under
+    nohup) were taken and did nothing: the recording is written and the endpoint
+    answers, from the same events the lines are printed from."""
+    import socket
+    import time
+    import urllib.request
+
+    from haconsole.cluster import events as ev
+    from haconsole.record import Recording
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = tmp_path / "lab.hcr"
+    proc = subprocess.Popen([sys.executable, "-m", "haconsole", "lab", "--text", "--duration",
+                             "8", "--record", str(path), "--metrics", f"127.0.0.1:{port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        end, body = time.monotonic() + 30, ""
+        while 'node="nginx1"' not in body and time.monotonic() < end and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                            timeout=2) as answer:
+                    body = answer.read().decode()
+            except OSError:
+                time.sleep(0.1)
+                continue
+            if "keepalived_vrrp_state{" not in body:
+                time.sleep(0.2)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert 'keepalived_vrrp_state{' in body and 'node="nginx1"' in body
+    assert "lab-pass" not in body
+    assert "(VI_1) Entering MASTER STATE" in out
+    with Recording.open(path) as rec:
+        assert rec.closed_cleanly
+        events = list(rec.events())
+    assert any(isinstance(e, ev.Transition) and e.new == "MASTER" for e in events)
+    assert b"lab-pass" not in path.read_bytes()
+
+
+def test_netns_text_mode_refuses_record_and_metrics_in_one_line(capsys) -> None:
+    """The namespace lab's text mode tails the engines' log files: with nothing to record
+    or count it says so (exit 2) instead of taking the options and doing nothing."""
+    need(os.geteuid() == 0, "needs root: the check under test comes after the root check")
+    assert main(["lab", "--netns", "--text", "--record", "x.hcr"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--record needs the console" in err[0], err
+
+
+def test_connect_text_mode_hands_every_event_to_the_tap() -> None:
+    """`connect --text` prints lines and gives the same events to `TextTap` (--record,
+    --metrics), history and live alike."""
+    import asyncio
+    import io
+
+    from haconsole.cluster import events as ev
+    from haconsole.console.cli import Extras, TextTap, run_text
+
+    class Fleet:
+        nodes = ("n1",)
+
+        async def start(self, publish):
+            publish(ev.LogLine(1.0, "n1", text="(VI_1) Entering MASTER STATE"))
+            publish(ev.Transition(1.0, "n1", instance="VI_1", old="BACKUP", new="MASTER",
+                                  reason="advert timeout"))
+
+        async def stop(self):
+            pass
+
+    recorded: list[object] = []
+    extras = Extras(observers=[recorded.extend])
+    tap = TextTap(extras)
+    out = io.StringIO()
+    asyncio.run(tap.around(run_text(Fleet(), duration=0.01, out=out, observe=tap)))
+    assert "(VI_1) Entering MASTER STATE" in out.getvalue()
+    assert [type(e).__name__ for e in recorded] == ["LogLine", "Transition"]
+
+
 def test_bad_scenario_and_node_count_are_one_line(capsys) -> None:
     assert main(["lab", "--text", "--scenario", "nan:stop nginx1"]) == 2
     err = capsys.readouterr().err

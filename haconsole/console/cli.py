@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -64,6 +64,68 @@ class Extras:
             self.recorder.close()
             if getattr(self.recorder, "error", None):
                 print(f"haconsole: recording stopped: {self.recorder.error}", file=sys.stderr)
+
+
+class TextTap:
+    """`--record` and `--metrics` in text mode (`--text`, or stdout not a terminal, as
+    under nohup): the events the lines are printed from also go to the recorder, and
+    fold into a view the metrics endpoint reads, as around the console. Without it both
+    options were taken and silently did nothing there."""
+
+    def __init__(self, extras: Extras) -> None:
+        from haconsole.cluster.view import ClusterView
+
+        self.extras = extras
+        self.view = ClusterView()  # folded only for a metrics endpoint
+        self._running: list[Any] = []
+
+    def __call__(self, event: Any) -> None:
+        if self.extras.services:
+            self.view.apply_all([event], on_error=lambda _item, _err: None)
+        for observe in self.extras.observers:
+            observe([event])
+
+    async def start(self) -> None:
+        """Start the metrics endpoint; OSError (a port in use) is said in one line."""
+        view = self.view
+        for service in self.extras.services:
+            try:
+                self._running.append(await service(lambda: view))
+            except OSError as err:
+                print(f"haconsole: --metrics: cannot start: {err}", file=sys.stderr)
+
+    async def stop(self) -> None:
+        for running in self._running:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(running.close(), 5.0)
+
+    async def around(self, run: Any) -> None:
+        """Await `run` (a text-mode coroutine) with the endpoint up."""
+        await self.start()
+        try:
+            await run
+        finally:
+            await self.stop()
+
+
+def run_lab_text(definition: LabDefinition, steps: Sequence[Step], *,
+                 args: argparse.Namespace, duration: float | None) -> int:
+    """`haconsole lab --text` (or not on a terminal): the lab's lines, with `--record` /
+    `--metrics` honoured."""
+    from haconsole.lab.textmode import run_lab_text as run_lines
+
+    try:
+        extras = console_extras(args, [f"lab {definition.name}"])
+    except ValueError as err:
+        print(f"haconsole: {err}", file=sys.stderr)
+        return 2
+    tap = TextTap(extras)
+    try:
+        asyncio.run(tap.around(run_lines(definition, list(steps), duration=duration,
+                                         out=sys.stdout, observe=tap)))
+    finally:
+        extras.close()
+    return 0
 
 
 def console_extras(args: argparse.Namespace, sources: Sequence[str]) -> Extras:
@@ -161,16 +223,21 @@ def main_connect(args: argparse.Namespace) -> int:
         return 2
     fleet = build_fleet(inventory, readonly=args.readonly,
                         accept_new_host_keys=args.accept_new_host_keys, since=since)
-    if text:
-        asyncio.run(run_text(fleet, duration=getattr(args, "duration", None), out=sys.stdout))
-        return 0
-    from haconsole.sources.wire import ssh_wire_sources
-
     try:
         extras = console_extras(args, [f"inventory {inventory.path}"])
     except ValueError as err:
         print(f"haconsole: {err}", file=sys.stderr)
         return 2
+    if text:
+        tap = TextTap(extras)
+        try:
+            asyncio.run(tap.around(run_text(fleet, duration=getattr(args, "duration", None),
+                                            out=sys.stdout, observe=tap)))
+        finally:
+            extras.close()
+        return 0
+    from haconsole.sources.wire import ssh_wire_sources
+
     app = make_console(fleet, readonly=args.readonly, theme=theme, themes=themes,
                        extra=ssh_wire_sources(inventory, fleet.options), extras=extras)
     try:
@@ -228,11 +295,15 @@ def render(event: Any, width: int) -> str | None:
 
 
 async def run_text(fleet: Any, *, duration: float | None, out: TextIO,
-                   stop: asyncio.Event | None = None) -> None:
-    """Print the fleet's events as lines until interrupted (or `duration` passes)."""
+                   stop: asyncio.Event | None = None,
+                   observe: Callable[[Any], None] | None = None) -> None:
+    """Print the fleet's events as lines until interrupted (or `duration` passes);
+    `observe` sees every event (`TextTap`)."""
     width = max((len(n) for n in fleet.nodes), default=4)
 
     def publish(event: Any) -> None:
+        if observe is not None:
+            observe(event)
         line = render(event, width)
         if line is not None:
             print(line, file=out, flush=True)

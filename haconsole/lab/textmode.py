@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from haconsole.cluster import events as ev
@@ -31,10 +31,15 @@ def render(event: ev.Event, width: int) -> str | None:
 
 
 async def run_lab_text(definition: LabDefinition, steps: list[Step], *,
-                       duration: float | None, out: TextIO) -> None:
+                       duration: float | None, out: TextIO,
+                       observe: Callable[[ev.Event], None] | None = None) -> None:
+    """Print the lab's lines until a signal or `duration`; `observe` sees every event
+    (`--record`, `--metrics`: `console.cli.TextTap`)."""
     width = max(len(n.name) for n in definition.nodes)
 
     def publish(event: ev.Event) -> None:
+        if observe is not None:
+            observe(event)
         line = render(event, width)
         if line is not None:
             print(line, file=out, flush=True)
@@ -58,8 +63,3 @@ async def run_lab_text(definition: LabDefinition, steps: list[Step], *,
         with contextlib.suppress(asyncio.CancelledError):
             await scenario
         await lab.stop()
-
-
-def run_text(definition: LabDefinition, steps: list[Step], *, duration: float | None) -> int:
-    asyncio.run(run_lab_text(definition, steps, duration=duration, out=sys.stdout))
-    return 0

@@ -115,6 +115,13 @@ def main_netns_lab(args: argparse.Namespace) -> int:
               f"(nodes: {', '.join(configs)})", file=sys.stderr)
         return 2
     text = bool(getattr(args, "text", False)) or not sys.stdout.isatty()
+    asked = [f"--{name}" for name in ("record", "metrics") if getattr(args, name, None)]
+    if text and asked:
+        # text mode tails the engines' log files: there are no events to record or count
+        verb = "need" if len(asked) > 1 else "needs"
+        print(f"haconsole: lab --netns: {' and '.join(asked)} {verb} the console, and this "
+              "is text mode (--text, or stdout is not a terminal)", file=sys.stderr)
+        return 2
     themes: Any = None
     extras: Any = None
     theme = getattr(args, "theme", None)
