@@ -161,3 +161,13 @@ def test_connect_record_and_metrics_flags_are_checked(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit):
         main(["connect", "x.toml", "--metrics", "not-a-port"])
     assert "metrics" in capsys.readouterr().err
+
+
+def test_connect_prometheus_honours_text_mode() -> None:
+    """`connect --prometheus URL --text` (or not on a terminal) prints lines and stops
+    after --duration; it used to start the full-screen console regardless."""
+    p = run("connect", "--prometheus", "http://127.0.0.1:1/", "--text", "--duration", "1.5",
+            timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert "STALE cannot reach http://127.0.0.1:1" in p.stdout
+    assert "\x1b[" not in p.stdout  # no terminal drawing

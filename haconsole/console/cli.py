@@ -212,7 +212,7 @@ def main_connect(args: argparse.Namespace) -> int:
         print(f"haconsole: {err}", file=sys.stderr)
         return 2
     if url:
-        return _run_prometheus(args, url, theme, themes)
+        return _run_prometheus(args, url, theme, themes, text=text)
     assert inventory_path is not None
     since = getattr(args, "since", DEFAULT_SINCE)
     try:
@@ -229,13 +229,7 @@ def main_connect(args: argparse.Namespace) -> int:
         print(f"haconsole: {err}", file=sys.stderr)
         return 2
     if text:
-        tap = TextTap(extras)
-        try:
-            asyncio.run(tap.around(run_text(fleet, duration=getattr(args, "duration", None),
-                                            out=sys.stdout, observe=tap)))
-        finally:
-            extras.close()
-        return 0
+        return _run_text_with(fleet, args, extras)
     from haconsole.sources.wire import ssh_wire_sources
 
     app = make_console(fleet, readonly=args.readonly, theme=theme, themes=themes,
@@ -247,8 +241,9 @@ def main_connect(args: argparse.Namespace) -> int:
 
 
 def _run_prometheus(args: argparse.Namespace, url: str, theme: str | None,
-                    themes: dict[str, Any]) -> int:
-    """`connect --prometheus URL`: the fleet as Prometheus has it, read-only."""
+                    themes: dict[str, Any], *, text: bool = False) -> int:
+    """`connect --prometheus URL`: the fleet as Prometheus has it, read-only (`text`:
+    its transitions, VIP moves and health as lines)."""
     from urllib.parse import urlsplit
 
     from haconsole.sources.prometheus import PrometheusSource
@@ -259,6 +254,8 @@ def _run_prometheus(args: argparse.Namespace, url: str, theme: str | None,
     except ValueError as err:
         print(f"haconsole: {err}", file=sys.stderr)
         return 2
+    if text:
+        return _run_text_with(source, args, extras)
     app = HAConsoleApp([source], cluster=urlsplit(url).netloc or url, kind="prometheus",
                        theme=theme, readonly=True, confirm=True, themes=themes,
                        observers=extras.observers, services=extras.services)
@@ -266,6 +263,17 @@ def _run_prometheus(args: argparse.Namespace, url: str, theme: str | None,
         return int(app.run() or 0)
     finally:
         extras.close()
+
+
+def _run_text_with(source: Any, args: argparse.Namespace, extras: Extras) -> int:
+    """connect's text mode on a fleet or a Prometheus source, with --record / --metrics."""
+    tap = TextTap(extras)
+    try:
+        asyncio.run(tap.around(run_text(source, duration=getattr(args, "duration", None),
+                                        out=sys.stdout, observe=tap)))
+    finally:
+        extras.close()
+    return 0
 
 
 def render(event: Any, width: int) -> str | None:
@@ -299,7 +307,7 @@ async def run_text(fleet: Any, *, duration: float | None, out: TextIO,
                    observe: Callable[[Any], None] | None = None) -> None:
     """Print the fleet's events as lines until interrupted (or `duration` passes);
     `observe` sees every event (`TextTap`)."""
-    width = max((len(n) for n in fleet.nodes), default=4)
+    width = max((len(n) for n in getattr(fleet, "nodes", ())), default=12)
 
     def publish(event: Any) -> None:
         if observe is not None:
