@@ -239,3 +239,23 @@ def test_an_outage_told_before_the_new_masters_transition_is_still_pinned_to_it(
     _request(view, t0 + 8.57, False, "timeout")  # sent in the outage, told a timeout later
     assert len(client.outages) == 1 and client.outages[-1].failed == failed + 1
     assert rec.client_outage[2] == failed + 1  # the stopwatch's count follows
+
+
+def test_a_late_timeout_from_before_a_success_does_not_stretch_the_outage_running_now() -> None:
+    """Seen in the netns lab: a request sent just before the client's first answers
+    timed out and was told while the next outage (nginx stopped: refused) was running;
+    it moved that outage's start back past three successful requests. It belongs to the
+    outage before those successes."""
+    view = ClusterView()
+    t0 = 1_795_000_000.0
+    _request(view, t0, False, "timeout")
+    _request(view, t0 + 3.1, True)                     # the start-up outage ends
+    client = view.clients["http://192.0.2.170/"]
+    _request(view, t0 + 3.15, True)
+    _request(view, t0 + 3.2, True)
+    _request(view, t0 + 3.25, False, "refused")         # nginx stopped: a new outage ...
+    _request(view, t0 + 3.05, False, "timeout")        # ... when a straggler is told
+    _request(view, t0 + 3.3, False, "refused")
+    _request(view, t0 + 6.9, True)
+    starts = [(o.start, o.end, o.failed) for o in client.outages]
+    assert starts == [(t0, t0 + 3.1, 2), (t0 + 3.25, t0 + 6.9, 2)]

@@ -728,9 +728,9 @@ class ClusterView:
         client.last_error, client.last_error_t = e.error or "failed", e.t
         if e.served_by:
             client.last_served_by = e.served_by
-        if client.last_ok_t is not None and e.t < client.last_ok_t and \
-                client.outage_since is None:
-            # answered out of order: it failed before a request that already succeeded
+        if client.last_ok_t is not None and e.t < client.last_ok_t:
+            # answered out of order: it failed before a request that already succeeded,
+            # so it belongs before that success, never to an outage running now
             last = client.outages[-1] if client.outages else None
             if last is not None and last.start <= e.t <= last.end:
                 # a late timeout inside the outage already told: one more failed request
@@ -738,7 +738,9 @@ class ClusterView:
                 self._client_outage(client, replace(last, failed=last.failed + 1),
                                     joined=True)
                 return
-            self._client_outage(client, ClientOutage(client.vip, e.t, client.last_ok_t, 1))
+            recovered = min((t for t, ok, _by, _err in client.results if ok and t > e.t),
+                            default=client.last_ok_t)
+            self._client_outage(client, ClientOutage(client.vip, e.t, recovered, 1))
             return
         if client.outage_since is None:
             client.outage_since, client.outage_failed = e.t, 0

@@ -166,9 +166,17 @@ async def test_console_on_the_real_lab_s_moves_the_master_and_clients_see_the_ou
             await pilot.press("s")
             await _until(pilot, lambda: app.view.master_of("VI_1") == other,
                          f"{other} MASTER after s", timeout=BOUND)
-            outage = await _until(pilot, lambda: next(
-                (o for o in client.outages if o.start >= pressed), None),
-                "the clients' outage after s to end")
+            try:
+                outage = await _until(pilot, lambda: next(
+                    (o for o in client.outages if o.start >= pressed), None),
+                    "the clients' outage after s to end")
+            except AssertionError as err:
+                seen = [(round(t - pressed, 3), ok, by, e) for t, ok, by, e in client.results
+                        if t >= pressed - 2]
+                raise AssertionError(
+                    f"{err}; s at {pressed:.3f}; outages {list(client.outages)}; since "
+                    f"{client.outage_since}; requests from 2 s before s: {seen[:40]} ... "
+                    f"{seen[-20:]}; vips {app.view.vips}") from None
             # nginx stopped under `weight -20`: refused until the backup's
             # Master_Down_Interval (3.6 s) has run out, then answered by the new master
             assert 1000 <= outage.ms <= 6000, outage
