@@ -142,29 +142,39 @@ def _requests(view: ClusterView, start: float, end: float, ok: bool, by: str = "
         t = round(t + 0.05, 6)
 
 
+def _pair(t: float) -> list[ev.Event]:
+    """n1 MASTER (priority 100) holding the VIP, n2 BACKUP (90)."""
+    return [
+        ev.InstanceState(t, "n1", instance="VI_1", vrid=1, state="MASTER", vips=("192.0.2.170",),
+                         address="192.0.2.11", base_priority=100, effective_priority=100),
+        ev.InstanceState(t, "n2", instance="VI_1", vrid=1, state="BACKUP", vips=("192.0.2.170",),
+                         address="192.0.2.12", base_priority=90, effective_priority=90),
+        ev.Transition(t, "n1", instance="VI_1", old="BACKUP", new="MASTER", reason="init"),
+        ev.VipAdded(t, "n1", instance="VI_1", vip="192.0.2.170")]
+
+
+def _takeover(t: float) -> list[ev.Event]:
+    """n2 takes over from n1 at `t` (Master_Down_Interval ran out), the VIP with it."""
+    return [
+        ev.Transition(t, "n2", instance="VI_1", old="BACKUP", new="MASTER",
+                      reason="advert timeout"),
+        ev.VipAdded(t, "n2", instance="VI_1", vip="192.0.2.170"),
+        ev.VipRemoved(t, "n1", instance="VI_1", vip="192.0.2.170"),
+        ev.Transition(t, "n1", instance="VI_1", old="MASTER", new="BACKUP",
+                      reason="higher priority")]
+
+
 def test_the_view_measures_the_outage_the_clients_saw_and_pins_it_to_the_failover() -> None:
     view = ClusterView()
     t0 = 1_795_000_000.0
-    view.apply_all([
-        ev.InstanceState(t0, "n1", instance="VI_1", vrid=1, state="MASTER", vips=("192.0.2.170",),
-                         address="192.0.2.11", base_priority=100, effective_priority=100),
-        ev.InstanceState(t0, "n2", instance="VI_1", vrid=1, state="BACKUP", vips=("192.0.2.170",),
-                         address="192.0.2.12", base_priority=90, effective_priority=90),
-        ev.Transition(t0, "n1", instance="VI_1", old="BACKUP", new="MASTER", reason="init"),
-        ev.VipAdded(t0, "n1", instance="VI_1", vip="192.0.2.170")])
+    view.apply_all(_pair(t0))
     _requests(view, t0, t0 + 5, True, "n1")
     view.apply(ev.ServiceState(t0 + 5, "n1", service="nginx", up=False))
     _requests(view, t0 + 5, t0 + 8.6, False, "n1", "refused")
     client = view.clients["http://192.0.2.170/"]
     assert client.outage_since == t0 + 5 and client.outage_failed == 72
     assert client.window(t0 + 8.6, 10) == (172, 100)
-    view.apply_all([
-        ev.Transition(t0 + 8.6, "n2", instance="VI_1", old="BACKUP", new="MASTER",
-                      reason="advert timeout"),
-        ev.VipAdded(t0 + 8.6, "n2", instance="VI_1", vip="192.0.2.170"),
-        ev.VipRemoved(t0 + 8.6, "n1", instance="VI_1", vip="192.0.2.170"),
-        ev.Transition(t0 + 8.6, "n1", instance="VI_1", old="MASTER", new="BACKUP",
-                      reason="higher priority")])
+    view.apply_all(_takeover(t0 + 8.6))
     _requests(view, t0 + 8.6, t0 + 9, True, "n2")
     assert client.outage_since is None and client.last_served_by == "n2"
     outage = client.outages[-1]
@@ -210,26 +220,14 @@ def test_an_outage_told_before_the_new_masters_transition_is_still_pinned_to_it(
     left unpinned, or pinned to an older failover)."""
     view = ClusterView()
     t0 = 1_795_000_000.0
-    view.apply_all([
-        ev.InstanceState(t0, "n1", instance="VI_1", vrid=1, state="MASTER", vips=("192.0.2.170",),
-                         address="192.0.2.11", base_priority=100, effective_priority=100),
-        ev.InstanceState(t0, "n2", instance="VI_1", vrid=1, state="BACKUP", vips=("192.0.2.170",),
-                         address="192.0.2.12", base_priority=90, effective_priority=90),
-        ev.Transition(t0, "n1", instance="VI_1", old="BACKUP", new="MASTER", reason="init"),
-        ev.VipAdded(t0, "n1", instance="VI_1", vip="192.0.2.170")])
+    view.apply_all(_pair(t0))
     _requests(view, t0, t0 + 5, True, "n1")
     if cause:
         view.apply(ev.ServiceState(t0 + 5, "n1", service="nginx", up=False))
     _requests(view, t0 + 5, t0 + 8.6, False, "n1", "refused")
     _requests(view, t0 + 8.6, t0 + 9, True, "n2")        # the probe's news first ...
     assert view.clients["http://192.0.2.170/"].outages
-    view.apply_all([                                       # ... then the nodes'
-        ev.Transition(t0 + 8.58, "n2", instance="VI_1", old="BACKUP", new="MASTER",
-                      reason="advert timeout"),
-        ev.VipAdded(t0 + 8.58, "n2", instance="VI_1", vip="192.0.2.170"),
-        ev.VipRemoved(t0 + 8.58, "n1", instance="VI_1", vip="192.0.2.170"),
-        ev.Transition(t0 + 8.58, "n1", instance="VI_1", old="MASTER", new="BACKUP",
-                      reason="higher priority")])
+    view.apply_all(_takeover(t0 + 8.58))                # ... then the nodes'
     rec = view.failovers[-1]
     assert (rec.old_master, rec.new_master) == ("n1", "n2")
     assert rec.client_outage_ms == pytest.approx(3600, abs=1)

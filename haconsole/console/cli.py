@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -99,7 +99,7 @@ class TextTap:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(running.close(), 5.0)
 
-    async def around(self, run: Any) -> None:
+    async def around(self, run: Coroutine[Any, Any, None]) -> None:
         """Await `run` (a text-mode coroutine) with the endpoint up."""
         await self.start()
         try:
@@ -119,13 +119,8 @@ def run_lab_text(definition: LabDefinition, steps: Sequence[Step], *,
     except ValueError as err:
         print(f"haconsole: {err}", file=sys.stderr)
         return 2
-    tap = TextTap(extras)
-    try:
-        asyncio.run(tap.around(run_lines(definition, list(steps), duration=duration,
-                                         out=sys.stdout, observe=tap)))
-    finally:
-        extras.close()
-    return 0
+    return _run_text_with(extras, lambda tap: run_lines(
+        definition, list(steps), duration=duration, out=sys.stdout, observe=tap))
 
 
 def console_extras(args: argparse.Namespace, sources: Sequence[str]) -> Extras:
@@ -229,7 +224,8 @@ def main_connect(args: argparse.Namespace) -> int:
         print(f"haconsole: {err}", file=sys.stderr)
         return 2
     if text:
-        return _run_text_with(fleet, args, extras)
+        return _run_text_with(extras, lambda tap: run_text(
+            fleet, duration=getattr(args, "duration", None), out=sys.stdout, observe=tap))
     from haconsole.sources.wire import ssh_wire_sources
 
     app = make_console(fleet, readonly=args.readonly, theme=theme, themes=themes,
@@ -255,7 +251,8 @@ def _run_prometheus(args: argparse.Namespace, url: str, theme: str | None,
         print(f"haconsole: {err}", file=sys.stderr)
         return 2
     if text:
-        return _run_text_with(source, args, extras)
+        return _run_text_with(extras, lambda tap: run_text(
+            source, duration=getattr(args, "duration", None), out=sys.stdout, observe=tap))
     app = HAConsoleApp([source], cluster=urlsplit(url).netloc or url, kind="prometheus",
                        theme=theme, readonly=True, confirm=True, themes=themes,
                        observers=extras.observers, services=extras.services)
@@ -265,12 +262,13 @@ def _run_prometheus(args: argparse.Namespace, url: str, theme: str | None,
         extras.close()
 
 
-def _run_text_with(source: Any, args: argparse.Namespace, extras: Extras) -> int:
-    """connect's text mode on a fleet or a Prometheus source, with --record / --metrics."""
+def _run_text_with(extras: Extras,
+                   run: Callable[[TextTap], Coroutine[Any, Any, None]]) -> int:
+    """A text mode (`run`, given the tap every event goes to) with --record / --metrics;
+    the recording is closed however it ends."""
     tap = TextTap(extras)
     try:
-        asyncio.run(tap.around(run_text(source, duration=getattr(args, "duration", None),
-                                        out=sys.stdout, observe=tap)))
+        asyncio.run(tap.around(run(tap)))
     finally:
         extras.close()
     return 0
